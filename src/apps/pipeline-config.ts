@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { AppError } from '../errors';
+import { describeZodError } from './validation';
+
+/**
+ * The configuration each pipeline kind accepts (strict: unknown keys are refused, so a typo does
+ * not silently do nothing). Secrets for `openai` are referenced by environment variable name,
+ * never stored in the database.
+ */
+const timeout = z.number().int().min(1).max(3_600_000).optional();
+const headerMap = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid header name'), z.string());
+
+export const pipelineConfigSchemas = {
+  echo: z.strictObject({ delay_ms: z.number().int().min(0).max(60_000).optional() }),
+  command: z.strictObject({
+    argv: z.array(z.string().min(1)).min(1, 'needs at least the program to run'),
+    cwd: z.string().min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not a valid variable name'), z.string()).optional(),
+    timeout_ms: timeout,
+  }),
+  http: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    headers: headerMap.optional(),
+    timeout_ms: timeout,
+  }),
+  openai: z.strictObject({
+    base_url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    model: z.string().min(1),
+    api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not a valid variable name').optional(),
+    system_prompt: z.string().optional(),
+    timeout_ms: timeout,
+  }),
+} as const;
+
+export type PipelineKind = keyof typeof pipelineConfigSchemas;
+export const PIPELINE_KINDS = Object.keys(pipelineConfigSchemas) as PipelineKind[];
+
+export type PipelineConfig<K extends PipelineKind = PipelineKind> = z.infer<(typeof pipelineConfigSchemas)[K]>;
+
+export function requireKind(kind: string): PipelineKind {
+  if (!(PIPELINE_KINDS as string[]).includes(kind)) {
+    throw new AppError('validation_failed', `kind: "${kind}" is not a pipeline kind; use one of ${PIPELINE_KINDS.join(', ')}`, { field: 'kind' });
+  }
+  return kind as PipelineKind;
+}
+
+/** Validates `config` for `kind`; the error names the offending field, e.g. "config.argv: …". */
+export function validatePipelineConfig(kind: PipelineKind, config: unknown): PipelineConfig {
+  const result = pipelineConfigSchemas[kind].safeParse(config ?? {});
+  if (!result.success) {
+    const { field, message } = describeZodError(result.error, 'config');
+    throw new AppError('validation_failed', message, { field });
+  }
+  return result.data;
+}
+
+/** One line describing a pipeline's configuration, for listings. */
+export function summarizeConfig(kind: PipelineKind, config: PipelineConfig): string {
+  const c = config as Record<string, unknown>;
+  switch (kind) {
+    case 'echo':
+      return c.delay_ms ? `echoes the message, ${c.delay_ms} ms per word` : 'echoes the message';
+    case 'command':
+      return `runs ${(c.argv as string[]).join(' ')}`;
+    case 'http':
+      return `POSTs to ${c.url as string}`;
+    case 'openai':
+      return `${c.model as string} at ${c.base_url as string}`;
+  }
+}

@@ -1,0 +1,135 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config';
+import { AppError } from '../errors';
+import { openServices, type Services } from '../services';
+import type { Actor } from '../tokens/audit';
+
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+export type OptionSpecs = Record<string, OptionSpec>;
+
+/** Where a command writes; tests of the CLI run the real process, so this is only process I/O. */
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Options every command accepts, before or after the command and its arguments. */
+export const GLOBAL_OPTIONS: OptionSpecs = {
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export interface Command {
+  /** e.g. "tokens create" */
+  name: string;
+  summary: string;
+  /** Usage line(s) after "mechamental ". */
+  usage: string;
+  /** Longer help: options and examples. */
+  help?: string;
+  options: OptionSpecs;
+  /** How many positional arguments the command takes (names, for the usage error). */
+  positionals?: string[];
+  run(ctx: CommandContext): Promise<number | void> | number | void;
+}
+
+/** What a running command gets: its parsed arguments, the configuration and the services. */
+export class CommandContext {
+  private openedServices: Services | undefined;
+
+  constructor(
+    readonly command: Command,
+    readonly values: Record<string, string | boolean | string[] | undefined>,
+    readonly positionals: string[],
+    readonly io: Io,
+  ) {}
+
+  string(name: string): string | undefined {
+    const value = this.values[name];
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** A required option; missing → usage error naming it. */
+  required(name: string): string {
+    const value = this.string(name);
+    if (value === undefined || value === '') {
+      throw new AppError('usage', `${this.command.name}: --${name} is required (usage: mechamental ${this.command.usage.split('\n')[0]})`);
+    }
+    return value;
+  }
+
+  flag(name: string): boolean {
+    return this.values[name] === true;
+  }
+
+  get json(): boolean {
+    return this.flag('json');
+  }
+
+  /** The positional argument at `index`; missing → usage error naming it. */
+  arg(index: number): string {
+    const value = this.positionals[index];
+    if (value === undefined) {
+      const name = this.command.positionals?.[index] ?? 'argument';
+      throw new AppError('usage', `${this.command.name}: <${name}> is missing (usage: mechamental ${this.command.usage.split('\n')[0]})`);
+    }
+    return value;
+  }
+
+  config(extra: { host?: string | undefined; port?: string | undefined } = {}): Config {
+    return loadConfig(this.io.env, { dataDir: this.string('data-dir'), ...extra });
+  }
+
+  /** Opens the database once per command run, as `actor`; closed when the command ends. */
+  services(actor: Actor = 'cli'): Services {
+    this.openedServices ??= openServices(this.config(), { actor });
+    return this.openedServices;
+  }
+
+  out(text: string): void {
+    this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  err(text: string): void {
+    this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.out(JSON.stringify(value, null, 2));
+  }
+
+  close(): void {
+    this.openedServices?.close();
+    this.openedServices = undefined;
+  }
+}
+
+/** Parses `args` for `command` (its options plus the global ones); unknown options are usage errors. */
+export function parseCommandArgs(command: Command, args: string[]): { values: CommandContext['values']; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    const max = command.positionals?.length ?? 0;
+    if (parsed.positionals.length > max) {
+      throw new AppError('usage', `${command.name}: unexpected argument "${parsed.positionals[max]}" (usage: mechamental ${command.usage.split('\n')[0]})`);
+    }
+    return { values: parsed.values as CommandContext['values'], positionals: parsed.positionals };
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new AppError('usage', `${command.name}: ${message} (see mechamental ${command.name} --help)`);
+  }
+}
+
+/** Parses a whole number option such as --limit; a bad one is a usage error. */
+export function integerOption(ctx: CommandContext, name: string): number | undefined {
+  const text = ctx.string(name);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new AppError('usage', `${ctx.command.name}: --${name} must be a whole number (got "${text}")`);
+  return Number(text);
+}

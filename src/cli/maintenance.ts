@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../errors';
+import { openDatabase } from '../db/open';
+import { integerOption, type Command } from './context';
+import { table } from './format';
+
+export const maintenanceCommands: Command[] = [
+  {
+    name: 'audit',
+    summary: 'show the audit trail, newest first',
+    usage: 'audit [--app APP] [--limit N] [--json]',
+    options: { app: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    run(ctx) {
+      const events = ctx.services().audit.list({ app: ctx.string('app'), limit: integerOption(ctx, 'limit') ?? 50 });
+      if (ctx.json) return ctx.printJson({ events });
+      ctx.out(
+        table(
+          ['TIME', 'ACTOR', 'ACTION', 'APP', 'TOKEN', 'DETAIL'],
+          events.map((e) => [e.at, e.actor, e.action, e.app ?? '-', e.token_id ?? '-', e.detail ? JSON.stringify(e.detail) : '']),
+        ),
+      );
+    },
+  },
+  {
+    name: 'backup',
+    summary: 'write a consistent copy of the database, safe while the server runs',
+    usage: 'backup FILE',
+    positionals: ['file'],
+    options: {},
+    async run(ctx) {
+      const target = path.resolve(ctx.arg(0));
+      if (fs.existsSync(target)) throw new AppError('validation_failed', `${target} already exists; choose a new file name (backups never overwrite)`);
+      if (!fs.existsSync(path.dirname(target))) throw new AppError('io_error', `the directory ${path.dirname(target)} does not exist`);
+      const { db } = ctx.services();
+      const partial = `${target}.partial-${process.pid}`;
+      try {
+        // SQLite's online backup API: a consistent snapshot even while other processes write.
+        await db.sqlite.backup(partial);
+        fs.chmodSync(partial, 0o600);
+        fs.renameSync(partial, target);
+      } catch (error) {
+        fs.rmSync(partial, { force: true });
+        throw new AppError('io_error', `backup to ${target} failed: ${(error as Error).message}`);
+      }
+      ctx.out(`Backed up ${db.file} to ${target}. Restore by stopping mechamental and copying it back as mechamental.db.`);
+    },
+  },
+  {
+    name: 'migrate',
+    summary: 'apply pending database migrations (serve and tui also do it at start)',
+    usage: 'migrate',
+    options: {},
+    run(ctx) {
+      const db = openDatabase(ctx.config().dataDir);
+      db.close();
+      ctx.out(`Database ${db.file} is up to date.`);
+    },
+  },
+];

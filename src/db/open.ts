@@ -1,0 +1,139 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { AppError, isAppError } from '../errors';
+import { applyMigrations, assertNotNewer, embeddedMigrations } from './migrate';
+import { nativeBinding } from './native';
+import * as schema from './schema';
+
+export const DB_FILE_NAME = 'mechamental.db';
+/** `PRAGMA application_id` of a mechamental file ("MMNT"), so that other programs' files are told apart. */
+export const APPLICATION_ID = 0x4d4d4e54;
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+/** How long a writer waits for another process's write to finish before giving up. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+export type Orm = BetterSQLite3Database<typeof schema>;
+
+export interface Db {
+  /** The raw connection, for prepared hot-path statements, pragmas and backups. */
+  readonly sqlite: Database.Database;
+  readonly orm: Orm;
+  readonly file: string;
+  readonly dataDir: string;
+  close(): void;
+}
+
+/**
+ * Opens (creating on first use) the database in `dataDir`: the directory is made with mode 0700
+ * and the file with 0600; WAL, foreign keys, a busy timeout so that the server, CLI and TUI share
+ * the file, and `synchronous=FULL` so that every committed write (token state changes included)
+ * survives power loss. Pending migrations are applied.
+ *
+ * Before anything is written, the file is checked: a file that is not SQLite, a SQLite file of
+ * another program, or one written by a newer mechamental is refused with an AppError and left
+ * byte-for-byte unchanged.
+ */
+export function openDatabase(dataDir: string): Db {
+  const dir = path.resolve(dataDir);
+  ensureDataDir(dir);
+  const file = path.join(dir, DB_FILE_NAME);
+  const migrations = embeddedMigrations();
+  if (fs.existsSync(file) && fs.statSync(file).size > 0) inspectExisting(file, migrations);
+  else createEmptyFile(file);
+
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file, { nativeBinding: nativeBinding() as string | undefined });
+  } catch (error) {
+    throw describeSqliteError(error, file);
+  }
+  try {
+    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    applyMigrations(sqlite, migrations, file);
+    if (sqlite.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
+      sqlite.pragma(`application_id = ${APPLICATION_ID}`);
+    }
+  } catch (error) {
+    sqlite.close();
+    throw describeSqliteError(error, file);
+  }
+  const orm = drizzle({ client: sqlite, schema });
+  return { sqlite, orm, file, dataDir: dir, close: () => sqlite.close() };
+}
+
+function ensureDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new AppError('io_error', `cannot create the data directory ${dir}: ${(error as Error).message}; choose another with --data-dir or MM_DATA_DIR`);
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new AppError('io_error', `${dir} is not a directory; choose a data directory with --data-dir or MM_DATA_DIR`);
+  }
+}
+
+function createEmptyFile(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+  } catch (error) {
+    throw new AppError('io_error', `cannot create ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Read-only checks of an existing file; throws before the file could be modified. */
+function inspectExisting(file: string, migrations: ReturnType<typeof embeddedMigrations>): void {
+  const header = Buffer.alloc(SQLITE_MAGIC.length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, header, 0, header.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!header.equals(SQLITE_MAGIC)) {
+    throw new AppError(
+      'database_invalid',
+      `${file} is not a SQLite database, so it is not a mechamental database; nothing was changed. Move it aside, or choose another data directory with --data-dir.`,
+    );
+  }
+  let probe: Database.Database | undefined;
+  try {
+    probe = new Database(file, { readonly: true, fileMustExist: true, nativeBinding: nativeBinding() as string | undefined });
+    probe.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const applicationId = probe.pragma('application_id', { simple: true });
+    const hasMigrations = probe.prepare(`SELECT 1 FROM sqlite_master WHERE name = '__drizzle_migrations'`).get();
+    const tableCount = (probe.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number }).n;
+    const foreign = applicationId !== 0 && applicationId !== APPLICATION_ID;
+    if (foreign || (!hasMigrations && tableCount > 0)) {
+      throw new AppError(
+        'database_invalid',
+        `${file} is a SQLite database of another program, not of mechamental; nothing was changed. Move it aside, or choose another data directory with --data-dir.`,
+      );
+    }
+    assertNotNewer(probe, migrations, file);
+  } catch (error) {
+    throw describeSqliteError(error, file);
+  } finally {
+    probe?.close();
+  }
+}
+
+/** Turns SQLite's error codes into sentences that say what to do. */
+export function describeSqliteError(error: unknown, file: string): AppError {
+  if (isAppError(error)) return error;
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new AppError('database_invalid', `${file} is damaged or not a SQLite database; nothing was changed. Restore it from a backup (mechamental backup makes one).`);
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new AppError('database_busy', `${file} stayed locked by another process for over ${BUSY_TIMEOUT_MS / 1000} s; try again.`);
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) {
+    return new AppError('io_error', `cannot open ${file} for writing (${code}); check its owner and permissions.`);
+  }
+  return new AppError('internal', `database error on ${file}: ${(error as Error).message}`);
+}

@@ -1,0 +1,98 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+/**
+ * Token values: `mm_tok_` (trigger) or `mm_adm_` (admin), then 30 base62 characters from the
+ * CSPRNG, then 6 base62 characters encoding the CRC32 of everything before them.
+ *
+ * Invariants: a value leaves this module only in the create/rotate answer; what is stored is its
+ * SHA-256 (`hashValue`) and a display hint (`hintFor`) that reveals 4 random characters at most.
+ * `parseValue` decides "malformed" from the text alone, so garbage never reaches the database.
+ */
+export type TokenKind = 'trigger' | 'admin';
+
+export const VALUE_PREFIX: Record<TokenKind, string> = { trigger: 'mm_tok_', admin: 'mm_adm_' };
+export const ID_PREFIX: Record<TokenKind, string> = { trigger: 'tok_', admin: 'adm_' };
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const RANDOM_LENGTH = 30;
+const CHECKSUM_LENGTH = 6;
+const PREFIX_LENGTH = 7;
+export const VALUE_LENGTH = PREFIX_LENGTH + RANDOM_LENGTH + CHECKSUM_LENGTH;
+const BASE62_BODY = /^[0-9A-Za-z]+$/;
+
+/** Uniform random characters from `alphabet` (rejection sampling, no modulo bias). */
+function randomString(alphabet: string, length: number): string {
+  let out = '';
+  // Draw bytes in bulk and reject the biased tail; faster than one randomInt call per character.
+  const limit = 256 - (256 % alphabet.length);
+  while (out.length < length) {
+    const bytes = randomBytes(length * 2);
+    for (let i = 0; i < bytes.length && out.length < length; i++) {
+      const byte = bytes[i]!;
+      if (byte < limit) out += alphabet[byte % alphabet.length];
+    }
+  }
+  return out;
+}
+
+/** The 6-character base62 encoding of the CRC32 of `text`. */
+export function checksum(text: string): string {
+  let n = crc32(text) >>> 0;
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+/** A new secret value of the given kind. Call sites must hand it to the user once and drop it. */
+export function generateValue(kind: TokenKind): string {
+  const body = VALUE_PREFIX[kind] + randomString(BASE62, RANDOM_LENGTH);
+  return body + checksum(body);
+}
+
+/** A new public id: `tok_`/`adm_` + 20 lowercase base32 characters (100 random bits). */
+export function generateId(kind: TokenKind): string {
+  return ID_PREFIX[kind] + randomString(BASE32, 20);
+}
+
+/** An opaque random suffix for other public ids (runs, requests). */
+export function randomSuffix(length: number): string {
+  return randomString(BASE32, length);
+}
+
+export type ParsedValue = { ok: true; kind: TokenKind } | { ok: false; problem: string };
+
+/**
+ * Checks prefix, length, alphabet and checksum without touching the database. The problem text
+ * never quotes the value.
+ */
+export function parseValue(value: string): ParsedValue {
+  let kind: TokenKind;
+  if (value.startsWith(VALUE_PREFIX.trigger)) kind = 'trigger';
+  else if (value.startsWith(VALUE_PREFIX.admin)) kind = 'admin';
+  else return { ok: false, problem: 'the token does not start with mm_tok_ or mm_adm_' };
+  if (value.length !== VALUE_LENGTH) {
+    return { ok: false, problem: `the token has ${value.length} characters; mechamental tokens have ${VALUE_LENGTH}` };
+  }
+  const rest = value.slice(PREFIX_LENGTH);
+  if (!BASE62_BODY.test(rest)) return { ok: false, problem: 'the token contains characters outside 0-9, A-Z, a-z' };
+  const cut = VALUE_LENGTH - CHECKSUM_LENGTH;
+  if (checksum(value.slice(0, cut)) !== value.slice(cut)) {
+    return { ok: false, problem: 'the token checksum does not match (was it copied in full?)' };
+  }
+  return { ok: true, kind };
+}
+
+/** SHA-256 of the whole value, hex: the only form in which a value is stored. */
+export function hashValue(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Display hint such as `mm_tok_AbCd…wxyz`: enough to recognise a token, useless to present one. */
+export function hintFor(value: string): string {
+  return `${value.slice(0, PREFIX_LENGTH + 4)}…${value.slice(-4)}`;
+}
