@@ -2,6 +2,7 @@ import { isAppError } from '../errors';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
+import { healthcheckCommand } from './healthcheck';
 import { maintenanceCommands } from './maintenance';
 import { serveCommand } from './serve';
 import { adminTokenCommands, tokenCommands } from './tokens';
@@ -16,6 +17,7 @@ export const COMMANDS: Command[] = [
   ...tokenCommands,
   ...adminTokenCommands,
   ...maintenanceCommands,
+  healthcheckCommand,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
