@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT, runCli, runCliAsync } from '../helpers/cli';
+import { tempDataDir } from '../helpers/data-dir';
+import { testServices } from '../helpers/services';
+
+function churn(dataDir: string, rounds: number, label: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/fixtures/token-churn.ts'), dataDir, String(rounds), label], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test('processes creating, refreshing and revoking on one file at once never surface SQLITE_BUSY, and lose nothing', async () => {
+  const dataDir = tempDataDir();
+  assert.equal(runCli(['migrate'], { dataDir }).code, 0);
+  const rounds = 150;
+  const results = await Promise.all([
+    churn(dataDir, rounds, 'alpha'),
+    churn(dataDir, rounds, 'beta'),
+    ...Array.from({ length: 4 }, (_, i) => runCliAsync(['tokens', 'create', '--app', 'default', '--name', `cli ${i}`, '--expires', '7d', '--json'], { dataDir })),
+  ]);
+  for (const result of results) {
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /BUSY|locked/i);
+  }
+  const acknowledged = results.slice(0, 2).map((r) => JSON.parse(r.stdout) as { created: string[]; revoked: string[] });
+  const s = testServices({ dataDir });
+  const tokens = new Map(s.tokens.list('default').map((t) => [t.id, t]));
+  assert.equal(tokens.size, 2 * rounds + 4);
+  for (const { created, revoked } of acknowledged) {
+    assert.equal(created.length, rounds);
+    for (const id of created) assert.ok(tokens.has(id), `${id} was acknowledged, so it exists`);
+    for (const id of revoked) assert.equal(tokens.get(id)?.status, 'revoked');
+    for (const id of created.filter((id) => !revoked.includes(id))) assert.equal(tokens.get(id)?.status, 'active');
+  }
+  // Every change is in the audit trail exactly once.
+  const events = s.db.sqlite.prepare("SELECT action, count(*) AS n FROM audit_events WHERE action LIKE 'token.%' GROUP BY action").all() as Array<{ action: string; n: number }>;
+  assert.deepEqual(Object.fromEntries(events.map((e) => [e.action, e.n])), {
+    'token.created': 2 * rounds + 4,
+    'token.refreshed': 2 * rounds,
+    'token.revoked': 2 * Math.ceil(rounds / 2),
+  });
+});
