@@ -54,7 +54,8 @@ export const maintenanceCommands: Command[] = [
     run(ctx) {
       const db = openDatabase(ctx.config().dataDir);
       db.close();
-      ctx.out(`Database ${db.file} is up to date.`);
+      const applied = db.appliedMigrations === 0 ? 'no migration was pending' : `applied ${db.appliedMigrations} migration${db.appliedMigrations === 1 ? '' : 's'}`;
+      ctx.out(`Database ${db.file} is up to date (${applied}).`);
     },
   },
 ];

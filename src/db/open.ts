@@ -22,6 +22,8 @@ export interface Db {
   readonly orm: Orm;
   readonly file: string;
   readonly dataDir: string;
+  /** How many migrations this open applied (0 when the file was already up to date). */
+  readonly appliedMigrations: number;
   close(): void;
 }
 
@@ -44,6 +46,7 @@ export function openDatabase(dataDir: string): Db {
   else createEmptyFile(file);
 
   let sqlite: Database.Database;
+  let appliedMigrations: number;
   try {
     sqlite = new Database(file, { nativeBinding: nativeBinding() as string | undefined });
   } catch (error) {
@@ -54,7 +57,7 @@ export function openDatabase(dataDir: string): Db {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
-    applyMigrations(sqlite, migrations, file);
+    appliedMigrations = applyMigrations(sqlite, migrations, file);
     if (sqlite.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
       sqlite.pragma(`application_id = ${APPLICATION_ID}`);
     }
@@ -63,7 +66,7 @@ export function openDatabase(dataDir: string): Db {
     throw describeSqliteError(error, file);
   }
   const orm = drizzle({ client: sqlite, schema });
-  return { sqlite, orm, file, dataDir: dir, close: () => sqlite.close() };
+  return { sqlite, orm, file, dataDir: dir, appliedMigrations, close: () => sqlite.close() };
 }
 
 function ensureDataDir(dir: string): void {
