@@ -26,7 +26,8 @@ import * as esbuild from 'esbuild';
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const DIST = path.join(ROOT, 'dist');
-const WORK = path.join(DIST, '.build');
+// Per process, so that two builds at once (a test run and a manual one) do not collide.
+const WORK = path.join(DIST, `.build-${process.pid}`);
 const OUTPUT = path.join(DIST, 'mechamental');
 const BUNDLE = path.join(WORK, 'mechamental.cjs');
 const BLOB = path.join(WORK, 'sea-prep.blob');

@@ -1,0 +1,137 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { REPO_ROOT } from '../../helpers/cli';
+import { tempDir } from '../../helpers/data-dir';
+
+/** Long enough for a build from scratch on a busy 2-core machine. */
+export const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+let binaryPath: string | undefined;
+
+/**
+ * The built executable: dist/mechamental, rebuilt first (`node build.mjs`) when anything it is built
+ * from is newer. Serialised with flock, so that test files running in parallel build it once.
+ */
+export function ensureBinary(): string {
+  if (binaryPath) return binaryPath;
+  fs.mkdirSync(path.join(REPO_ROOT, 'dist'), { recursive: true });
+  const result = spawnSync('flock', [path.join(REPO_ROOT, 'dist/.build.lock'), process.execPath, path.join(REPO_ROOT, 'test/binary/helpers/ensure-built.mjs')], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: BUILD_TIMEOUT_MS,
+  });
+  if (result.status !== 0) throw new Error(`building dist/mechamental failed:\n${result.stderr}${result.error?.message ?? ''}`);
+  binaryPath = result.stdout.trim();
+  return binaryPath;
+}
+
+/** An empty working directory (no node_modules anywhere near) and a minimal environment for the binary. */
+export interface Sandbox {
+  dir: string;
+  cacheDir: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+  const dir = tempDir('mm-binary-');
+  const cacheDir = path.join(dir, 'cache');
+  return {
+    dir,
+    cacheDir,
+    dataDir: path.join(dir, 'mechamental-data'),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', MM_CACHE_DIR: cacheDir, MM_LOG_LEVEL: 'silent', ...extraEnv },
+  };
+}
+
+export interface BinaryResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The "nobody" user, for running the binary as a non-root user when the tests run as root. */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/** Runs the binary to completion in `box.dir` with exactly `box.env` (optionally as another user, when root). */
+export function runBinary(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; user?: { uid: number; gid: number } } = {}): BinaryResult {
+  const result = spawnSync(ensureBinary(), args, {
+    cwd: box.dir,
+    env: options.env ?? box.env,
+    ...(options.user ?? {}),
+    input: options.input ?? '',
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Like runBinary, concurrent. */
+export function runBinaryAsync(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<BinaryResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ensureBinary(), args, { cwd: box.dir, env: options.env ?? box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `mechamental serve --port <free port>` and waits until /healthz answers 200. Rejects with
+ * the server's output when it exits first or does not answer within `timeoutMs`.
+ */
+export async function startServer(box: Sandbox, options: { args?: string[]; timeoutMs?: number } = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(ensureBinary(), ['serve', '--port', String(port), ...(options.args ?? [])], { cwd: box.dir, env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  let exited = false;
+  const closed = new Promise<void>((resolve) => child.on('close', () => ((exited = true), resolve())));
+  const server: RunningServer = {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      await closed;
+    },
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  while (Date.now() < deadline && !exited) {
+    try {
+      const response = await fetch(`${server.url}/healthz`);
+      if (response.status === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await server.stop();
+  throw new Error(`mechamental serve did not answer /healthz with 200 (${exited ? 'it exited' : 'timed out'}); its output:\n${output}`);
+}
