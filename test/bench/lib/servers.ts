@@ -1,0 +1,100 @@
+// Starting servers under test as child processes, and a data directory with a token to use.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../../src/config';
+import { openServices, type Services } from '../../../src/services';
+import { childEnv, killGroup, MAIN, nextMessage, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './proc';
+import { childPids } from './procfs';
+
+export const SERVER_CHILD = path.join(REPO_ROOT, 'test/bench/server-child.ts');
+
+export interface RunningServer {
+  kind: string;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A fresh temporary directory (removed by `cleanup`). */
+export function makeTempDir(prefix: string): { dir: string; cleanup(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Opens the services on `dataDir` (creating and seeding it), runs `fn`, closes them. */
+export function withServices<T>(dataDir: string, fn: (services: Services) => T): T {
+  const services = openServices(loadConfig({ MM_DATA_DIR: dataDir }), { actor: 'cli' });
+  try {
+    return fn(services);
+  } finally {
+    services.close();
+  }
+}
+
+/** Stops a server: its command-pipeline children (own process groups) first, then its group. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.pid !== undefined) {
+    for (const pid of childPids(child.pid)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+  killGroup(child);
+  await waitExit(child, 3_000);
+}
+
+/** Starts `test/bench/server-child.ts KIND DATA_DIR` and waits for its port. */
+export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = []): Promise<RunningServer> {
+  const child = spawnChild([process.execPath, ...extraNodeArgs, ...TSX, SERVER_CHILD, kind, dataDir], {
+    env: childEnv(env),
+    ipc: true,
+    raiseFdLimit: true,
+    stdout: 'ignore',
+  });
+  const { port } = await nextMessage<{ port: number }>(child, (m) => typeof m?.port === 'number', 30_000, `${kind} server to listen`);
+  return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
+}
+
+/**
+ * Starts `mechamental serve` (the development entry point, or `binary` when given) on a free port and
+ * waits until /healthz answers. stdout (the JSON request log) goes to `logFile` or nowhere.
+ */
+export async function startServe(
+  dataDir: string,
+  options: { port: number; logFile?: string; env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: string[]; timeoutMs?: number },
+): Promise<RunningServer> {
+  const argv = options.binary
+    ? [options.binary, 'serve', '--port', String(options.port), '--data-dir', dataDir]
+    : [process.execPath, ...(options.nodeArgs ?? []), ...TSX, MAIN, 'serve', '--port', String(options.port), '--data-dir', dataDir];
+  const child = spawnChild(argv, { env: childEnv(options.env), stdout: options.logFile ?? 'ignore', stderr: options.logFile ?? 'inherit', raiseFdLimit: true });
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  while (Date.now() < deadline && !exited) {
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(20);
+  }
+  if (exited || Date.now() >= deadline) {
+    await stopProcess(child);
+    throw new Error(`mechamental serve did not become healthy on port ${options.port}${exited ? ' (it exited)' : ''}`);
+  }
+  return { kind: 'serve', child, pid: child.pid!, port: options.port, url, stop: () => stopProcess(child) };
+}
