@@ -234,7 +234,10 @@ if (result.warnings.length > 0) {
   fail(`esbuild warned (a warning here is a behaviour change in the executable; fix its cause):\n${result.warnings.map((w) => `  ${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
 }
 const importMetaUsers = Object.keys(result.metafile.inputs).filter(
-  (input) => !input.includes(':') && !IMPORT_META_ALLOWED.has(input) && /\bimport\.meta\b/.test(fs.readFileSync(path.join(ROOT, input), 'utf8')),
+  (input) =>
+    !input.includes(':') &&
+    !IMPORT_META_ALLOWED.has(input) &&
+    /\bimport\.meta\b/.test(input === INK_RECONCILER.file ? patchedInk : fs.readFileSync(path.join(ROOT, input), 'utf8')),
 );
 if (importMetaUsers.length > 0) fail(`these bundled files use import.meta, which is empty in the executable: ${importMetaUsers.join(', ')}`);
 const bundleText = fs.readFileSync(BUNDLE, 'utf8');
