@@ -1,12 +1,43 @@
-import { AppError } from '../errors';
+import { startServer } from '../http/server';
 import type { Command } from './context';
+
+/** The signals that stop the server gracefully. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the HTTP server (what a bare `mechamental` runs)',
   usage: 'serve [--host HOST] [--port PORT]',
+  help: [
+    'Options:',
+    '  --host HOST   address to listen on (env MM_HOST, default 127.0.0.1)',
+    '  --port PORT   port to listen on (env MM_PORT, default 8080; 0 picks a free one)',
+    '',
+    'Logs are JSON lines on stdout (MM_LOG_LEVEL). SIGTERM or SIGINT stops the server gracefully:',
+    'open event streams end with run.failed "shutting_down", last-use times are written, exit 0.',
+  ].join('\n'),
   options: { host: { type: 'string' }, port: { type: 'string' } },
-  run() {
-    throw new AppError('internal', 'serve is not built yet');
+  async run(ctx) {
+    const config = ctx.config({ host: ctx.string('host'), port: ctx.string('port') });
+    const services = ctx.services('cli');
+    const server = await startServer(services, { host: config.host, port: config.port });
+    ctx.out(`mechamental listening on ${server.url}`);
+    const apps = services.apps.list();
+    const hasActiveToken = apps.some((app) => services.tokens.list(app.slug, { status: 'active' }).length > 0);
+    if (!hasActiveToken) {
+      const app = apps.find((a) => a.slug === 'default')?.slug ?? apps[0]?.slug ?? 'default';
+      ctx.out(`No active token yet. Create one (its value is shown once) with:\n  mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);
+    }
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const onSignal = (name: NodeJS.Signals) => {
+        for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+        resolve(name);
+      };
+      for (const s of STOP_SIGNALS) process.on(s, onSignal);
+    });
+    server.logger.info({ signal }, 'stop signal received');
+    await server.close();
+    return 0;
   },
 };

@@ -1,0 +1,156 @@
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { performance } from 'node:perf_hooks';
+import { formatTime } from '../clock';
+import { AppError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import type { Services } from '../services';
+import type { VerifiedToken, VerifyResult } from '../tokens/service';
+import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER } from './auth';
+import { scrubSecrets, toHttpError } from './errors';
+import { Metrics } from './metrics';
+import { ROUTES, type Route } from './routes/index';
+import type { Answer } from './routes/types';
+
+export interface AppDeps {
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Token verification; default `services.tokens.verify`. */
+  verify?: (value: string) => VerifyResult;
+}
+
+interface Locals {
+  route?: string;
+  token?: VerifiedToken;
+}
+
+function locals(res: Response): Locals {
+  return res.locals as Locals;
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+}
+
+function isJson(req: Request): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.status(status).set(headers).json({ error: { code, message } });
+}
+
+/**
+ * The Express app for the admin API and the operations endpoints (no listen; `server.ts` puts
+ * the trigger handler in front of it on one listener). Every route comes from the one table in
+ * `routes/index.ts`; admin routes authenticate before their body is read; every error is
+ * `{"error": {"code", "message"}}` with the status from `errors.ts`; one pino line per request
+ * (method, route pattern, status, duration, token id — never headers, query strings or values).
+ */
+export function createApp(services: Services, deps: AppDeps = {}): Express {
+  const logger = deps.logger ?? createLogger({ level: services.config.logLevel });
+  const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
+  const verify = deps.verify ?? ((value: string) => services.tokens.verify(value));
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('close', () => {
+      const status = res.writableFinished ? res.statusCode : 499;
+      const route = locals(res).route ?? 'unmatched';
+      metrics.countRequest(route, req.method, status);
+      if (route === '/metrics' || route === '/healthz' || route === '/readyz') {
+        if (status < 400) return logger.debug({ method: req.method, route, status }, 'request');
+      }
+      logger.info(
+        { method: req.method, route, status, duration_ms: Math.round((performance.now() - started) * 1000) / 1000, token_id: locals(res).token?.id ?? null },
+        'request',
+      );
+    });
+    next();
+  });
+
+  const jsonBody = express.json({ limit: services.config.maxBodyBytes, type: () => true, strict: true });
+
+  const requireAdmin: RequestHandler = (req, res, next) => {
+    const auth = authenticate(req.rawHeaders, req.originalUrl, verify);
+    if (!auth.ok) {
+      metrics.authFailures.inc({ reason: auth.reason });
+      return sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
+    }
+    services.usage.touch(auth.token.id);
+    res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
+    locals(res).token = auth.token;
+    if (auth.token.kind !== 'admin') {
+      metrics.authFailures.inc({ reason: 'insufficient_scope' });
+      return sendError(res, 403, 'insufficient_scope', `token ${auth.token.id} is a trigger token; the admin API needs an admin token (mm_adm_…), created on the server's machine with \`mechamental admin-tokens create\``, {
+        'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
+      });
+    }
+    next();
+  };
+
+  const readBody: RequestHandler = (req, res, next) => {
+    if (req.method !== 'POST' && req.method !== 'PUT') return next();
+    if (!hasBody(req)) {
+      req.body = undefined;
+      return next();
+    }
+    if (!isJson(req)) return sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"');
+    jsonBody(req, res, next);
+  };
+
+  const handlerFor =
+    (route: Route): RequestHandler =>
+    async (req, res, next) => {
+      try {
+        const token = locals(res).token ?? null;
+        const answer: Answer = await route.handle({
+          req,
+          services,
+          metrics,
+          logger,
+          token,
+          actor: token ? `api:${token.id}` : 'cli',
+          params: req.params as Record<string, string>,
+        });
+        if ('json' in answer) res.status(answer.status).json(answer.json);
+        else if ('text' in answer) res.status(answer.status).type(answer.contentType).send(answer.text);
+        else res.status(answer.status).end();
+      } catch (error) {
+        next(error);
+      }
+    };
+
+  for (const route of ROUTES) {
+    const label: RequestHandler = (_req, res, next) => {
+      locals(res).route = route.path;
+      next();
+    };
+    const chain = route.auth === 'admin' ? [label, requireAdmin, readBody, handlerFor(route)] : [label, handlerFor(route)];
+    app[route.method](route.path, ...chain);
+  }
+
+  app.use((req, res) => {
+    sendError(res, 404, 'not_found', `there is no route ${req.method} ${scrubSecrets(req.path).slice(0, 200)}; see the README for the API`);
+  });
+
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') return sendError(res, 413, 'payload_too_large', `the body is larger than the limit of ${services.config.maxBodyBytes} bytes (MM_MAX_BODY)`, { Connection: 'close' });
+    if (type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'the body is not valid JSON');
+    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 415, 'unsupported_media_type', 'the body must be UTF-8 JSON');
+    if (typeof (error as { status?: unknown }).status === 'number' && !(error instanceof AppError)) {
+      const status = (error as { status: number }).status;
+      if (status >= 400 && status < 500) return sendError(res, status, 'invalid_request', 'the request could not be read');
+    }
+    const failure = toHttpError(error);
+    if (failure.status >= 500) logger.error({ err: error, method: req.method, route: locals(res).route ?? 'unmatched' }, 'request failed');
+    if (res.headersSent) return res.destroy();
+    sendError(res, failure.status, failure.code, failure.message);
+  });
+
+  return app;
+}

@@ -1,0 +1,96 @@
+import type { ErrorCode } from '../errors';
+import type { VerifiedToken, VerifyResult } from '../tokens/service';
+
+/** RFC 6750 challenges, hoisted: the same strings on every answer. */
+export const REALM = 'Bearer realm="mechamental"';
+export const CHALLENGE_INVALID_REQUEST = `${REALM}, error="invalid_request"`;
+export const CHALLENGE_INSUFFICIENT_SCOPE = `${REALM}, error="insufficient_scope"`;
+/** The header every answer to a valid token carries: when that token lapses (RFC 3339). */
+export const EXPIRATION_HEADER = 'Mechamental-Token-Expiration';
+
+export type AuthOutcome =
+  | { ok: true; token: VerifiedToken }
+  | { ok: false; status: number; code: ErrorCode; message: string; challenge: string; reason: string };
+
+/** Query parameters that would carry a bearer token (RFC 6750 §2.3 and common variants). */
+const QUERY_TOKEN = /(?:^|[?&;])(?:access_token|token|api_key|apikey|key|bearer)=|mm_(?:tok|adm)_/i;
+
+function quoted(text: string): string {
+  // A quoted-string must not hold `"` or `\`; messages never hold a token value.
+  return text.replace(/["\\\r\n]/g, "'");
+}
+
+const UNAUTHORIZED: AuthOutcome = {
+  ok: false,
+  status: 401,
+  code: 'unauthorized',
+  message: 'authentication is required: send the header "Authorization: Bearer <token>"',
+  challenge: REALM,
+  reason: 'missing',
+};
+const WRONG_SCHEME: AuthOutcome = { ...UNAUTHORIZED, message: 'only the Bearer scheme is accepted: send "Authorization: Bearer <token>"', reason: 'scheme' };
+const TWO_HEADERS: AuthOutcome = {
+  ok: false,
+  status: 400,
+  code: 'invalid_request',
+  message: 'the request carries more than one Authorization header; send exactly one',
+  challenge: CHALLENGE_INVALID_REQUEST,
+  reason: 'invalid_request',
+};
+const QUERY: AuthOutcome = {
+  ...TWO_HEADERS,
+  message: 'tokens are not accepted in the query string (it ends up in logs and browser history); send "Authorization: Bearer <token>"',
+};
+const EMPTY_BEARER: AuthOutcome = {
+  ok: false,
+  status: 401,
+  code: 'invalid_token',
+  message: 'the Bearer token is missing',
+  challenge: `${REALM}, error="invalid_token", error_description="the Bearer token is missing"`,
+  reason: 'malformed',
+};
+
+const FAILURE_CODE = { malformed: 'invalid_token', unknown: 'invalid_token', revoked: 'token_revoked', expired: 'token_expired' } as const;
+
+/**
+ * Authenticates a request from its raw headers and URL, per SPEC's table: no header or another
+ * scheme → 401 unauthorized; two Authorization headers or a token in the query → 400
+ * invalid_request; malformed/unknown/revoked/expired → 401 with an RFC 6750 challenge. The scheme
+ * name is case-insensitive. `verify` reads the database every time (no cache), so a revoke from
+ * any process is seen by the next request. Nothing here quotes the presented value.
+ */
+export function authenticate(rawHeaders: string[], url: string, verify: (value: string) => VerifyResult): AuthOutcome {
+  let header: string | typeof DUPLICATE | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') header = header === undefined ? rawHeaders[i + 1]! : DUPLICATE;
+  }
+  return authenticateHeader(header, url, verify);
+}
+
+/** Marks "more than one Authorization header" for `authenticateHeader`. */
+export const DUPLICATE: unique symbol = Symbol('duplicate Authorization header');
+
+/** `authenticate` for a caller that has already scanned the headers (the trigger hot path). */
+export function authenticateHeader(header: string | typeof DUPLICATE | undefined, url: string, verify: (value: string) => VerifyResult): AuthOutcome {
+  const q = url.indexOf('?');
+  if (q !== -1 && QUERY_TOKEN.test(url.slice(q))) return QUERY;
+  if (header === DUPLICATE) return TWO_HEADERS;
+  if (header === undefined) return UNAUTHORIZED;
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return WRONG_SCHEME;
+  const value = space === -1 ? '' : header.slice(space + 1).trim();
+  if (value === '') return EMPTY_BEARER;
+  const result = verify(value);
+  if (result.ok) return result;
+  const code = FAILURE_CODE[result.reason];
+  return {
+    ok: false,
+    status: 401,
+    code,
+    message: result.message,
+    challenge: `${REALM}, error="invalid_token", error_description="${quoted(result.message)}"`,
+    reason: result.reason,
+  };
+}

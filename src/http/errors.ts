@@ -1,0 +1,65 @@
+import { isAppError, type ErrorCode } from '../errors';
+
+/**
+ * The one mapping from the domain's error codes to HTTP statuses (domain code never knows HTTP).
+ * Both the framework-free trigger handler and the Express admin API answer errors through here,
+ * always as `{"error": {"code", "message"}}`.
+ */
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  usage: 400,
+  validation_failed: 422,
+  not_found: 404,
+  conflict: 409,
+  invalid_expiry: 422,
+  token_not_active: 409,
+  unauthorized: 401,
+  invalid_request: 400,
+  invalid_token: 401,
+  token_revoked: 401,
+  token_expired: 401,
+  insufficient_scope: 403,
+  pipeline_not_found: 404,
+  invalid_json: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  rate_limited: 429,
+  pipeline_failed: 502,
+  pipeline_timeout: 504,
+  shutting_down: 503,
+  database_invalid: 500,
+  database_too_new: 500,
+  database_busy: 503,
+  io_error: 500,
+  internal: 500,
+};
+
+export function statusFor(code: ErrorCode): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+export interface HttpError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
+const TOKEN_VALUE = /mm_(?:tok|adm)_[0-9A-Za-z]*/g;
+
+/** Removes anything that looks like a token value from text that goes to a client or a log. */
+export function scrubSecrets(text: string): string {
+  return text.replace(TOKEN_VALUE, 'mm_…');
+}
+
+/**
+ * Any thrown value as an HTTP error. AppErrors keep their code and message; anything else is a
+ * 500 with a generic message (the details go to the log, not to the client).
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (isAppError(error)) return { status: statusFor(error.code), code: error.code, message: scrubSecrets(error.message) };
+  return { status: 500, code: 'internal', message: 'internal error; the server log has the details' };
+}
+
+/** The JSON text of an error body. */
+export function errorBody(code: ErrorCode, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}

@@ -1,0 +1,58 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics on a Registry of their own (never prom-client's global one, so that several
+ * servers in one process — tests, benchmarks — do not collide).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'mechamental_http_requests_total',
+    help: 'HTTP requests answered, by route pattern, method and status.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'mechamental_auth_failures_total',
+    help: 'Rejected authentications, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly openStreams = new Gauge({
+    name: 'mechamental_sse_streams_open',
+    help: 'Server-sent event streams open now.',
+    registers: [this.registry],
+  });
+  readonly runDuration = new Histogram({
+    name: 'mechamental_pipeline_run_duration_seconds',
+    help: 'Pipeline run durations, by kind and outcome.',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+
+  /** Hoisted label children for the trigger hot path: one Map lookup instead of label hashing. */
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'mechamental_' });
+  }
+
+  countRequest(route: string, method: string, status: number): void {
+    const key = `${route} ${method} ${status}`;
+    let child = this.requestChildren.get(key);
+    if (child === undefined) {
+      child = this.requests.labels(route, method, String(status));
+      this.requestChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

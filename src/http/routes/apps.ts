@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import type { Route } from './types';
+import { parseBody } from './types';
+
+const createApp = z.object({ slug: z.string(), name: z.string().optional() });
+
+export const appRoutes: Route[] = [
+  { method: 'get', path: '/v1/apps', auth: 'admin', handle: ({ services }) => ({ status: 200, json: { apps: services.apps.list() } }) },
+  {
+    method: 'post',
+    path: '/v1/apps',
+    auth: 'admin',
+    handle: ({ services, req, actor }) => {
+      const body = parseBody(createApp, req.body);
+      return { status: 201, json: { app: services.apps.create(body, actor) } };
+    },
+  },
+];

@@ -1,0 +1,43 @@
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { describeZodError } from '../../apps/validation';
+import { AppError } from '../../errors';
+import type { Logger } from '../../log';
+import type { Services } from '../../services';
+import type { Actor } from '../../tokens/audit';
+import type { VerifiedToken } from '../../tokens/service';
+import type { Metrics } from '../metrics';
+
+/** What a route handler answers: a JSON body with a status, or raw text (metrics). */
+export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string } | { status: 204 };
+
+export interface RouteContext {
+  req: Request;
+  services: Services;
+  metrics: Metrics;
+  logger: Logger;
+  /** The admin token (for `auth: 'admin'` routes). */
+  token: VerifiedToken | null;
+  /** The audit actor: `api:<admin token id>`. */
+  actor: Actor;
+  params: Record<string, string>;
+}
+
+export interface Route {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** Express path pattern; also the `route` label in logs and metrics. */
+  path: string;
+  /** `admin`: `Authorization: Bearer mm_adm_…` required; `none`: operations endpoints. */
+  auth: 'none' | 'admin';
+  handle(ctx: RouteContext): Answer | Promise<Answer>;
+}
+
+/** Validates a request body (or query) with `schema`; 422 `validation_failed` naming the field. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    const { field, message } = describeZodError(result.error);
+    throw new AppError('validation_failed', message, { field });
+  }
+  return result.data;
+}

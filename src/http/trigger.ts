@@ -1,0 +1,426 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Statement } from 'better-sqlite3';
+import type { PipelineConfig, PipelineKind } from '../apps/pipeline-config';
+import { formatTime } from '../clock';
+import type { ErrorCode } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { RunAborted, runPipeline, type RunInput } from '../pipelines/index';
+import type { Services } from '../services';
+import type { VerifyResult } from '../tokens/service';
+import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER } from './auth';
+import { errorBody, toHttpError } from './errors';
+import { Metrics } from './metrics';
+import { RateLimiter } from './rate-limit';
+import { SSE_HEADERS, SseWriter } from './sse';
+import { StreamRegistry, type OpenStream } from './streams';
+
+export const TRIGGER_PREFIX = '/v1/trigger/';
+export const TRIGGER_ROUTE = '/v1/trigger/:pipeline';
+
+export interface TriggerOptions {
+  /** Token verification; default `services.tokens.verify` (reads SQLite every call). Benchmarks may inject a constant. */
+  verify?: (value: string) => VerifyResult;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** The open-stream registry (its watcher ends streams of revoked tokens). Default: a new one, started. */
+  streams?: StreamRegistry;
+  /** Largest body accepted (bytes); default `services.config.maxBodyBytes` (MM_MAX_BODY). */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The trigger hot path as a plain node:http handler: answers `POST /v1/trigger/<pipeline>` and
+ * returns true, or returns false (having touched nothing) for every other request, so that it can
+ * sit in front of the Express app on the same listener.
+ */
+export type TriggerHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
+  readonly streams: StreamRegistry;
+  /** From now on, answers 503 `shutting_down` (with Connection: close). */
+  beginShutdown(): void;
+  /** Runs in progress (JSON and SSE). */
+  readonly activeRuns: number;
+};
+
+interface PipelineRow {
+  kind: PipelineKind;
+  config: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const NOOP = (): void => {};
+
+/** Is this Content-Type JSON (`application/json` or `…+json`, any parameters)? */
+function isJsonType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semicolon = contentType.indexOf(';');
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/** `run_` + 24 lowercase hex characters. */
+function newRunId(): string {
+  return `run_${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * Builds the trigger handler. Per request: authentication from the raw headers (no database access
+ * for a malformed value; one prepared, indexed lookup otherwise, never cached, so a revoke from
+ * any process is seen by the next request) before any byte of the body is read; the token's
+ * rate limit; the pipeline looked up in the token's own app (another app's pipeline is
+ * `pipeline_not_found`); the Content-Type and the body limit; then the run, answered as JSON or
+ * streamed as SSE. Uses are noted in the UsageRecorder (batched, no write per request).
+ */
+export function createTriggerHandler(services: Services, options: TriggerOptions = {}): TriggerHandler {
+  const verify = options.verify ?? ((value: string) => services.tokens.verify(value));
+  const logger = options.logger ?? createLogger({ level: services.config.logLevel });
+  const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
+  const streams = options.streams ?? new StreamRegistry(services, { metrics, logger });
+  if (!options.streams) streams.start();
+  const maxBodyBytes = options.maxBodyBytes ?? services.config.maxBodyBytes;
+  const limiter = new RateLimiter();
+  const clock = services.clock;
+  const usage = services.usage;
+  const pipelineStatement: Statement<[number, string], PipelineRow> = services.db.sqlite.prepare(
+    'SELECT kind, config FROM pipelines WHERE app_id = ? AND slug = ?',
+  );
+  // Parsed configs keyed by their stored text: a changed pipeline has a new text, so this cache
+  // can never serve a stale config (the row itself is read on every request).
+  const configs = new Map<string, PipelineConfig>();
+  const parseConfig = (text: string): PipelineConfig => {
+    let config = configs.get(text);
+    if (config === undefined) {
+      config = JSON.parse(text) as PipelineConfig;
+      if (configs.size >= 1000) configs.clear();
+      configs.set(text, config);
+    }
+    return config;
+  };
+  const authFailures = new Map<string, { inc(): void }>();
+  const countAuthFailure = (reason: string) => {
+    let child = authFailures.get(reason);
+    if (child === undefined) authFailures.set(reason, (child = metrics.authFailures.labels(reason)));
+    child.inc();
+  };
+  let closing = false;
+  let activeRuns = 0;
+
+  const logRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => {
+    metrics.countRequest(TRIGGER_ROUTE, 'POST', status);
+    if (!logger.isLevelEnabled('info')) return;
+    logger.info(
+      { method: 'POST', route: TRIGGER_ROUTE, status, duration_ms: Math.round((performance.now() - started) * 1000) / 1000, token_id: tokenId, pipeline, outcome },
+      'request',
+    );
+  };
+
+  const sendJson = (res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders | null, started: number, tokenId: string | null, pipeline: string | null) => {
+    if (res.headersSent || res.destroyed) return;
+    res.statusCode = status;
+    res.setHeader('Content-Type', JSON_TYPE);
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    if (headers !== null) for (const name in headers) res.setHeader(name, headers[name]!);
+    res.end(body);
+    logRequest(started, status, tokenId, pipeline);
+  };
+
+  const sendError = (
+    res: ServerResponse,
+    status: number,
+    code: ErrorCode,
+    message: string,
+    headers: OutgoingHttpHeaders | null,
+    started: number,
+    tokenId: string | null,
+    pipeline: string | null,
+  ) => sendJson(res, status, errorBody(code, message), headers, started, tokenId, pipeline);
+
+  const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url;
+    if (url === undefined || req.method !== 'POST' || !url.startsWith(TRIGGER_PREFIX)) return false;
+    const started = performance.now();
+    if (closing) {
+      sendError(res, 503, 'shutting_down', 'the server is shutting down; retry shortly', { Connection: 'close' }, started, null, null);
+      return true;
+    }
+
+    // One pass over the raw headers for everything this path needs.
+    let authorization: string | typeof DUPLICATE | undefined;
+    let contentType: string | undefined;
+    let contentLength: string | undefined;
+    let accept: string | undefined;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      switch (name.length) {
+        case 13:
+          if (name.toLowerCase() === 'authorization') authorization = authorization === undefined ? raw[i + 1]! : DUPLICATE;
+          break;
+        case 12:
+          if (name.toLowerCase() === 'content-type') contentType = raw[i + 1];
+          break;
+        case 14:
+          if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
+          break;
+        case 6:
+          if (name.toLowerCase() === 'accept') accept = accept === undefined ? raw[i + 1] : `${accept},${raw[i + 1]}`;
+          break;
+      }
+    }
+
+    const auth = authenticateHeader(authorization, url, verify);
+    if (!auth.ok) {
+      countAuthFailure(auth.reason);
+      sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge }, started, null, null);
+      return true;
+    }
+    const token = auth.token;
+    usage.touch(token.id);
+    const expiration = formatTime(token.expiresAt);
+    if (token.kind !== 'trigger' || token.appId === null) {
+      countAuthFailure('insufficient_scope');
+      sendError(
+        res,
+        403,
+        'insufficient_scope',
+        `token ${token.id} is an admin token; triggering a pipeline needs a trigger token (mm_tok_…) of the pipeline's app`,
+        { 'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE, [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+      return true;
+    }
+    if (token.rateLimit !== null) {
+      const retryAfter = limiter.take(token.id, token.rateLimit, clock.now());
+      if (retryAfter > 0) {
+        sendError(
+          res,
+          429,
+          'rate_limited',
+          `token ${token.id} is limited to ${token.rateLimit} requests per minute; retry in ${retryAfter} s`,
+          { 'Retry-After': String(retryAfter), [EXPIRATION_HEADER]: expiration },
+          started,
+          token.id,
+          null,
+        );
+        return true;
+      }
+    }
+
+    const q = url.indexOf('?');
+    const slug = q === -1 ? url.slice(TRIGGER_PREFIX.length) : url.slice(TRIGGER_PREFIX.length, q);
+    const row = slug.length > 0 && slug.length <= 63 ? pipelineStatement.get(token.appId, slug) : undefined;
+    if (row === undefined) {
+      const shown = /^[a-z0-9][a-z0-9-]{0,62}$/.test(slug) ? `"${slug}" ` : '';
+      sendError(
+        res,
+        404,
+        'pipeline_not_found',
+        `pipeline ${shown}does not exist in app "${token.app}"; list them with \`mechamental pipelines list --app ${token.app}\``,
+        { [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+      return true;
+    }
+    if (!isJsonType(contentType)) {
+      sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', { [EXPIRATION_HEADER]: expiration }, started, token.id, slug);
+      return true;
+    }
+    if (contentLength !== undefined && Number(contentLength) > maxBodyBytes) {
+      sendError(res, 413, 'payload_too_large', `the body is larger than the limit of ${maxBodyBytes} bytes (MM_MAX_BODY)`, { [EXPIRATION_HEADER]: expiration, Connection: 'close' }, started, token.id, slug);
+      return true;
+    }
+
+    const wantsStream = accept !== undefined && accept.includes('text/event-stream');
+    readBody(req, maxBodyBytes).then(
+      (body) => {
+        if (body === 'aborted') return logRequest(started, 499, token.id, slug, 'client_gone');
+        if (body === 'too_large') {
+          sendError(res, 413, 'payload_too_large', `the body is larger than the limit of ${maxBodyBytes} bytes (MM_MAX_BODY)`, { [EXPIRATION_HEADER]: expiration, Connection: 'close' }, started, token.id, slug);
+          return;
+        }
+        let input: unknown;
+        try {
+          input = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+        } catch {
+          sendError(res, 400, 'invalid_json', 'the body is not valid JSON; send a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: expiration }, started, token.id, slug);
+          return;
+        }
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+          sendError(res, 400, 'invalid_json', 'the body must be a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: expiration }, started, token.id, slug);
+          return;
+        }
+        const run: RunState = { services, streams, metrics, logger, started, tokenId: token.id, expiresAt: token.expiresAt, expiration, slug, kind: row.kind, config: parseConfig(row.config), input: input as RunInput };
+        activeRuns++;
+        const done = () => {
+          activeRuns--;
+        };
+        (wantsStream ? streamRun(res, run, logRequest) : jsonRun(res, run, sendJson, logRequest)).then(done, (error: unknown) => {
+          done();
+          logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger run failed unexpectedly');
+          if (!res.headersSent) {
+            const failure = toHttpError(error);
+            sendError(res, failure.status, failure.code, failure.message, null, started, token.id, slug);
+          } else res.destroy();
+        });
+      },
+      (error: unknown) => {
+        logger.error({ err: error, route: TRIGGER_ROUTE }, 'reading the trigger body failed');
+        res.destroy();
+      },
+    );
+    return true;
+  }) as TriggerHandler;
+
+  Object.defineProperties(handler, {
+    streams: { value: streams },
+    beginShutdown: {
+      value: () => {
+        closing = true;
+      },
+    },
+    activeRuns: { get: () => activeRuns },
+  });
+  return handler;
+}
+
+interface RunState {
+  services: Services;
+  streams: StreamRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  started: number;
+  tokenId: string;
+  expiresAt: number;
+  expiration: string;
+  slug: string;
+  kind: PipelineKind;
+  config: PipelineConfig;
+  input: RunInput;
+}
+
+type LogRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => void;
+
+/** Reads the body up to `limit` bytes; 'too_large' beyond it (reading stops), 'aborted' if the client went away. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
+  return new Promise((resolve) => {
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    let settled = false;
+    const settle = (value: Buffer | 'too_large' | 'aborted') => {
+      if (settled) return;
+      settled = true;
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onError);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        return settle('too_large');
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    const onEnd = () => settle(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
+    const onError = () => settle('aborted');
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function outcomeOf(error: unknown): string {
+  return error instanceof RunAborted ? error.why : toHttpError(error).code;
+}
+
+async function jsonRun(
+  res: ServerResponse,
+  run: RunState,
+  sendJson: (res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders | null, started: number, tokenId: string | null, pipeline: string | null) => void,
+  logRequest: LogRequest,
+): Promise<void> {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new RunAborted('client_gone'));
+  };
+  res.once('close', onClose);
+  const runId = newRunId();
+  const runStarted = performance.now();
+  try {
+    const output = await runPipeline({ kind: run.kind, config: run.config }, run.input, { signal: controller.signal, onDelta: NOOP });
+    run.metrics.runDuration.observe({ kind: run.kind, outcome: 'completed' }, (performance.now() - runStarted) / 1000);
+    sendJson(res, 200, JSON.stringify({ run_id: runId, pipeline: run.slug, output: output ?? null }), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
+  } catch (error) {
+    const outcome = outcomeOf(error);
+    run.metrics.runDuration.observe({ kind: run.kind, outcome }, (performance.now() - runStarted) / 1000);
+    if (controller.signal.aborted) {
+      logRequest(run.started, 499, run.tokenId, run.slug, outcome);
+      return;
+    }
+    const failure = toHttpError(error);
+    if (failure.code === 'internal') run.logger.error({ err: error, run_id: runId }, 'pipeline run failed unexpectedly');
+    sendJson(res, failure.status, errorBody(failure.code, failure.message), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
+  } finally {
+    res.removeListener('close', onClose);
+  }
+}
+
+async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequest): Promise<void> {
+  const controller = new AbortController();
+  const runId = newRunId();
+  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: run.expiration });
+  const sse = new SseWriter(res);
+  let outcome = 'completed';
+  const stream: OpenStream = {
+    tokenId: run.tokenId,
+    expiresAt: run.expiresAt,
+    fail(code, message) {
+      if (sse.isEnded) return;
+      outcome = code;
+      sse.event('run.failed', { run_id: runId, error: { code, message } });
+      sse.end();
+      controller.abort(new RunAborted(code));
+    },
+    ping() {
+      sse.comment('ping');
+    },
+  };
+  const onClose = () => {
+    if (!sse.isEnded) {
+      outcome = 'client_gone';
+      controller.abort(new RunAborted('client_gone'));
+    }
+  };
+  res.once('close', onClose);
+  sse.event('run.started', { run_id: runId, pipeline: run.slug });
+  run.streams.add(stream);
+  const runStarted = performance.now();
+  try {
+    const output = await runPipeline({ kind: run.kind, config: run.config }, run.input, {
+      signal: controller.signal,
+      onDelta: (text) => sse.event('message.delta', { text }),
+    });
+    if (!controller.signal.aborted) sse.event('run.completed', { run_id: runId, output: output ?? null });
+  } catch (error) {
+    if (!controller.signal.aborted) {
+      const failure = toHttpError(error);
+      outcome = failure.code;
+      if (failure.code === 'internal') run.logger.error({ err: error, run_id: runId }, 'pipeline run failed unexpectedly');
+      sse.event('run.failed', { run_id: runId, error: { code: failure.code, message: failure.message } });
+    }
+  } finally {
+    run.streams.delete(stream);
+    res.removeListener('close', onClose);
+    sse.end();
+    run.metrics.runDuration.observe({ kind: run.kind, outcome }, (performance.now() - runStarted) / 1000);
+    logRequest(run.started, outcome === 'client_gone' ? 499 : 200, run.tokenId, run.slug, outcome);
+  }
+}

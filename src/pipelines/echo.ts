@@ -1,0 +1,31 @@
+import { AppError } from '../errors';
+import { sleep, throwIfAborted } from './abort';
+import type { PipelineRunner } from './types';
+
+const WORD = /\S+\s*/g;
+
+/**
+ * `echo`: streams `input.message` back word by word (each delta a word with its trailing space, so
+ * the deltas add up to the text), waiting `delay_ms` between words; the output is the whole text.
+ */
+export const echoRunner: PipelineRunner<'echo'> = {
+  kind: 'echo',
+  defaultTimeoutMs: undefined,
+  async run(config, input, ctx) {
+    const message = input.message;
+    if (typeof message !== 'string') {
+      throw new AppError('validation_failed', 'message: the echo pipeline needs a "message" string in the request body, e.g. {"message": "Hello"}', { field: 'message' });
+    }
+    const delay = config.delay_ms ?? 0;
+    const leading = /^\s*/.exec(message)![0];
+    if (leading) ctx.onDelta(leading);
+    let first = true;
+    for (const match of message.matchAll(WORD)) {
+      if (!first && delay > 0) await sleep(delay, ctx.signal);
+      throwIfAborted(ctx.signal);
+      ctx.onDelta(match[0]);
+      first = false;
+    }
+    return message;
+  },
+};

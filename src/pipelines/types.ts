@@ -1,0 +1,24 @@
+import type { PipelineConfig, PipelineKind } from '../apps/pipeline-config';
+
+/** What a runner gets besides its config and input. */
+export interface RunContext {
+  /** Aborted when the client goes away, the token is revoked, the server stops or the run times out. */
+  signal: AbortSignal;
+  /** Called for each piece of streamed text (a `message.delta`). */
+  onDelta(text: string): void;
+}
+
+/** The trigger's JSON body. */
+export type RunInput = Record<string, unknown>;
+
+/**
+ * One pipeline kind. `run` resolves to the run's output (any JSON value) or rejects with an
+ * AppError (`pipeline_failed`, `validation_failed`); when `ctx.signal` aborts it must stop its work
+ * (kill its process, cancel its request) and reject promptly.
+ */
+export interface PipelineRunner<K extends PipelineKind = PipelineKind> {
+  readonly kind: K;
+  /** The timeout applied when the config sets none (ms), or undefined for none. */
+  readonly defaultTimeoutMs: number | undefined;
+  run(config: PipelineConfig<K>, input: RunInput, ctx: RunContext): Promise<unknown>;
+}
