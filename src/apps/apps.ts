@@ -82,6 +82,8 @@ export class AppService {
    * the documented curl examples work as soon as a token exists. Returns whether it did.
    */
   seedDefault(actor: Actor): boolean {
+    // Cheap read first: every open calls this, and only a new file needs the write lock.
+    if ((this.db.orm.select({ n: count() }).from(apps).get()?.n ?? 0) > 0) return false;
     return this.db.orm.transaction(
       (tx) => {
         const existing = tx.select({ n: count() }).from(apps).get();
