@@ -85,6 +85,7 @@ const started = Date.now();
 const args = new Set(process.argv.slice(2));
 
 function fail(message) {
+  fs.rmSync(WORK, { recursive: true, force: true });
   console.error(`build.mjs: ${message}`);
   process.exit(1);
 }
@@ -340,38 +341,45 @@ async function firstResponseTime() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-build-figures-'));
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', MM_DATA_DIR: path.join(dir, 'data'), MM_CACHE_DIR: path.join(dir, 'cache'), MM_LOG_LEVEL: 'silent' };
   try {
-    // First run: the data directory, the database and the addon cache are created.
-    const port = await freePort();
-    const first = await timeToFirst200(['serve', '--port', String(port)], env, dir, port);
+    // The first run creates the data directory, the database and the addon cache; the next do not.
+    const first = await timeToFirst200(env, dir);
     if (typeof first === 'string') return first;
-    const again = await timeToFirst200(['serve', '--port', String(await freePort())], env, dir, null);
-    return `${first} ms on a first run, ${again} ms on the next`;
+    const next = [];
+    for (let i = 0; i < 5; i++) {
+      const time = await timeToFirst200(env, dir);
+      if (typeof time === 'string') return time;
+      next.push(time);
+    }
+    return `${first.toFixed(0)} ms on a first run, ${next.sort((a, b) => a - b)[2].toFixed(0)} ms after (median of 5)`;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function timeToFirst200(commandArgs, env, cwd, knownPort) {
-  const port = knownPort ?? Number(commandArgs.at(-1));
+/** Milliseconds from spawning `serve` to the first 200 from /healthz, or a string saying why not. */
+async function timeToFirst200(env, cwd) {
+  const port = await freePort();
   const t0 = process.hrtime.bigint();
-  const child = spawn(OUTPUT, commandArgs, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(OUTPUT, ['serve', '--port', String(port)], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   let exited = false;
+  const closed = new Promise((resolve) => child.on('close', resolve));
   child.on('exit', () => (exited = true));
   try {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !exited) {
       try {
         const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-        if (response.status === 200) return (Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0);
+        if (response.status === 200) return Number(process.hrtime.bigint() - t0) / 1e6;
       } catch {
         // not listening yet
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 2));
     }
     return `n/a (serve ${exited ? `exited: ${stderr.trim().split('\n').at(-1) ?? ''}` : 'did not answer within 10 s'})`;
   } finally {
     child.kill('SIGTERM');
+    await closed;
   }
 }

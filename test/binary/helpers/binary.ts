@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { REPO_ROOT } from '../../helpers/cli';
-import { tempDir } from '../../helpers/data-dir';
 
 /** Long enough for a build from scratch on a busy 2-core machine. */
 export const BUILD_TIMEOUT_MS = 10 * 60_000;
@@ -35,8 +36,16 @@ export interface Sandbox {
   env: NodeJS.ProcessEnv;
 }
 
+const sandboxes: string[] = [];
+// Registered when a test file imports this module, so at the top level: runs when the file is done
+// (an `after` registered inside a hook or test would run as soon as that one ends).
+after(() => {
+  for (const dir of sandboxes) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
-  const dir = tempDir('mm-binary-');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-binary-'));
+  sandboxes.push(dir);
   const cacheDir = path.join(dir, 'cache');
   return {
     dir,
