@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runCliAsync } from '../helpers/cli';
+import { eventually, request, SseClient, startTestServer } from '../helpers/server';
+
+const t = await startTestServer({ server: { pingIntervalMs: 100 } });
+const { services } = t;
+services.pipelines.create('default', { slug: 'slow-echo', kind: 'echo', config: { delay_ms: 100 } }, 'cli');
+// Prints its own pid and a background child's pid, then waits: the whole group must die on abort.
+services.pipelines.create('default', { slug: 'hang', kind: 'command', config: { argv: ['sh', '-c', 'sleep 30 & echo "$$ $!"; wait'] } }, 'cli');
+services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo working; echo "model not loaded" >&2; exit 1'] } }, 'cli');
+services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '10'], timeout_ms: 150 } }, 'cli');
+
+function issue(name: string, expires = '30d') {
+  return services.tokens.create({ app: 'default', name, expires }, 'cli');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const main = issue('stream');
+
+describe('SSE', () => {
+  test('framing and order: run.started, message.delta*, run.completed; then the stream closes', async () => {
+    const client = new SseClient(`${t.url}/v1/trigger/chat`, main.value, { message: 'Summarize the Q3 report' });
+    await client.done;
+    assert.equal(client.status, 200);
+    assert.equal(client.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal(client.headers['cache-control'], 'no-cache');
+    assert.equal(client.headers['x-accel-buffering'], 'no');
+    assert.equal(client.headers['mechamental-token-expiration'], main.token.expires_at);
+    assert.ok(!client.raw.includes('\r'), 'LF line ends only');
+    assert.match(client.raw, /^id: 1\nevent: run\.started\ndata: \{"run_id":"run_[0-9a-f]{24}","pipeline":"chat"\}\n\n/);
+    const names = client.events.map((e) => e.event);
+    assert.deepEqual(names, ['run.started', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'run.completed']);
+    assert.deepEqual(client.events.map((e) => e.id), ['1', '2', '3', '4', '5', '6']);
+    const runId = (JSON.parse(client.events[0]!.data!) as { run_id: string }).run_id;
+    const deltas = client.events.filter((e) => e.event === 'message.delta').map((e) => (JSON.parse(e.data!) as { text: string }).text);
+    assert.equal(deltas.join(''), 'Summarize the Q3 report');
+    assert.deepEqual(JSON.parse(client.events.at(-1)!.data!), { run_id: runId, output: 'Summarize the Q3 report' });
+    for (const block of client.raw.split('\n\n').filter(Boolean)) {
+      const lines = block.split('\n');
+      if (lines[0]!.startsWith(':')) continue;
+      assert.equal(lines.length, 3, `one-line JSON data per event: ${block}`);
+    }
+  });
+
+  test('idle streams get ": ping" comments', async () => {
+    const client = new SseClient(`${t.url}/v1/trigger/slow-echo`, main.value, { message: 'a b c d e' });
+    await client.done;
+    assert.match(client.raw, /\n\n: ping\n\n/);
+    assert.equal(client.events.at(-1)!.event, 'run.completed');
+  });
+
+  test('a failing pipeline ends with run.failed pipeline_failed (stderr tail); a slow one with pipeline_timeout', async () => {
+    const failing = new SseClient(`${t.url}/v1/trigger/fails`, main.value, { message: 'x' });
+    await failing.done;
+    assert.deepEqual(failing.events.map((e) => e.event), ['run.started', 'message.delta', 'run.failed']);
+    const failure = JSON.parse(failing.events.at(-1)!.data!) as { run_id: string; error: { code: string; message: string } };
+    assert.equal(failure.error.code, 'pipeline_failed');
+    assert.match(failure.error.message, /model not loaded/);
+    const slow = new SseClient(`${t.url}/v1/trigger/slow`, main.value, { message: 'x' });
+    await slow.done;
+    assert.equal((JSON.parse(slow.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'pipeline_timeout');
+  });
+
+  test('client disconnect aborts the run: the command and its whole process group are killed', async () => {
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, main.value, { message: 'x' });
+    const delta = await client.waitFor('message.delta');
+    const pids = (JSON.parse(delta.data!) as { text: string }).text.trim().split(' ').map(Number);
+    assert.equal(pids.length, 2);
+    assert.ok(pids.every(alive));
+    client.disconnect();
+    await eventually(() => pids.every((pid) => !alive(pid)), 5_000, 'the command processes to be gone');
+    await eventually(() => t.server.streams.size === 0, 2_000, 'the stream to be unregistered');
+  });
+
+  test('revoke (in this process) ends the open stream with run.failed token_revoked within 1 s', async () => {
+    const token = issue('revoked-in-process');
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
+    const delta = await client.waitFor('message.delta');
+    const pids = (JSON.parse(delta.data!) as { text: string }).text.trim().split(' ').map(Number);
+    const revokedAt = Date.now();
+    services.tokens.revoke(token.token.id, 'cli');
+    await client.done;
+    assert.ok(Date.now() - revokedAt < 1_000, `ended after ${Date.now() - revokedAt} ms`);
+    const last = client.events.at(-1)!;
+    assert.equal(last.event, 'run.failed');
+    assert.equal((JSON.parse(last.data!) as { error: { code: string } }).error.code, 'token_revoked');
+    await eventually(() => pids.every((pid) => !alive(pid)), 5_000, 'the command to be killed');
+  });
+
+  test('revoke from another process (the CLI on the same file) ends the stream within 1 s', async () => {
+    const token = issue('revoked-by-cli');
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
+    await client.waitFor('message.delta');
+    const result = await runCliAsync(['tokens', 'revoke', token.token.id], { dataDir: services.db.dataDir });
+    const returnedAt = Date.now();
+    assert.equal(result.code, 0, result.stderr);
+    await client.done;
+    assert.ok(Date.now() - returnedAt < 1_000, `ended ${Date.now() - returnedAt} ms after the CLI returned`);
+    assert.equal((JSON.parse(client.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
+    // And the next request with it is refused.
+    const next = await request(`${t.url}/v1/trigger/chat`, { method: 'POST', headers: { Authorization: `Bearer ${token.value}`, 'Content-Type': 'application/json' }, body: { message: 'x' } });
+    assert.equal(next.status, 401);
+  });
+
+  test('revoke through the admin API ends the stream too', async () => {
+    const admin = services.tokens.createAdmin({ name: 'ops', expires: '1d' }, 'cli');
+    const token = issue('revoked-by-api');
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
+    await client.waitFor('message.delta');
+    const reply = await request(`${t.url}/v1/apps/default/tokens/${token.token.id}/revoke`, { method: 'POST', headers: { Authorization: `Bearer ${admin.value}` } });
+    assert.equal(reply.status, 200);
+    const answeredAt = Date.now();
+    await client.done;
+    assert.ok(Date.now() - answeredAt < 1_000);
+    assert.equal((JSON.parse(client.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
+  });
+
+  test('a stream whose token expires ends with run.failed token_expired', async () => {
+    const token = issue('expiring', '1h');
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
+    await client.waitFor('message.delta');
+    services.clock.advance(3_600_000 + 1);
+    try {
+      await client.done;
+    } finally {
+      services.clock.advance(-3_600_000 - 1);
+    }
+    assert.equal((JSON.parse(client.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_expired');
+  });
+
+  test('the open-streams gauge follows the streams', async () => {
+    const client = new SseClient(`${t.url}/v1/trigger/hang`, main.value, { message: 'x' });
+    await client.waitFor('message.delta');
+    assert.match((await request(`${t.url}/metrics`)).body, /mechamental_sse_streams_open 1/);
+    client.disconnect();
+    await eventually(async () => /mechamental_sse_streams_open 0/.test((await request(`${t.url}/metrics`)).body), 2_000, 'gauge back to 0');
+  });
+});
