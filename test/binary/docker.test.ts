@@ -83,7 +83,7 @@ describe('the executable as the image runs it', () => {
     }
     const port = await freePort();
     // The image's environment, with its directories moved into the sandbox; no HOME.
-    const env = { PATH: box.env.PATH, ...imageEnv, MM_DATA_DIR: data, MM_CACHE_DIR: cache, MM_PORT: String(port), MM_LOG_LEVEL: 'silent' };
+    const env: NodeJS.ProcessEnv = { PATH: box.env.PATH, ...imageEnv, MM_DATA_DIR: data, MM_CACHE_DIR: cache, MM_PORT: String(port), MM_LOG_LEVEL: 'silent' };
     assert.equal(env.MM_HOST, '0.0.0.0');
     const server = spawn(ensureBinary(), ['serve'], { cwd: data, env, stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}) });
     let output = '';
