@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readAllBytes } from '../helpers/data-dir';
+import { DAY, testServices } from '../helpers/services';
+import { BACKSPACE, ENTER, ESC, ARROW_DOWN, ARROW_UP } from './keys';
+import { renderTui, VALUE_PATTERN } from './render-tui';
+
+const WARNING = 'copy it now: it will not be shown again';
+
+type TestServices = ReturnType<typeof testServices>;
+
+/**
+ * Opens app `default` straight on the Tokens tab, after `seed` has written through the same
+ * connection (whose own writes PRAGMA data_version does not report: the UI reloads after its own).
+ */
+function tokensTab<T>(seed: (services: TestServices) => T = () => undefined as T) {
+  const services = testServices();
+  const seeded = seed(services);
+  const ui = renderTui(services, { initialApp: 'default' });
+  return { services, ui, seeded };
+}
+
+describe('Tokens tab', () => {
+  test('an app without tokens says so and offers c', async () => {
+    const { ui } = tokensTab();
+    const frame = await ui.waitFor('No tokens yet. Press c to create the first one.');
+    assert.match(frame, /\[Tokens\]/);
+    assert.match(frame, /c create {2}r revoke {2}f refresh {2}o rotate {2}\/ filter/);
+  });
+
+  test('create: name, then a preset; the value is shown once, boxed, and gone after dismissal', async () => {
+    const { services, ui } = tokensTab();
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token for app default');
+    ui.press('CI/CD Pipeline');
+    await ui.waitFor('CI/CD Pipeline');
+    ui.press(ENTER);
+    await ui.waitFor('expires in:');
+    ui.press(ARROW_DOWN); // 90 days
+    await ui.waitFor('› 3. 90 days');
+    ui.press(ENTER);
+    const shown = await ui.waitFor(WARNING);
+    const value = VALUE_PATTERN.exec(shown)?.[0];
+    assert.ok(value, `a value in the box:\n${shown}`);
+    assert.match(shown, /╔/); // boxed
+    assert.equal(services.tokens.verify(value).ok, true, 'the shown value is the real token');
+    const [token] = services.tokens.list('default');
+    assert.equal(token?.name, 'CI/CD Pipeline');
+    assert.equal(Math.round((Date.parse(token!.expires_at) - services.clock.now()) / DAY), 90);
+
+    ui.press('q'); // a stray key does not dismiss the value
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(ui.frame().includes(value));
+    ui.press(ENTER);
+    const after = await ui.waitForGone(value);
+    assert.ok(!after.includes(WARNING));
+    assert.match(after, /CI\/CD Pipeline\s+mm_tok_\S+…\S+\s+active\s+in 90d\s+never/);
+    assert.ok(!readAllBytes(services.db.dataDir).includes(value), 'the value is not stored in the database files');
+    // Other screens never bring it back.
+    ui.press('2');
+    await ui.waitFor('[Pipelines]');
+    ui.press('1');
+    assert.ok(!(await ui.waitFor('[Tokens]')).includes(value));
+  });
+
+  test('create with a typed date', async () => {
+    const { services, ui } = tokensTab();
+    const at = new Date(services.clock.now() + 40 * DAY).toISOString().slice(0, 10);
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token');
+    ui.press('Mobile App Backend');
+    await ui.waitFor('Mobile App Backend');
+    ui.press(ENTER);
+    await ui.waitFor('expires in:');
+    ui.press('5');
+    await ui.waitFor('expires at');
+    ui.press(at);
+    await ui.waitFor(at);
+    ui.press(ENTER);
+    await ui.waitFor(WARNING);
+    assert.equal(services.tokens.list('default')[0]?.expires_at, `${at}T23:59:59.000Z`);
+  });
+
+  test('validation errors from the services are shown inline and the form stays', async () => {
+    const { services, ui } = tokensTab();
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token');
+    ui.press('   ', ENTER);
+    let frame = await ui.waitFor('Error: name: is required');
+    assert.match(frame, /Create a token for app default/);
+
+    ui.press(BACKSPACE, BACKSPACE, BACKSPACE, 'Deploy bot');
+    await ui.waitFor('Deploy bot');
+    ui.press(ENTER);
+    await ui.waitFor('expires in:');
+    ui.press('5');
+    await ui.waitFor('expires at');
+    ui.press('2026-02-30', ENTER);
+    frame = await ui.waitFor('Error: expires: "2026-02-30" is neither');
+    assert.match(frame, /expires at/);
+
+    ui.press(ESC); // back to the presets, then a date in the past
+    await ui.waitFor('expires in:');
+    ui.press('5');
+    await ui.waitFor('expires at');
+    ui.press('2001-01-01', ENTER);
+    await ui.waitFor('is not in the future');
+
+    ui.press(ESC);
+    await ui.waitFor('expires in:');
+    ui.press(ESC);
+    await ui.waitFor('No tokens yet');
+    assert.equal(services.tokens.list('default').length, 0, 'nothing was created');
+  });
+
+  test('revoke asks, names the token; n and esc cancel, y revokes', async () => {
+    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Old integration', expires: '30d' }, 'cli'));
+    await ui.waitFor('Old integration');
+    ui.press('r');
+    let frame = await ui.waitFor('[y/N]');
+    assert.match(frame, new RegExp(`Revoke "Old integration" \\(${token.id}\\)\\?`));
+    ui.press('n');
+    await ui.waitFor('nothing was revoked');
+    assert.equal(services.tokens.get(token.id).status, 'active');
+
+    ui.press('r');
+    await ui.waitFor('[y/N]');
+    ui.press(ESC);
+    await ui.waitForGone('[y/N]');
+    assert.equal(services.tokens.get(token.id).status, 'active');
+
+    ui.press('r');
+    await ui.waitFor('[y/N]');
+    ui.press('y');
+    frame = await ui.waitFor(`Revoked "Old integration" (${token.id})`);
+    assert.match(frame, /Old integration\s+\S+\s+revoked/);
+    assert.equal(services.tokens.get(token.id).status, 'revoked');
+    assert.equal(services.audit.list({ app: 'default', limit: 1 })[0]?.actor, 'tui');
+  });
+
+  test('refresh extends the expiry with a preset; the service refuses a shorter one, shown inline', async () => {
+    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Nightly job', expires: '30d' }, 'cli'));
+    await ui.waitFor('Nightly job');
+    ui.press('f');
+    await ui.waitFor('Refresh "Nightly job"');
+    ui.press('1'); // 7 days: earlier than now + 30d
+    await ui.waitFor('is not later than the current one');
+    ui.press('3'); // 90 days
+    const frame = await ui.waitFor('Refreshed "Nightly job"');
+    assert.match(frame, /Nightly job\s+\S+\s+active\s+in 90d/);
+    assert.equal(Math.round((Date.parse(services.tokens.get(token.id).expires_at) - services.clock.now()) / DAY), 90);
+  });
+
+  test('rotate shows the new value once and keeps the old token for the grace period', async () => {
+    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Billing sync', expires: '90d' }, 'cli'));
+    await ui.waitFor('Billing sync');
+    ui.press('o');
+    await ui.waitFor('Rotate "Billing sync"');
+    ui.press(ARROW_UP); // 1 hour
+    await ui.waitFor('› 1. 1 hour');
+    ui.press(ENTER);
+    const frame = await ui.waitFor(WARNING);
+    const value = VALUE_PATTERN.exec(frame)?.[0];
+    assert.ok(value);
+    const verified = services.tokens.verify(value);
+    assert.ok(verified.ok && verified.token.id !== token.id);
+    assert.match(frame, new RegExp(`the previous token ${token.id} keeps working until`));
+    const previous = services.tokens.get(token.id);
+    assert.equal(Date.parse(previous.expires_at) - services.clock.now(), 3_600_000);
+    ui.press(ESC);
+    const after = await ui.waitForGone(value);
+    assert.equal((after.match(/Billing sync\s+mm_tok_/g) ?? []).length, 2, after);
+    assert.match(after, /Billing sync\s+\S+\s+expiring\s+in 1h/);
+  });
+
+  test('rotate "now" ends the old token at once', async () => {
+    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Webhook relay', expires: '30d' }, 'cli'));
+    await ui.waitFor('Webhook relay');
+    ui.press('o');
+    await ui.waitFor('Rotate');
+    ui.press('4');
+    await ui.waitFor('has stopped working');
+    assert.equal(services.tokens.get(token.id).status, 'expired');
+  });
+
+  test('filter by name or status; esc clears it', async () => {
+    const { ui } = tokensTab((services) => {
+      services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
+      services.tokens.create({ app: 'default', name: 'Mobile App Backend', expires: '30d' }, 'cli');
+      const gone = services.tokens.create({ app: 'default', name: 'Retired', expires: '30d' }, 'cli');
+      services.tokens.revoke(gone.token.id, 'cli');
+    });
+    await ui.waitFor('Retired');
+    ui.press('/');
+    await ui.waitFor('Filter (name or status):');
+    ui.press('mobile');
+    let frame = await ui.waitFor((f) => !f.includes('CI/CD Pipeline'));
+    assert.match(frame, /Mobile App Backend/);
+    assert.ok(!frame.includes('Retired'));
+    ui.press(ENTER);
+    frame = await ui.waitFor('Filter "mobile": 1 of 3 tokens');
+
+    ui.press('/');
+    await ui.waitFor('Filter (name or status):');
+    ui.press(ESC);
+    await ui.waitFor('CI/CD Pipeline');
+
+    ui.press('/');
+    await ui.waitFor('Filter (name or status):');
+    ui.press('revoked', ENTER);
+    frame = await ui.waitFor('Filter "revoked": 1 of 3 tokens');
+    assert.match(frame, /Retired/);
+    assert.ok(!frame.includes('Mobile App Backend'));
+    ui.press(ESC);
+    frame = await ui.waitFor('Mobile App Backend');
+    assert.match(frame, /CI\/CD Pipeline/);
+    assert.equal(ui.quits(), 0);
+  });
+
+  test('sorted: working tokens by soonest expiry first, then revoked and expired', async () => {
+    const { ui } = tokensTab((services) => {
+      services.tokens.create({ app: 'default', name: 'later', expires: '90d' }, 'cli');
+      const revoked = services.tokens.create({ app: 'default', name: 'revoked one', expires: '30d' }, 'cli');
+      services.tokens.revoke(revoked.token.id, 'cli');
+      services.tokens.create({ app: 'default', name: 'soon', expires: '3d' }, 'cli');
+      services.tokens.create({ app: 'default', name: 'middle', expires: '30d' }, 'cli');
+    });
+    const frame = await ui.waitFor('revoked one');
+    const order = ['soon', 'middle', 'later', 'revoked one'].map((name) => frame.indexOf(`${name} `));
+    assert.deepEqual([...order].sort((a, b) => a - b), order, frame);
+    assert.match(frame, /soon\s+\S+\s+expiring/);
+  });
+
+  test('arrows and j/k move the selection that r acts on', async () => {
+    const { ui } = tokensTab((services) => {
+      services.tokens.create({ app: 'default', name: 'first', expires: '10d' }, 'cli');
+      services.tokens.create({ app: 'default', name: 'second', expires: '20d' }, 'cli');
+    });
+    await ui.waitFor('› first');
+    ui.press('j');
+    await ui.waitFor('› second');
+    ui.press('k');
+    await ui.waitFor('› first');
+    ui.press(ARROW_DOWN);
+    await ui.waitFor('› second');
+    ui.press('r');
+    await ui.waitFor('Revoke "second"');
+    ui.press(ESC);
+    await ui.waitForGone('[y/N]');
+  });
+});

@@ -1,0 +1,49 @@
+import { Box, Text } from 'ink';
+import { useKeys } from '../hooks/use-keys';
+import { useTheme } from '../hooks/use-theme';
+
+export interface IssuedValueBoxProps {
+  title: string;
+  /** The token value: shown here once and nowhere else. */
+  value: string;
+  lines: string[];
+  onDismiss: () => void;
+  isActive?: boolean;
+}
+
+/**
+ * The one place a token value is ever shown: boxed, with the warning, until the admin presses
+ * Enter (or Esc). Other keys are ignored so that a stray key does not lose the value.
+ */
+export function IssuedValueBox({ title, value, lines, onDismiss, isActive = true }: IssuedValueBoxProps) {
+  const { color } = useTheme();
+  useKeys(
+    (_input, key) => {
+      if (key.return || key.escape) onDismiss();
+    },
+    { isActive },
+  );
+  return (
+    <Box flexDirection="column">
+      <Box flexDirection="column" borderStyle="double" borderColor={color('yellow')} paddingX={1}>
+        <Text bold wrap="truncate-end">
+          {title}
+        </Text>
+        <Text> </Text>
+        <Text bold color={color('cyan')}>
+          {value}
+        </Text>
+        <Text> </Text>
+        <Text bold color={color('yellow')}>
+          copy it now: it will not be shown again
+        </Text>
+        {lines.map((line) => (
+          <Text key={line} wrap="wrap">
+            {line}
+          </Text>
+        ))}
+      </Box>
+      <Text>Press Enter when you have copied it (the value is then forgotten).</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,410 @@
+import { Box, Text } from 'ink';
+import { useKeys } from '../hooks/use-keys';
+import { useLayoutEffect, useState } from 'react';
+import { requireName } from '../../src/apps/validation';
+import type { TokenView } from '../../src/tokens/service';
+import { ChoiceList, type Choice } from '../components/choice-list';
+import { ConfirmPrompt } from '../components/confirm-prompt';
+import { FormPanel as Form } from '../components/form-panel';
+import { IssuedValueBox } from '../components/issued-value-box';
+import { KeyFooter, type KeyHint } from '../components/key-footer';
+import { MessageLine, type Message } from '../components/message-line';
+import { TextInput } from '../components/text-input';
+import { TokenTable } from '../components/token-table';
+import { clip, errorMessage, matchesFilter, relativeShort, shortTime, sortTokens } from '../format';
+import { useLiveQuery } from '../hooks/use-live-query';
+import { useServices } from '../hooks/use-services';
+import { useTheme } from '../hooks/use-theme';
+
+/** Expiry presets for create and refresh; `null` asks for a typed date, time or duration. */
+export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
+  { label: '7 days', value: '7d' },
+  { label: '30 days', value: '30d' },
+  { label: '90 days', value: '90d' },
+  { label: '1 year', value: '1y' },
+  { label: 'a date or time…', value: null, note: 'e.g. 2026-12-31' },
+];
+
+/** How long a rotated token keeps working beside its replacement. */
+export const GRACE_CHOICES: readonly Choice<string>[] = [
+  { label: '1 hour', value: '1h' },
+  { label: '24 hours', value: '24h', note: 'default' },
+  { label: '7 days', value: '7d' },
+  { label: 'now', value: '0s', note: 'the old token stops working at once' },
+];
+
+const DATE_PLACEHOLDER = '2026-12-31, 2026-12-31T18:00:00Z or 45d';
+
+/** The one-time display of a value; dropping this object (dismissal) is what forgets the value. */
+interface Issued {
+  title: string;
+  value: string;
+  lines: string[];
+}
+
+type Mode =
+  | { kind: 'browse' }
+  | { kind: 'filter' }
+  | { kind: 'create-name'; name: string }
+  | { kind: 'create-expiry'; name: string }
+  | { kind: 'create-date'; name: string }
+  | { kind: 'revoke'; token: TokenView }
+  | { kind: 'refresh'; token: TokenView }
+  | { kind: 'refresh-date'; token: TokenView }
+  | { kind: 'rotate'; token: TokenView }
+  | { kind: 'issued'; issued: Issued };
+
+export const TOKENS_KEYS: readonly KeyHint[] = [
+  ['c', 'create'],
+  ['r', 'revoke'],
+  ['f', 'refresh'],
+  ['o', 'rotate'],
+  ['/', 'filter'],
+  ['tab', 'next tab'],
+  ['?', 'help'],
+  ['q', 'back'],
+];
+
+export interface TabProps {
+  app: string;
+  width: number;
+  /** Lines for the whole tab: content, message line and footer. */
+  height: number;
+  isActive: boolean;
+  /** Tells the app screen that keys belong to a form or prompt now (no tab switching, no back). */
+  onModalChange: (modal: boolean) => void;
+  onBack: () => void;
+}
+
+/**
+ * The Tokens tab: the app's tokens (never their values) and the lifecycle actions, each a call
+ * to the same TokenService the CLI and the HTTP API use; its errors are shown as they are.
+ */
+export function TokensTab({ app, width, height, isActive, onModalChange, onBack }: TabProps) {
+  const services = useServices();
+  const { color } = useTheme();
+  const [mode, setMode] = useState<Mode>({ kind: 'browse' });
+  const [message, setMessage] = useState<Message | undefined>();
+  const [query, setQuery] = useState('');
+  const [selectedId, setSelectedId] = useState<string | undefined>();
+  const [fallbackIndex, setFallbackIndex] = useState(0);
+  const listing = useLiveQuery(() => sortTokens(services.tokens.list(app)), [app]);
+
+  const all = listing.data ?? [];
+  const rows = all.filter((t) => matchesFilter(t, query));
+  const found = rows.findIndex((t) => t.id === selectedId);
+  const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
+  const current = rows[selected];
+  const now = services.clock.now();
+
+  // A layout effect, so that the app screen stops taking tab keys in the same commit that opens a form.
+  useLayoutEffect(() => {
+    onModalChange(mode.kind !== 'browse');
+  }, [mode.kind, onModalChange]);
+
+  const select = (index: number) => {
+    const clamped = Math.max(0, Math.min(rows.length - 1, index));
+    setFallbackIndex(clamped);
+    setSelectedId(rows[clamped]?.id);
+  };
+
+  const fail = (error: unknown) => setMessage({ kind: 'error', text: errorMessage(error) });
+  const done = (text: string) => {
+    setMessage({ kind: 'info', text });
+    setMode({ kind: 'browse' });
+    listing.reload();
+  };
+
+  const create = (name: string, expires: string) => {
+    try {
+      const { token, value } = services.tokens.create({ app, name, expires }, 'tui');
+      setSelectedId(token.id);
+      setQuery('');
+      listing.reload();
+      setMessage({ kind: 'info', text: `Created "${token.name}" (${token.id}).` });
+      setMode({
+        kind: 'issued',
+        issued: {
+          title: `New token "${token.name}" (${token.id})`,
+          value,
+          lines: [`expires ${token.expires_at} (${relativeShort(token.expires_at, services.clock.now())})`, 'use it as the header  Authorization: Bearer <value>'],
+        },
+      });
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const refresh = (token: TokenView, expires: string) => {
+    try {
+      const updated = services.tokens.refresh(token.id, expires, 'tui', { app });
+      done(`Refreshed "${updated.name}": it now expires ${shortTime(updated.expires_at)} UTC (${relativeShort(updated.expires_at, services.clock.now())}); its value is unchanged.`);
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const rotate = (token: TokenView, grace: string) => {
+    try {
+      const { token: next, value, previous } = services.tokens.rotate(token.id, { grace }, 'tui', { app });
+      setSelectedId(next.id);
+      listing.reload();
+      setMessage({ kind: 'info', text: `Rotated "${next.name}": new token ${next.id}.` });
+      const until = Date.parse(previous.expires_at) <= services.clock.now() ? 'has stopped working' : `keeps working until ${shortTime(previous.expires_at)} UTC`;
+      setMode({
+        kind: 'issued',
+        issued: {
+          title: `New value for "${next.name}" (${next.id})`,
+          value,
+          lines: [`expires ${next.expires_at} (${relativeShort(next.expires_at, services.clock.now())})`, `the previous token ${previous.id} ${until}`],
+        },
+      });
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const revoke = (token: TokenView) => {
+    try {
+      const revoked = services.tokens.revoke(token.id, 'tui', { app });
+      done(`Revoked "${revoked.name}" (${revoked.id}); it stops working immediately.`);
+    } catch (error) {
+      fail(error);
+      setMode({ kind: 'browse' });
+    }
+  };
+
+  const needToken = (then: (token: TokenView) => void) => {
+    if (current) then(current);
+    else setMessage({ kind: 'error', text: all.length === 0 ? 'there are no tokens yet; press c to create one' : 'no token is selected' });
+  };
+
+  useKeys(
+    (input, key) => {
+      setMessage(undefined);
+      if (key.upArrow || input === 'k') return select(selected - 1);
+      if (key.downArrow || input === 'j') return select(selected + 1);
+      if (key.pageUp) return select(selected - Math.max(1, height - 5));
+      if (key.pageDown) return select(selected + Math.max(1, height - 5));
+      if (input === 'g' || key.home) return select(0);
+      if (input === 'G' || key.end) return select(rows.length - 1);
+      if (input === 'c') return setMode({ kind: 'create-name', name: '' });
+      if (input === '/') return setMode({ kind: 'filter' });
+      if (input === 'r') {
+        return needToken((token) => {
+          if (token.status === 'revoked') setMessage({ kind: 'info', text: `"${token.name}" (${token.id}) is already revoked.` });
+          else setMode({ kind: 'revoke', token });
+        });
+      }
+      if (input === 'f') return needToken((token) => setMode({ kind: 'refresh', token }));
+      if (input === 'o') return needToken((token) => setMode({ kind: 'rotate', token }));
+      if (key.escape && query !== '') return setQuery('');
+      if (input === 'q' || key.escape) return onBack();
+    },
+    { isActive: isActive && mode.kind === 'browse' },
+  );
+
+  const cancel = () => {
+    setMessage(undefined);
+    setMode({ kind: 'browse' });
+  };
+  const formActive = isActive;
+
+  // Forms and the one-time value replace the table; the message line moves under the form.
+  const form = (() => {
+    switch (mode.kind) {
+      case 'create-name':
+        return (
+          <Form title={`Create a token for app ${app}`} message={message}>
+            <Text>Name — a descriptive label, such as "CI/CD Pipeline" or "Mobile App Backend":</Text>
+            <TextInput
+              initialValue={mode.name}
+              placeholder="CI/CD Pipeline"
+              isActive={formActive}
+              onCancel={cancel}
+              onSubmit={(text) => {
+                try {
+                  const name = requireName(text);
+                  setMessage(undefined);
+                  setMode({ kind: 'create-expiry', name });
+                } catch (error) {
+                  fail(error);
+                }
+              }}
+            />
+          </Form>
+        );
+      case 'create-expiry':
+        return (
+          <Form title={`Create "${mode.name}" — expires in:`} message={message}>
+            <ChoiceList
+              choices={EXPIRY_CHOICES}
+              initialIndex={1}
+              isActive={formActive}
+              onCancel={cancel}
+              onSelect={(value) => {
+                setMessage(undefined);
+                if (value === null) setMode({ kind: 'create-date', name: mode.name });
+                else create(mode.name, value);
+              }}
+            />
+          </Form>
+        );
+      case 'create-date':
+        return (
+          <Form title={`Create "${mode.name}" — expires at (UTC date, RFC 3339 time or duration):`} message={message}>
+            <TextInput
+              placeholder={DATE_PLACEHOLDER}
+              isActive={formActive}
+              onCancel={() => setMode({ kind: 'create-expiry', name: mode.name })}
+              onSubmit={(text) => create(mode.name, text.trim())}
+            />
+          </Form>
+        );
+      case 'refresh':
+        return (
+          <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — the value does not change`} message={message}>
+            <Text>
+              Now expires {shortTime(mode.token.expires_at)} UTC ({relativeShort(mode.token.expires_at, now)}). New expiry, from now:
+            </Text>
+            <ChoiceList
+              choices={EXPIRY_CHOICES}
+              initialIndex={1}
+              isActive={formActive}
+              onCancel={cancel}
+              onSelect={(value) => {
+                setMessage(undefined);
+                if (value === null) setMode({ kind: 'refresh-date', token: mode.token });
+                else refresh(mode.token, value);
+              }}
+            />
+          </Form>
+        );
+      case 'refresh-date':
+        return (
+          <Form title={`Refresh "${mode.token.name}" — new expiry (UTC date, RFC 3339 time or duration):`} message={message}>
+            <TextInput
+              placeholder={DATE_PLACEHOLDER}
+              isActive={formActive}
+              onCancel={() => setMode({ kind: 'refresh', token: mode.token })}
+              onSubmit={(text) => refresh(mode.token, text.trim())}
+            />
+          </Form>
+        );
+      case 'rotate':
+        return (
+          <Form title={`Rotate "${mode.token.name}" (${mode.token.id})`} message={message}>
+            <Text wrap="wrap">A new token with the same name replaces it; you get its value once. The old token keeps working for:</Text>
+            <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => rotate(mode.token, grace)} />
+          </Form>
+        );
+      case 'issued':
+        return (
+          <IssuedValueBox
+            title={mode.issued.title}
+            value={mode.issued.value}
+            lines={mode.issued.lines}
+            isActive={formActive}
+            onDismiss={() => setMode({ kind: 'browse' })}
+          />
+        );
+      default:
+        return undefined;
+    }
+  })();
+
+  if (form) {
+    const keys: KeyHint[] = mode.kind === 'issued' ? [['enter', 'done, forget the value']] : mode.kind.endsWith('name') || mode.kind.endsWith('date') ? [['enter', 'next'], ['esc', 'back']] : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+    return (
+      <Box flexDirection="column" height={height}>
+        <Box flexDirection="column" flexGrow={1} overflow="hidden">
+          {form}
+        </Box>
+        <KeyFooter keys={keys} />
+      </Box>
+    );
+  }
+
+  const bottom = (() => {
+    if (mode.kind === 'filter') {
+      return (
+        <Box>
+          <Text bold>Filter (name or status): </Text>
+          <TextInput
+            initialValue={query}
+            isActive={isActive}
+            onChange={(text) => {
+              setQuery(text);
+              setFallbackIndex(0);
+            }}
+            onSubmit={() => setMode({ kind: 'browse' })}
+            onCancel={() => {
+              setQuery('');
+              setMode({ kind: 'browse' });
+            }}
+          />
+        </Box>
+      );
+    }
+    if (mode.kind === 'revoke') {
+      return (
+        <ConfirmPrompt
+          question={`Revoke "${mode.token.name}" (${mode.token.id})?`}
+          consequence="It stops working immediately; this cannot be undone."
+          isActive={isActive}
+          onConfirm={() => revoke(mode.token)}
+          onCancel={() => {
+            setMode({ kind: 'browse' });
+            setMessage({ kind: 'info', text: `Kept "${mode.token.name}"; nothing was revoked.` });
+          }}
+        />
+      );
+    }
+    if (listing.error !== undefined) return <MessageLine message={{ kind: 'error', text: errorMessage(listing.error) }} wrap />;
+    if (message) return <MessageLine message={message} wrap />;
+    if (query !== '') {
+      return (
+        <Text wrap="truncate-end" color={color('yellow')}>
+          Filter "{query}": {rows.length} of {all.length} tokens (/ to change, esc to clear)
+        </Text>
+      );
+    }
+    return <Text> </Text>;
+  })();
+
+  const detail = current
+    ? [
+        current.id,
+        current.revoked_at ? `revoked ${shortTime(current.revoked_at)} UTC` : `expires ${shortTime(current.expires_at)} UTC`,
+        `created ${current.created_at.slice(0, 10)}`,
+        current.replaced_by ? `replaced by ${current.replaced_by}` : undefined,
+      ]
+        .filter(Boolean)
+        .join(' · ')
+    : '';
+
+  return (
+    <Box flexDirection="column" height={height}>
+      <Box flexDirection="column" height={height - 4} overflow="hidden">
+        {rows.length > 0 ? (
+          <TokenTable tokens={rows} selected={selected} height={height - 4} width={width} now={now} />
+        ) : (
+          <Box flexDirection="column">
+            <Text bold>Tokens of app {app}</Text>
+            <Text> </Text>
+            <Text>
+              {all.length === 0 ? `No tokens yet. Press c to create the first one.` : `No token matches "${query}". Press esc to clear the filter.`}
+            </Text>
+          </Box>
+        )}
+      </Box>
+      <Text color={color('gray')} wrap="truncate-end">
+        {clip(detail, width - 1) || ' '}
+      </Text>
+      <Box flexDirection="column" height={2} overflow="hidden">
+        {bottom}
+      </Box>
+      <KeyFooter keys={TOKENS_KEYS} />
+    </Box>
+  );
+}
