@@ -210,3 +210,37 @@ export function parseEvents(raw: string): SseEvent[] {
       return event;
     });
 }
+
+/** A `mechamental serve` child process (the development entry point). */
+export interface ServeProcess {
+  child: import('node:child_process').ChildProcess;
+  /** The address from the "listening on" line. */
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal) when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Spawns `mechamental serve --port 0 …args` on `dataDir` and waits for its "listening on" line
+ * (or its exit, for tests of start-up failures: then `url` is empty). Killed after the test file.
+ */
+export async function spawnServe(dataDir: string, args: string[] = ['--port', '0'], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const { spawn } = await import('node:child_process');
+  const { cliEnv, devCommand, REPO_ROOT } = await import('./cli');
+  const [program, ...rest] = devCommand();
+  const child = spawn(program!, [...rest, 'serve', ...args], { cwd: REPO_ROOT, env: cliEnv({ MM_DATA_DIR: dataDir, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let done = false;
+  void exited.then(() => (done = true));
+  after(() => {
+    if (!done) child.kill('SIGKILL');
+  });
+  const url = await eventually(() => (done ? 'exited' : /listening on (http:\/\/\S+)/.exec(stdout)?.[1]), 20_000, 'the server to listen');
+  return { child, url: url === 'exited' ? '' : url, stdout: () => stdout, stderr: () => stderr, exited };
+}
