@@ -159,20 +159,13 @@ const singleExecutablePlugin = {
 
     // The TUI entry, as imported by src/cli/tui.ts: the same module, except that runTui waits for
     // yoga before Ink renders.
-    build.onResolve({ filter: /(^|[\\/])tui[\\/]index(\.tsx?)?$/ }, (resolveArgs) => {
+    build.onResolve({ filter: /(^|[\\/])tui[\\/]index(\.[jt]sx?)?$/ }, (resolveArgs) => {
       if (resolveArgs.namespace === 'mm-tui-entry' || resolveArgs.importer.startsWith(path.join(ROOT, 'tui') + path.sep)) return undefined;
       const target = path.resolve(resolveArgs.resolveDir, resolveArgs.path);
-      if (target.replace(/\.tsx?$/, '') !== TUI_ENTRY.replace(/\.tsx$/, '')) return undefined;
+      if (target.replace(/\.[jt]sx?$/, '') !== TUI_ENTRY.replace(/\.tsx$/, '')) return undefined;
       return { path: TUI_ENTRY, namespace: 'mm-tui-entry' };
     });
     build.onLoad({ filter: /.*/, namespace: 'mm-tui-entry' }, () => {
-      if (!tuiExists) {
-        return {
-          contents: `export async function runTui() { throw new Error('the terminal UI was not built into this executable (tui/index.tsx was missing at build time)'); }`,
-          loader: 'js',
-          resolveDir: ROOT,
-        };
-      }
       const real = JSON.stringify(TUI_ENTRY);
       return {
         contents: [
@@ -241,6 +234,14 @@ const importMetaUsers = Object.keys(result.metafile.inputs).filter(
     /\bimport\.meta\b/.test(input === INK_RECONCILER.file ? patchedInk : fs.readFileSync(path.join(ROOT, input), 'utf8')),
 );
 if (importMetaUsers.length > 0) fail(`these bundled files use import.meta, which is empty in the executable: ${importMetaUsers.join(', ')}`);
+// The TUI must be reached through the wrapper that waits for yoga; imported any other way, Ink
+// would render before yoga exists.
+const inputs = Object.keys(result.metafile.inputs);
+if (inputs.includes('tui/index.tsx') && !inputs.some((input) => input.startsWith('mm-tui-entry:'))) {
+  fail('tui/index.tsx is bundled without the mm-tui-entry wrapper (did the import in src/cli/tui.ts change?); runTui would not wait for yoga');
+}
+const developmentBuilds = inputs.filter((input) => /\.development\.js$/.test(input));
+if (developmentBuilds.length > 0) fail(`development builds were bundled (is NODE_ENV still defined as production?): ${developmentBuilds.join(', ')}`);
 const bundleText = fs.readFileSync(BUNDLE, 'utf8');
 // The embedded migrations must be what the bundle uses; the development path (reading the
 // migrations folder next to the source) must be gone.
@@ -253,7 +254,7 @@ const requires = new Set([...bundleText.matchAll(/\brequire\("([^"]+)"\)/g)].map
 const { builtinModules } = await import('node:module');
 const nonBuiltin = [...requires].filter((name) => !builtinModules.includes(name.replace(/^node:/, '')) && !name.startsWith('node:'));
 if (nonBuiltin.length > 0) fail(`the bundle requires modules that a single executable cannot load: ${nonBuiltin.join(', ')}`);
-console.log(`   bundle ${(fs.statSync(BUNDLE).size / 1048576).toFixed(1)} MiB, ${migrations.length} migration(s) embedded, TUI ${tuiExists ? 'included' : 'MISSING (tui/index.tsx not found)'}`);
+console.log(`   bundle ${(fs.statSync(BUNDLE).size / 1048576).toFixed(1)} MiB, ${migrations.length} migration(s) embedded, TUI ${inputs.includes('tui/index.tsx') ? 'included' : 'not imported by src/cli/tui.ts'}`);
 
 // ---------------------------------------------------------------------------------------------
 // 2. SEA blob
