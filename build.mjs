@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import * as esbuild from 'esbuild';
+import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchInkReconciler, patchMigrate } from './build/patches.mjs';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -37,46 +38,6 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const ADDON_ASSET = 'better_sqlite3.node';
 const TUI_ENTRY = path.join(ROOT, 'tui/index.tsx');
 const YOGA_SHIM = path.join(ROOT, 'build/yoga-shim.mjs');
-
-/**
- * Ink's reconciler awaits two development-only imports at top level. The bundle replaces exactly
- * these texts, in exactly this file; if Ink changes, the hash check below stops the build so that
- * someone looks at the new file instead of shipping a silently wrong patch.
- */
-const INK_RECONCILER = {
-  file: 'node_modules/ink/build/reconciler.js',
-  sha256: '33206e5904be42672999acd9dd9d37c6bb109176c836bf5469ac89a50ff773f2',
-  replacements: [
-    // Connecting React devtools (only when DEV=true) needs `ws` and `react-devtools-core`.
-    ["await import('./devtools.js');", '/* React devtools are not part of the single executable */'],
-    [
-      `async function loadPackageJson() {
-    const fs = await import('node:fs');
-    const content = fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8');
-    return JSON.parse(content);
-}
-const packageJson = isDev()
-    ? await loadPackageJson()
-    : { name: undefined, version: undefined };`,
-      '// The package name and version are only reported to React devtools.\nconst packageJson = { name: undefined, version: undefined };',
-    ],
-  ],
-};
-
-/**
- * Files that may mention `import.meta`, which is empty in a CommonJS bundle (the define below makes
- * it `undefined` without a warning). Any other bundled file that uses it fails the build.
- * - src/db/migrate.ts: only in the development branch, which the build removes (see below).
- * - yoga's emscripten loader: only to locate a .wasm file, and the wasm is inlined as base64.
- */
-const IMPORT_META_ALLOWED = new Set(['src/db/migrate.ts', 'node_modules/yoga-layout/dist/binaries/yoga-wasm-base64-esm.js']);
-
-/**
- * src/db/migrate.ts reads the migrations folder only when `__MM_MIGRATIONS__` is not defined.
- * esbuild does not fold `typeof` of an array define, so the bundle states the fact itself and the
- * development branch is removed as dead code (checked after bundling).
- */
-const MIGRATE = { file: 'src/db/migrate.ts', from: "typeof __MM_MIGRATIONS__ !== 'undefined'", to: 'true /* __MM_MIGRATIONS__ is defined by build.mjs */' };
 
 /** Optional requires that would try (and fail, noisily) to load packages at run time. */
 const STUBBED_MODULES = ['react-devtools-core', 'bufferutil', 'utf-8-validate'];
@@ -117,20 +78,15 @@ const addonSha256 = sha256(addonBytes);
 const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
 const inkSource = fs.readFileSync(path.join(ROOT, INK_RECONCILER.file), 'utf8');
-if (sha256(inkSource) !== INK_RECONCILER.sha256) {
-  fail(
-    `${INK_RECONCILER.file} is not the file whose top-level awaits this build removes (sha256 ${sha256(inkSource)}, expected ${INK_RECONCILER.sha256}). ` +
-      'Ink was upgraded: read the new file, update INK_RECONCILER in build.mjs, and rebuild.',
-  );
-}
-let patchedInk = inkSource;
-for (const [from, to] of INK_RECONCILER.replacements) {
-  if (patchedInk.split(from).length !== 2) fail(`${INK_RECONCILER.file}: expected exactly one occurrence of ${JSON.stringify(from.slice(0, 60))}`);
-  patchedInk = patchedInk.replace(from, () => to);
+let patchedInk;
+try {
+  patchedInk = patchInkReconciler(inkSource);
+} catch (error) {
+  fail(error.message);
 }
 
 const tuiExists = fs.existsSync(TUI_ENTRY);
-if (tuiExists && !/export\s+(async\s+)?function\s+runTui\b|export\s+(const|let)\s+runTui\b|export\s*\{[^}]*\brunTui\b/.test(fs.readFileSync(TUI_ENTRY, 'utf8'))) {
+if (tuiExists && !exportsRunTui(fs.readFileSync(TUI_ENTRY, 'utf8'))) {
   fail('tui/index.tsx does not export runTui, which the single executable wraps (see the mm-tui-entry plugin in build.mjs)');
 }
 
@@ -179,11 +135,15 @@ const singleExecutablePlugin = {
       };
     });
 
-    // The embedded migrations, and only they (see MIGRATE).
+    // The embedded migrations, and only they (see MIGRATE in build/patches.mjs).
     build.onLoad({ filter: /[\\/]src[\\/]db[\\/]migrate\.ts$/ }, (loadArgs) => {
-      const source = fs.readFileSync(loadArgs.path, 'utf8');
-      if (source.split(MIGRATE.from).length !== 2) fail(`${MIGRATE.file}: expected exactly one \`${MIGRATE.from}\`; update MIGRATE in build.mjs`);
-      return { contents: source.replace(MIGRATE.from, MIGRATE.to), loader: 'ts', resolveDir: path.dirname(loadArgs.path) };
+      let contents;
+      try {
+        contents = patchMigrate(fs.readFileSync(loadArgs.path, 'utf8'));
+      } catch (error) {
+        fail(error.message);
+      }
+      return { contents, loader: 'ts', resolveDir: path.dirname(loadArgs.path) };
     });
 
     // Optional requires with nothing to find in the executable.
@@ -216,7 +176,7 @@ try {
       'process.env.NODE_ENV': '"production"',
       __MM_MIGRATIONS__: JSON.stringify(migrations),
       __MM_ADDON__: JSON.stringify({ asset: ADDON_ASSET, sha256: addonSha256 }),
-      // What esbuild would make of it anyway in CommonJS, without the warning; see IMPORT_META_ALLOWED.
+      // What esbuild would make of it anyway in CommonJS, without the warning; see IMPORT_META_ALLOWED in build/patches.mjs.
       'import.meta.url': 'undefined',
     },
     plugins: [singleExecutablePlugin],

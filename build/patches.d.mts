@@ -1,0 +1,7 @@
+// Types for build/patches.mjs (imported by the tests).
+export declare const INK_RECONCILER: { file: string; sha256: string; replacements: Array<[string, string]> };
+export declare const MIGRATE: { file: string; from: string; to: string };
+export declare const IMPORT_META_ALLOWED: Set<string>;
+export declare function patchInkReconciler(source: string): string;
+export declare function patchMigrate(source: string): string;
+export declare function exportsRunTui(source: string): boolean;

@@ -1,0 +1,76 @@
+// The source changes the single executable's bundle makes, each pinned to the exact text it
+// changes: if that text changes, the build stops (an Error here) instead of shipping a patch that
+// silently no longer applies. Used by build.mjs; tested in test/binary/build-guards.test.ts.
+import crypto from 'node:crypto';
+
+/**
+ * Ink's reconciler awaits two development-only imports at top level, which a CommonJS bundle cannot
+ * hold. The bundle replaces exactly these texts, in exactly this version of the file.
+ */
+export const INK_RECONCILER = {
+  file: 'node_modules/ink/build/reconciler.js',
+  sha256: '33206e5904be42672999acd9dd9d37c6bb109176c836bf5469ac89a50ff773f2',
+  replacements: [
+    // Connecting React devtools (only when DEV=true) needs `ws` and `react-devtools-core`.
+    ["await import('./devtools.js');", '/* React devtools are not part of the single executable */'],
+    [
+      `async function loadPackageJson() {
+    const fs = await import('node:fs');
+    const content = fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+    return JSON.parse(content);
+}
+const packageJson = isDev()
+    ? await loadPackageJson()
+    : { name: undefined, version: undefined };`,
+      '// The package name and version are only reported to React devtools.\nconst packageJson = { name: undefined, version: undefined };',
+    ],
+  ],
+};
+
+/**
+ * src/db/migrate.ts reads the migrations folder only when `__MM_MIGRATIONS__` is not defined.
+ * esbuild does not fold `typeof` of an array define, so the bundle states the fact itself and the
+ * development branch is removed as dead code (build.mjs checks that it is gone).
+ */
+export const MIGRATE = { file: 'src/db/migrate.ts', from: "typeof __MM_MIGRATIONS__ !== 'undefined'", to: 'true /* __MM_MIGRATIONS__ is defined by build.mjs */' };
+
+/**
+ * Files that may mention `import.meta`, which is empty in a CommonJS bundle (build.mjs defines
+ * `import.meta.url` as undefined, as esbuild would, without the warning). Any other bundled file
+ * that uses it fails the build.
+ * - src/db/migrate.ts: only in the development branch, which the bundle removes (MIGRATE).
+ * - yoga's emscripten loader: only to locate a .wasm file, and the wasm is inlined as base64.
+ */
+export const IMPORT_META_ALLOWED = new Set([MIGRATE.file, 'node_modules/yoga-layout/dist/binaries/yoga-wasm-base64-esm.js']);
+
+function sha256(text) {
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+function replaceOnce(source, from, to, file, fix) {
+  const parts = source.split(from);
+  if (parts.length !== 2) throw new Error(`${file}: expected exactly one occurrence of ${JSON.stringify(from.slice(0, 60))}, found ${parts.length - 1}; ${fix}`);
+  return parts[0] + to + parts[1];
+}
+
+/** Ink's reconciler without its top-level awaits; throws unless `source` is the pinned file. */
+export function patchInkReconciler(source) {
+  const actual = sha256(source);
+  if (actual !== INK_RECONCILER.sha256) {
+    throw new Error(
+      `${INK_RECONCILER.file} is not the file whose top-level awaits this build removes (sha256 ${actual}, expected ${INK_RECONCILER.sha256}). ` +
+        'Ink was upgraded: read the new file, update INK_RECONCILER in build/patches.mjs, and rebuild.',
+    );
+  }
+  return INK_RECONCILER.replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, INK_RECONCILER.file, 'update INK_RECONCILER in build/patches.mjs'), source);
+}
+
+/** src/db/migrate.ts with its development branch made dead code; throws if the guarded line changed. */
+export function patchMigrate(source) {
+  return replaceOnce(source, MIGRATE.from, MIGRATE.to, MIGRATE.file, 'update MIGRATE in build/patches.mjs');
+}
+
+/** Whether tui/index.tsx's source exports `runTui`, which the bundle wraps. */
+export function exportsRunTui(source) {
+  return /export\s+(async\s+)?function\s+runTui\b|export\s+(const|let)\s+runTui\b|export\s*\{[^}]*\brunTui\b/.test(source);
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { exportsRunTui, INK_RECONCILER, MIGRATE, patchInkReconciler, patchMigrate } from '../../build/patches.mjs';
+import { REPO_ROOT } from '../helpers/cli';
+
+// The build changes two files on their way into the bundle; these guards make it stop when those
+// files change, rather than ship a patch that no longer applies.
+
+const inkSource = fs.readFileSync(path.join(REPO_ROOT, INK_RECONCILER.file), 'utf8');
+const migrateSource = fs.readFileSync(path.join(REPO_ROOT, MIGRATE.file), 'utf8');
+
+describe('build guards (build/patches.mjs)', () => {
+  test("Ink's reconciler: the pinned file loses its top-level awaits and import.meta", () => {
+    const patched = patchInkReconciler(inkSource);
+    assert.doesNotMatch(patched, /^\S.*\bawait\b/m, 'no await outside a function at column 0');
+    assert.doesNotMatch(patched, /^\s*await import\(/m);
+    assert.doesNotMatch(patched, /import\.meta/);
+    assert.match(patched, /const packageJson = \{ name: undefined, version: undefined \};/);
+  });
+
+  test("Ink's reconciler: any other file stops the build with a message that says what to do", () => {
+    assert.throws(() => patchInkReconciler(`${inkSource}\n// a newer Ink`), /is not the file whose top-level awaits this build removes .*Ink was upgraded: read the new file, update INK_RECONCILER/);
+    assert.throws(() => patchInkReconciler(inkSource.replace("await import('./devtools.js');", "await import('./devtools.mjs');")), /Ink was upgraded/);
+  });
+
+  test('migrate.ts: the development branch becomes dead code; a changed line stops the build', () => {
+    assert.match(patchMigrate(migrateSource), /true \/\* __MM_MIGRATIONS__ is defined by build\.mjs \*\//);
+    assert.throws(() => patchMigrate(migrateSource.replace(MIGRATE.from, "__MM_MIGRATIONS__ !== undefined")), /src\/db\/migrate\.ts: expected exactly one occurrence .*found 0; update MIGRATE/);
+  });
+
+  test('the TUI entry must export runTui', () => {
+    assert.equal(exportsRunTui('export async function runTui(services) {}'), true);
+    assert.equal(exportsRunTui('export const runTui = async () => {}'), true);
+    assert.equal(exportsRunTui('export { runTui, other }'), true);
+    assert.equal(exportsRunTui('export function render() {}'), false);
+    const entry = path.join(REPO_ROOT, 'tui/index.tsx');
+    if (fs.existsSync(entry)) assert.equal(exportsRunTui(fs.readFileSync(entry, 'utf8')), true, 'tui/index.tsx');
+  });
+});
