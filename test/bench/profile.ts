@@ -17,7 +17,8 @@ interface Profile {
 }
 
 /** A table of the `top` functions by self time (share of all samples), with file:line. */
-export function summarizeProfile(file: string, top = 30): string {
+export function summarizeProfile(file: string, top = 30, requests = 0): string {
+  const perRequest = (us: number) => (requests > 0 ? `${(us / requests).toFixed(2).padStart(6)} µs/req  ` : '');
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -38,7 +39,7 @@ export function summarizeProfile(file: string, top = 30): string {
     .filter(([k]) => !k.startsWith('(idle)'))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)} %  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+    .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)} %  ${(v / 1000).toFixed(0).padStart(6)} ms  ${perRequest(v)}${k}`);
   // Also by package / source area, which is what a fix is decided on.
   const areas = new Map<string, number>();
   for (const [k, v] of self) {
@@ -48,8 +49,8 @@ export function summarizeProfile(file: string, top = 30): string {
       ? `npm:${where.split('node_modules/')[1]!.split('/').slice(0, where.includes('node_modules/@') ? 2 : 1).join('/')}`
       : where.startsWith('node:')
         ? where.split(':')[0] + ':' + where.split(':')[1]
-        : where.includes('/src/')
-          ? `src/${where.split('/src/')[1]!.split(':')[0]}`
+        : where.startsWith('src/') || where.includes('/src/')
+          ? `src/${where.split('src/')[1]!.split(':')[0]}`
           : where === ''
             ? `native/VM: ${k.split('  ')[0]}`
             : 'other';
@@ -58,8 +59,8 @@ export function summarizeProfile(file: string, top = 30): string {
   const areaRows = [...areas]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 15)
-    .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)} %  ${k}`);
-  return [`busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled`, ...rows, '', 'by area:', ...areaRows].join('\n');
+    .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)} %  ${perRequest(v)}${k}`);
+  return [`busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled${requests > 0 ? `, ${perRequest(busy).trim()} in all` : ''}`, ...rows, '', 'by area:', ...areaRows].join('\n');
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -95,6 +95,8 @@ async function check(server: RunningServer, token: string): Promise<string | und
 interface Sample {
   rps: number;
   cpuUsPerReq: number;
+  /** Server CPU time over wall time while measured (1.0 = one core saturated). */
+  busy: number;
   non2xx: number;
   errors: number;
 }
@@ -105,14 +107,14 @@ async function measure(server: RunningServer, token: string, seconds: number, co
   const cpu1 = cpuMicros(server.pid);
   const ok = result['2xx'];
   const total = ok + result.non2xx;
-  return { rps: ok / result.duration, cpuUsPerReq: total > 0 ? (cpu1 - cpu0) / total : NaN, non2xx: result.non2xx, errors: result.errors };
+  return { rps: ok / result.duration, cpuUsPerReq: total > 0 ? (cpu1 - cpu0) / total : NaN, busy: (cpu1 - cpu0) / (result.duration * 1e6), non2xx: result.non2xx, errors: result.errors };
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async function throughput(dataDir: string, token: string): Promise<Map<string, Sample>> {
-  const kinds = ['ours', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'express'].filter((k) => {
-    if (k === 'ours' && !hasServer) return false;
+  const kinds = ['ours', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'express'].filter((k) => {
+    if ((k === 'ours' || k === 'ours-nolog') && !hasServer) return false;
     if (k !== 'ours' && k.startsWith('ours') && !hasTrigger) return false;
     return true;
   });
@@ -121,7 +123,11 @@ async function throughput(dataDir: string, token: string): Promise<Map<string, S
   const results = new Map<string, Sample[]>();
   try {
     for (const kind of kinds) {
-      const server = await startBenchServer(kind, dataDir, { BENCH_TOKEN: token });
+      // ours-nolog: the same server with the per-request access log off (MM_LOG_LEVEL=warn), to
+      // show what the log line costs.
+      const server = kind === 'ours-nolog'
+        ? { ...(await startBenchServer('ours', dataDir, { MM_LOG_LEVEL: 'warn' })), kind }
+        : await startBenchServer(kind, dataDir, { BENCH_TOKEN: token });
       const problem = await check(server, token);
       if (problem) {
         notes.push(`${kind}: sanity request failed (${problem}); not measured`);
@@ -166,12 +172,14 @@ async function throughput(dataDir: string, token: string): Promise<Map<string, S
     medians.set(kind, {
       rps: median(samples.map((s) => s.rps)),
       cpuUsPerReq: median(samples.map((s) => s.cpuUsPerReq)),
+      busy: median(samples.map((s) => s.busy)),
       non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
       errors: samples.reduce((a, s) => a + s.errors, 0),
     });
   }
   const describe: Record<string, string> = {
     ours: 'mechamental serve (startServer)',
+    'ours-nolog': 'the same, access log off',
     'ours-handler': 'trigger handler on bare node:http',
     'ours-noauth': 'trigger handler, auth switched off',
     bare: 'bare node:http, JSON in/out, no auth',
@@ -183,12 +191,13 @@ async function throughput(dataDir: string, token: string): Promise<Map<string, S
   console.log(`\nThroughput: POST /v1/trigger/chat (echo, JSON), ${CONNECTIONS} connections, median of ${ROUNDS} × ${SECONDS} s rounds\n`);
   console.log(
     table(
-      ['server', 'what', 'req/s', 'µs CPU/req', 'ours ÷ it (req/s)', 'it ÷ ours (CPU/req)', 'non-2xx', 'errors'],
+      ['server', 'what', 'req/s', 'µs CPU/req', 'server CPU', 'ours ÷ it (req/s)', 'it ÷ ours (CPU/req)', 'non-2xx', 'errors'],
       [...medians].map(([kind, s]) => [
         kind,
         describe[kind] ?? '',
         fmt(s.rps, s.rps < 100 ? 1 : 0),
         fmt(s.cpuUsPerReq),
+        `${fmt(s.busy * 100)} %`,
         ours ? `${fmt(ours.rps / s.rps, 2)}×` : '–',
         ours ? `${fmt(s.cpuUsPerReq / ours.cpuUsPerReq, 2)}×` : '–',
         String(s.non2xx),
@@ -368,7 +377,7 @@ async function revoke(dataDir: string): Promise<void> {
       table(
         ['figure', 'value'],
         [
-          ['requests answered', `${fmt(responses.length)} (200 before: ${fmt(responses.filter((r) => r.status === 200).length)}, 401 after: ${fmt(rejected)}, other: ${other})`],
+          ['requests answered', `${fmt(responses.length)} (200: ${fmt(responses.filter((r) => r.status === 200).length)}, 401: ${fmt(rejected)}, other: ${other})`],
           ['CLI: spawn → printed → exited', `${fmt(printedAt - cliStart)} ms → +${fmt(exitedAt - printedAt, 1)} ms`],
           ['200 received after the CLI exited', String(acceptedAfterExit)],
           ['200 for requests sent after the CLI printed its answer', String(sentAfterPrint)],
@@ -427,8 +436,9 @@ async function profile(kind: string, dataDir: string, token: string): Promise<vo
   const dir = makeTempDir('mm-bench-prof-');
   const server = await startBenchServer(kind, dataDir, { BENCH_TOKEN: token }, ['--cpu-prof', '--cpu-prof-dir', dir.dir]);
   try {
-    await load({ url: server.url, token, seconds: 1 });
-    await load({ url: server.url, token, seconds: 5 });
+    const warm = await load({ url: server.url, token, seconds: 1 });
+    const measured = await load({ url: server.url, token, seconds: 5 });
+    const requests = warm['2xx'] + warm.non2xx + measured['2xx'] + measured.non2xx;
     server.child.send('exit');
     await waitExit(server.child, 10_000);
     const file = fs.readdirSync(dir.dir).find((f) => f.endsWith('.cpuprofile'));
@@ -436,8 +446,8 @@ async function profile(kind: string, dataDir: string, token: string): Promise<vo
     const kept = path.join(REPO_ROOT, '.tmp', `bench-${kind}-${Date.now()}.cpuprofile`);
     fs.mkdirSync(path.dirname(kept), { recursive: true });
     fs.copyFileSync(path.join(dir.dir, file), kept);
-    console.log(`\nCPU profile of ${kind} under load (${kept}): self time by function`);
-    console.log(summarizeProfile(kept, 30));
+    console.log(`\nCPU profile of ${kind} under load, ${requests} requests (${kept}): self time by function`);
+    console.log(summarizeProfile(kept, 30, requests));
   } finally {
     await server.stop();
     dir.cleanup();

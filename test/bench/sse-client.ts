@@ -59,6 +59,15 @@ function openStream(hold: boolean, timeoutMs = 20_000): Promise<number> {
         return;
       }
       if (text.includes('event: run.failed')) failedEvents++;
+      // The stream is over when its last event has come and the chunked body has ended (the
+      // connection itself may stay open for keep-alive).
+      if (text.includes('event: run.failed') || text.includes('event: run.completed') || text.endsWith('\r\n0\r\n\r\n')) {
+        if (held.delete(socket)) {
+          endedByServer++;
+          endedAt.push(performance.timeOrigin + performance.now());
+          socket.destroy();
+        }
+      }
     });
     socket.on('error', (error) => fail(error));
     socket.on('close', () => {
