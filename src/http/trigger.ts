@@ -59,9 +59,22 @@ function isJsonType(contentType: string | undefined): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-/** `run_` + 24 lowercase hex characters. */
+// Run ids come from a pooled buffer of CSPRNG bytes: one randomBytes call per 512 ids instead of
+// one (a syscall) per request.
+const RUN_ID_BYTES = 12;
+const RUN_ID_POOL = 512;
+let runIdPool = randomBytes(RUN_ID_BYTES * RUN_ID_POOL);
+let runIdOffset = 0;
+
+/** `run_` + 24 lowercase hex characters (96 random bits). */
 function newRunId(): string {
-  return `run_${randomBytes(12).toString('hex')}`;
+  if (runIdOffset === runIdPool.length) {
+    runIdPool = randomBytes(RUN_ID_BYTES * RUN_ID_POOL);
+    runIdOffset = 0;
+  }
+  const id = `run_${runIdPool.toString('hex', runIdOffset, runIdOffset + RUN_ID_BYTES)}`;
+  runIdOffset += RUN_ID_BYTES;
+  return id;
 }
 
 /**
