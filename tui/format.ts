@@ -32,6 +32,13 @@ export function relativeShort(iso: string | null, now: number): string {
   return delta >= 0 ? `in ${shortSpan(delta)}` : `${shortSpan(delta)} ago`;
 }
 
+/** "5m ago" / "just now" / "never" for a past time (a moment ahead, from another process's clock, is "just now"). */
+export function agoShort(iso: string | null, now: number): string {
+  if (iso === null) return 'never';
+  const delta = now - Date.parse(iso);
+  return delta < 60_000 ? 'just now' : `${shortSpan(delta)} ago`;
+}
+
 /** "2026-01-31 12:00" (UTC) for an RFC 3339 time. */
 export function shortTime(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;

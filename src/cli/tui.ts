@@ -14,13 +14,13 @@ export const tuiCommand: Command = {
   ].join('\n'),
   options: { app: { type: 'string' } },
   async run(ctx) {
-    if (!process.stdin.isTTY || !process.stdout.isTTY) {
-      throw new AppError('usage', 'tui needs an interactive terminal (stdin and stdout a TTY); in scripts use `mechamental tokens …`');
-    }
     // Open (and migrate) the database before loading the UI: an unopenable file is one clear line and exit 1.
     const services = ctx.services('tui');
     const app = ctx.string('app');
     if (app !== undefined) services.apps.require(app);
+    if (!process.stdin.isTTY || !process.stdout.isTTY) {
+      throw new AppError('usage', 'tui needs an interactive terminal (stdin and stdout a TTY); in scripts use `mechamental tokens …`');
+    }
     // Loaded on demand so that other commands do not pay for Ink and React. The one place the UI is
     // imported: a bundler may rewrite this import (Ink and yoga use top-level await).
     const { runTui } = await import('../../tui/index');

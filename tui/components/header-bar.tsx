@@ -23,7 +23,7 @@ export function HeaderBar({ title, tabs = [], activeTab = 0, width }: HeaderBarP
       <Box>
         <Box width={titleWidth} flexShrink={0}>
           <Text bold wrap="truncate-end">
-            {clip(title, titleWidth)}
+            {clip(title, titleWidth - 1)}
           </Text>
         </Box>
         <Text wrap="truncate-end">

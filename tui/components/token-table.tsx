@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { TokenView } from '../../src/tokens/service';
-import { fit, relativeShort, scrollStart } from '../format';
+import { agoShort, fit, relativeShort, scrollStart } from '../format';
 import { useTheme } from '../hooks/use-theme';
 import { StatusText } from './status-text';
 
@@ -52,7 +52,7 @@ export function TokenTable({ tokens, selected, height, width, now }: TokenTableP
             {GAP}
             {fit(token.status === 'revoked' ? '—' : relativeShort(token.expires_at, now), WHEN)}
             {GAP}
-            {fit(relativeShort(token.last_used_at, now), WHEN)}
+            {fit(agoShort(token.last_used_at, now), WHEN)}
           </Text>
         );
       })}

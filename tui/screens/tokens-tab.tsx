@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
-import { useLayoutEffect, useState } from 'react';
+import { useLayoutEffect, useRef, useState } from 'react';
 import { requireName } from '../../src/apps/validation';
 import type { TokenView } from '../../src/tokens/service';
 import { ChoiceList, type Choice } from '../components/choice-list';
@@ -96,6 +96,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
   const current = rows[selected];
   const now = services.clock.now();
+  // Several keys can arrive before the next render (a held arrow key): moves count from the latest.
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
 
   // A layout effect, so that the app screen stops taking tab keys in the same commit that opens a form.
   useLayoutEffect(() => {
@@ -104,6 +107,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
 
   const select = (index: number) => {
     const clamped = Math.max(0, Math.min(rows.length - 1, index));
+    selectedRef.current = clamped;
     setFallbackIndex(clamped);
     setSelectedId(rows[clamped]?.id);
   };
@@ -182,10 +186,10 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   useKeys(
     (input, key) => {
       setMessage(undefined);
-      if (key.upArrow || input === 'k') return select(selected - 1);
-      if (key.downArrow || input === 'j') return select(selected + 1);
-      if (key.pageUp) return select(selected - Math.max(1, height - 5));
-      if (key.pageDown) return select(selected + Math.max(1, height - 5));
+      if (key.upArrow || input === 'k') return select(selectedRef.current - 1);
+      if (key.downArrow || input === 'j') return select(selectedRef.current + 1);
+      if (key.pageUp) return select(selectedRef.current - Math.max(1, height - 5));
+      if (key.pageDown) return select(selectedRef.current + Math.max(1, height - 5));
       if (input === 'g' || key.home) return select(0);
       if (input === 'G' || key.end) return select(rows.length - 1);
       if (input === 'c') return setMode({ kind: 'create-name', name: '' });
