@@ -67,6 +67,9 @@ export function applyMigrations(db: Database.Database, migrations: MigrationMeta
       insert.run(migration.hash, migration.folderMillis);
       applied++;
     }
+    // The schema generation also goes into the file header (user_version), where an older
+    // program can see it without opening the file with SQLite (see open.ts).
+    if (Number(db.pragma('user_version', { simple: true })) < migrations.length) db.pragma(`user_version = ${migrations.length}`);
     return applied;
   });
   return run.immediate();

@@ -88,19 +88,37 @@ function createEmptyFile(file: string): void {
   }
 }
 
-/** Read-only checks of an existing file; throws before the file could be modified. */
+/**
+ * Read-only checks of an existing file; throws before the file could be modified. The header is
+ * read as plain bytes first (magic, `user_version` at offset 60, `application_id` at 68), so the
+ * common refusals happen without SQLite creating even a `-shm` file beside it.
+ */
 function inspectExisting(file: string, migrations: ReturnType<typeof embeddedMigrations>): void {
-  const header = Buffer.alloc(SQLITE_MAGIC.length);
+  const header = Buffer.alloc(100);
   const fd = fs.openSync(file, 'r');
   try {
     fs.readSync(fd, header, 0, header.length, 0);
   } finally {
     fs.closeSync(fd);
   }
-  if (!header.equals(SQLITE_MAGIC)) {
+  if (!header.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
     throw new AppError(
       'database_invalid',
       `${file} is not a SQLite database, so it is not a mechamental database; nothing was changed. Move it aside, or choose another data directory with --data-dir.`,
+    );
+  }
+  const userVersion = header.readUInt32BE(60);
+  const headerApplicationId = header.readUInt32BE(68);
+  if (headerApplicationId !== 0 && headerApplicationId !== APPLICATION_ID) {
+    throw new AppError(
+      'database_invalid',
+      `${file} is a SQLite database of another program, not of mechamental; nothing was changed. Move it aside, or choose another data directory with --data-dir.`,
+    );
+  }
+  if (headerApplicationId === APPLICATION_ID && userVersion > migrations.length) {
+    throw new AppError(
+      'database_too_new',
+      `${file} was written by a newer version of mechamental (schema generation ${userVersion}, this program knows ${migrations.length}); nothing was changed. Run the newer mechamental, or restore a backup made by this version.`,
     );
   }
   let probe: Database.Database | undefined;

@@ -107,3 +107,18 @@ describe('opening the database', () => {
     assert.throws(() => openDatabase(file), (error: unknown) => error instanceof AppError && /is not a directory|cannot create/.test(error.message));
   });
 });
+
+test('a newer schema generation in the file header is refused before SQLite opens the file: not even a -shm file appears', () => {
+  const dataDir = tempDataDir();
+  openDatabase(dataDir).close();
+  const file = path.join(dataDir, DB_FILE_NAME);
+  const db = new Database(file);
+  assert.equal(db.pragma('user_version', { simple: true }), readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations') }).length);
+  db.pragma('user_version = 999');
+  db.close();
+  assert.deepEqual(fs.readdirSync(dataDir), [DB_FILE_NAME], 'a clean close leaves only the database file');
+  const before = sha256(file);
+  refusal(dataDir, 'database_too_new', /schema generation 999/);
+  assert.equal(sha256(file), before);
+  assert.deepEqual(fs.readdirSync(dataDir), [DB_FILE_NAME]);
+});
