@@ -379,9 +379,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const detail = current
     ? [
         current.id,
+        current.replaced_by ? `replaced by ${current.replaced_by}` : undefined,
         current.revoked_at ? `revoked ${shortTime(current.revoked_at)} UTC` : `expires ${shortTime(current.expires_at)} UTC`,
         `created ${current.created_at.slice(0, 10)}`,
-        current.replaced_by ? `replaced by ${current.replaced_by}` : undefined,
       ]
         .filter(Boolean)
         .join(' · ')
