@@ -143,7 +143,7 @@ export async function fuzz(): Promise<Report> {
       while (next < limit && !serverDied) {
         const index = next++;
         const request = generate(random, context);
-        const outcome = await send(port, request, request.delivery.kind === 'slow' ? 8_000 : 5_000);
+        const outcome = await send(port, request, request.delivery.kind === 'slow' ? 8_000 : 2_000);
         sent++;
         if (outcome.timedOut) {
           timeouts++;
