@@ -26,12 +26,17 @@ const LEAVE_ALT_SCREEN = '\u001B[?1049l';
 export async function runTui(services: Services, options: TuiOptions = {}): Promise<void> {
   const stdout = options.stdout ?? process.stdout;
   const env = options.env ?? process.env;
+  const stdin = options.stdin ?? process.stdin;
   const altScreen = stdout.isTTY === true;
+  // Raw mode before the first frame: Ink switches it on only after its first commit, and a key
+  // typed in between would otherwise be echoed and turned from CR into LF (Enter lost).
+  const rawEarly = stdin.isTTY === true && typeof stdin.setRawMode === 'function';
+  if (rawEarly) stdin.setRawMode(true);
   if (altScreen) stdout.write(ENTER_ALT_SCREEN);
   const instance = render(
     <App services={services} colors={colorsWanted(env)} initialApp={options.app} pollIntervalMs={options.pollIntervalMs ?? 500} />,
     {
-      stdin: options.stdin ?? process.stdin,
+      stdin,
       stdout,
       stderr: options.stderr ?? process.stderr,
       exitOnCtrlC: true,
@@ -46,6 +51,7 @@ export async function runTui(services: Services, options: TuiOptions = {}): Prom
   } finally {
     for (const signal of signals) process.off(signal, stop);
     instance.cleanup();
+    if (rawEarly) stdin.setRawMode(false);
     if (altScreen) stdout.write(LEAVE_ALT_SCREEN);
   }
 }
