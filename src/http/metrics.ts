@@ -48,6 +48,18 @@ export class Metrics {
     child.inc();
   }
 
+  private readonly runChildren = new Map<string, { observe(value: number): void }>();
+
+  observeRun(kind: string, outcome: string, seconds: number): void {
+    const key = `${kind} ${outcome}`;
+    let child = this.runChildren.get(key);
+    if (child === undefined) {
+      child = this.runDuration.labels(kind, outcome);
+      this.runChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }

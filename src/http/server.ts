@@ -122,6 +122,7 @@ export async function startServer(services: Services, options: ServerOptions): P
         logger.error({ err: error }, 'writing last_used_at at shutdown failed');
       }
       logger.info('stopped');
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
     })();
     return closing;
   };

@@ -6,7 +6,7 @@ import type { PipelineConfig, PipelineKind } from '../apps/pipeline-config';
 import { formatTime } from '../clock';
 import type { ErrorCode } from '../errors';
 import { createLogger, type Logger } from '../log';
-import { RunAborted, runPipeline, type RunInput } from '../pipelines/index';
+import { RunAborted, RunControl, startRun, type RunInput } from '../pipelines/index';
 import type { Services } from '../services';
 import type { VerifyResult } from '../tokens/service';
 import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER } from './auth';
@@ -118,6 +118,9 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
   };
   let closing = false;
   let activeRuns = 0;
+  // The last expiry header text: most traffic comes from few tokens, so this saves a Date per request.
+  let lastExpiresAt = Number.NaN;
+  let lastExpiration = '';
 
   const logRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => {
     metrics.countRequest(TRIGGER_ROUTE, 'POST', status);
@@ -190,7 +193,11 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
     }
     const token = auth.token;
     usage.touch(token.id);
-    const expiration = formatTime(token.expiresAt);
+    if (token.expiresAt !== lastExpiresAt) {
+      lastExpiresAt = token.expiresAt;
+      lastExpiration = formatTime(token.expiresAt);
+    }
+    const expiration = lastExpiration;
     if (token.kind !== 'trigger' || token.appId === null) {
       countAuthFailure('insufficient_scope');
       sendError(
@@ -272,14 +279,22 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
         const done = () => {
           activeRuns--;
         };
-        (wantsStream ? streamRun(res, run, logRequest) : jsonRun(res, run, sendJson, logRequest)).then(done, (error: unknown) => {
+        const unexpected = (error: unknown) => {
           done();
           logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger run failed unexpectedly');
           if (!res.headersSent) {
             const failure = toHttpError(error);
             sendError(res, failure.status, failure.code, failure.message, null, started, token.id, slug);
           } else res.destroy();
-        });
+        };
+        let pending: void | Promise<void>;
+        try {
+          pending = wantsStream ? streamRun(res, run, logRequest) : jsonRun(res, run, sendJson, logRequest);
+        } catch (error) {
+          return unexpected(error);
+        }
+        if (pending === undefined) done();
+        else pending.then(done, unexpected);
       },
       (error: unknown) => {
         logger.error({ err: error, route: TRIGGER_ROUTE }, 'reading the trigger body failed');
@@ -316,6 +331,7 @@ interface RunState {
   input: RunInput;
 }
 
+type SendJson = (res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders | null, started: number, tokenId: string | null, pipeline: string | null) => void;
 type LogRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => void;
 
 /** Reads the body up to `limit` bytes; 'too_large' beyond it (reading stops), 'aborted' if the client went away. */
@@ -354,43 +370,49 @@ function outcomeOf(error: unknown): string {
   return error instanceof RunAborted ? error.why : toHttpError(error).code;
 }
 
-async function jsonRun(
-  res: ServerResponse,
-  run: RunState,
-  sendJson: (res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders | null, started: number, tokenId: string | null, pipeline: string | null) => void,
-  logRequest: LogRequest,
-): Promise<void> {
-  const controller = new AbortController();
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * A JSON-mode run. A runner that answers synchronously (echo without delay) is answered in the
+ * same tick, with no AbortController, close listener or promise; otherwise the client going away
+ * aborts the run.
+ */
+function jsonRun(res: ServerResponse, run: RunState, sendJson: SendJson, logRequest: LogRequest): void | Promise<void> {
+  const control = new RunControl(NOOP);
+  const runStarted = performance.now();
+  const succeed = (output: unknown) => {
+    run.metrics.observeRun(run.kind, 'completed', (performance.now() - runStarted) / 1000);
+    sendJson(res, 200, JSON.stringify({ run_id: newRunId(), pipeline: run.slug, output: output ?? null }), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
+  };
+  const fail = (error: unknown) => {
+    const outcome = outcomeOf(error);
+    run.metrics.observeRun(run.kind, outcome, (performance.now() - runStarted) / 1000);
+    if (control.aborted) return logRequest(run.started, 499, run.tokenId, run.slug, outcome);
+    const failure = toHttpError(error);
+    if (failure.code === 'internal') run.logger.error({ err: error }, 'pipeline run failed unexpectedly');
+    sendJson(res, failure.status, errorBody(failure.code, failure.message), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
+  };
+  let result: unknown;
+  try {
+    result = startRun({ kind: run.kind, config: run.config }, run.input, control);
+  } catch (error) {
+    return fail(error);
+  }
+  if (!isPromise(result)) return succeed(result);
   const onClose = () => {
-    if (!res.writableFinished) controller.abort(new RunAborted('client_gone'));
+    if (!res.writableFinished) control.abort(new RunAborted('client_gone'));
   };
   res.once('close', onClose);
-  const runId = newRunId();
-  const runStarted = performance.now();
-  try {
-    const output = await runPipeline({ kind: run.kind, config: run.config }, run.input, { signal: controller.signal, onDelta: NOOP });
-    run.metrics.runDuration.observe({ kind: run.kind, outcome: 'completed' }, (performance.now() - runStarted) / 1000);
-    sendJson(res, 200, JSON.stringify({ run_id: runId, pipeline: run.slug, output: output ?? null }), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
-  } catch (error) {
-    const outcome = outcomeOf(error);
-    run.metrics.runDuration.observe({ kind: run.kind, outcome }, (performance.now() - runStarted) / 1000);
-    if (controller.signal.aborted) {
-      logRequest(run.started, 499, run.tokenId, run.slug, outcome);
-      return;
-    }
-    const failure = toHttpError(error);
-    if (failure.code === 'internal') run.logger.error({ err: error, run_id: runId }, 'pipeline run failed unexpectedly');
-    sendJson(res, failure.status, errorBody(failure.code, failure.message), { [EXPIRATION_HEADER]: run.expiration }, run.started, run.tokenId, run.slug);
-  } finally {
-    res.removeListener('close', onClose);
-  }
+  return result.then(succeed, fail).finally(() => res.removeListener('close', onClose));
 }
 
 async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequest): Promise<void> {
-  const controller = new AbortController();
   const runId = newRunId();
   res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: run.expiration });
   const sse = new SseWriter(res);
+  const control = new RunControl((text) => sse.event('message.delta', { text }));
   let outcome = 'completed';
   const stream: OpenStream = {
     tokenId: run.tokenId,
@@ -400,7 +422,7 @@ async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequ
       outcome = code;
       sse.event('run.failed', { run_id: runId, error: { code, message } });
       sse.end();
-      controller.abort(new RunAborted(code));
+      control.abort(new RunAborted(code));
     },
     ping() {
       sse.comment('ping');
@@ -409,7 +431,7 @@ async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequ
   const onClose = () => {
     if (!sse.isEnded) {
       outcome = 'client_gone';
-      controller.abort(new RunAborted('client_gone'));
+      control.abort(new RunAborted('client_gone'));
     }
   };
   res.once('close', onClose);
@@ -417,13 +439,10 @@ async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequ
   run.streams.add(stream);
   const runStarted = performance.now();
   try {
-    const output = await runPipeline({ kind: run.kind, config: run.config }, run.input, {
-      signal: controller.signal,
-      onDelta: (text) => sse.event('message.delta', { text }),
-    });
-    if (!controller.signal.aborted) sse.event('run.completed', { run_id: runId, output: output ?? null });
+    const output = await startRun({ kind: run.kind, config: run.config }, run.input, control);
+    if (!control.aborted) sse.event('run.completed', { run_id: runId, output: output ?? null });
   } catch (error) {
-    if (!controller.signal.aborted) {
+    if (!control.aborted) {
       const failure = toHttpError(error);
       outcome = failure.code;
       if (failure.code === 'internal') run.logger.error({ err: error, run_id: runId }, 'pipeline run failed unexpectedly');
@@ -433,7 +452,7 @@ async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequ
     run.streams.delete(stream);
     res.removeListener('close', onClose);
     sse.end();
-    run.metrics.runDuration.observe({ kind: run.kind, outcome }, (performance.now() - runStarted) / 1000);
+    run.metrics.observeRun(run.kind, outcome, (performance.now() - runStarted) / 1000);
     logRequest(run.started, outcome === 'client_gone' ? 499 : 200, run.tokenId, run.slug, outcome);
   }
 }

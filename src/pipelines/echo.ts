@@ -11,7 +11,7 @@ const WORD = /\S+\s*/g;
 export const echoRunner: PipelineRunner<'echo'> = {
   kind: 'echo',
   defaultTimeoutMs: undefined,
-  async run(config, input, ctx) {
+  run(config, input, ctx) {
     const message = input.message;
     if (typeof message !== 'string') {
       throw new AppError('validation_failed', 'message: the echo pipeline needs a "message" string in the request body, e.g. {"message": "Hello"}', { field: 'message' });
@@ -19,13 +19,20 @@ export const echoRunner: PipelineRunner<'echo'> = {
     const delay = config.delay_ms ?? 0;
     const leading = /^\s*/.exec(message)![0];
     if (leading) ctx.onDelta(leading);
-    let first = true;
-    for (const match of message.matchAll(WORD)) {
-      if (!first && delay > 0) await sleep(delay, ctx.signal);
-      throwIfAborted(ctx.signal);
-      ctx.onDelta(match[0]);
-      first = false;
+    if (delay === 0) {
+      // Nothing to wait for: answer synchronously (the hot path of the demo pipeline).
+      for (const match of message.matchAll(WORD)) ctx.onDelta(match[0]);
+      return message;
     }
-    return message;
+    return (async () => {
+      let first = true;
+      for (const match of message.matchAll(WORD)) {
+        if (!first) await sleep(delay, ctx.signal);
+        throwIfAborted(ctx.signal);
+        ctx.onDelta(match[0]);
+        first = false;
+      }
+      return message;
+    })();
   },
 };

@@ -24,6 +24,51 @@ export interface RunnablePipeline {
 }
 
 /**
+ * The control of one run: its abort signal, created only when something reads it (a runner that
+ * answers synchronously never does), and `abort(reason)`.
+ */
+export class RunControl implements RunContext {
+  private controller: AbortController | undefined;
+
+  constructor(readonly onDelta: (text: string) => void) {}
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  get aborted(): boolean {
+    return this.controller?.signal.aborted ?? false;
+  }
+
+  abort(reason: unknown): void {
+    (this.controller ??= new AbortController()).abort(reason);
+  }
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * Starts a pipeline run: answers the output directly when the runner answered synchronously,
+ * otherwise a promise, with the same outcomes as `runPipeline`. Synchronous failures are thrown.
+ */
+export function startRun(pipeline: RunnablePipeline, input: RunInput, ctx: RunContext): unknown {
+  const runner = RUNNERS[pipeline.kind] as PipelineRunner;
+  const timeoutMs = (pipeline.config as { timeout_ms?: number }).timeout_ms ?? runner.defaultTimeoutMs;
+  if (timeoutMs === undefined) {
+    let result: unknown;
+    try {
+      result = runner.run(pipeline.config, input, ctx);
+    } catch (error) {
+      throw wrapFailure(error);
+    }
+    return isPromise(result) ? guard(result, ctx) : result;
+  }
+  return runWithTimeout(runner, timeoutMs, pipeline, input, ctx);
+}
+
+/**
  * Runs a pipeline with its timeout (`config.timeout_ms`, else the kind's default). Resolves to the
  * output; rejects with AppError `pipeline_timeout` when the time ran out, the runner's AppError
  * (`pipeline_failed`, `validation_failed`) when it failed, or — when `ctx.signal` aborted — the
@@ -32,33 +77,41 @@ export interface RunnablePipeline {
  * settles on a timeout or abort.
  */
 export async function runPipeline(pipeline: RunnablePipeline, input: RunInput, ctx: RunContext): Promise<unknown> {
-  const runner = RUNNERS[pipeline.kind] as PipelineRunner;
-  const timeoutMs = (pipeline.config as { timeout_ms?: number }).timeout_ms ?? runner.defaultTimeoutMs;
-  if (timeoutMs === undefined) return guard(runner.run(pipeline.config, input, ctx), ctx.signal);
+  return startRun(pipeline, input, ctx);
+}
+
+async function runWithTimeout(runner: PipelineRunner, timeoutMs: number, pipeline: RunnablePipeline, input: RunInput, ctx: RunContext): Promise<unknown> {
+  const outer = ctx.signal;
   const controller = new AbortController();
   const timedOut = new RunAborted('timeout');
   const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
-  const forward = () => controller.abort(ctx.signal.reason);
-  if (ctx.signal.aborted) forward();
-  else ctx.signal.addEventListener('abort', forward, { once: true });
+  const forward = () => controller.abort(outer.reason);
+  if (outer.aborted) forward();
+  else outer.addEventListener('abort', forward, { once: true });
+  const inner: RunContext = { signal: controller.signal, onDelta: ctx.onDelta };
   try {
-    return await guard(runner.run(pipeline.config, input, { signal: controller.signal, onDelta: ctx.onDelta }), controller.signal);
+    return await guard(Promise.resolve().then(() => runner.run(pipeline.config, input, inner)), inner);
   } catch (error) {
-    if (controller.signal.reason === timedOut && !ctx.signal.aborted) {
+    if (controller.signal.reason === timedOut && !outer.aborted) {
       throw new AppError('pipeline_timeout', `the pipeline did not finish within ${timeoutMs} ms (its timeout_ms)`);
     }
     throw error;
   } finally {
     clearTimeout(timer);
-    ctx.signal.removeEventListener('abort', forward);
+    outer.removeEventListener('abort', forward);
   }
 }
 
-async function guard(run: Promise<unknown>, signal: AbortSignal): Promise<unknown> {
+function wrapFailure(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  return new AppError('pipeline_failed', `the pipeline failed: ${(error as Error)?.message ?? String(error)}`);
+}
+
+async function guard(run: Promise<unknown>, ctx: RunContext): Promise<unknown> {
   try {
     return await run;
   } catch (error) {
-    if (signal.aborted || error instanceof AppError) throw error;
-    throw new AppError('pipeline_failed', `the pipeline failed: ${(error as Error)?.message ?? String(error)}`);
+    if (ctx.signal.aborted) throw error;
+    throw wrapFailure(error);
   }
 }

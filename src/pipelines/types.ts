@@ -14,11 +14,14 @@ export type RunInput = Record<string, unknown>;
 /**
  * One pipeline kind. `run` resolves to the run's output (any JSON value) or rejects with an
  * AppError (`pipeline_failed`, `validation_failed`); when `ctx.signal` aborts it must stop its work
- * (kill its process, cancel its request) and reject promptly.
+ * (kill its process, cancel its request) and reject promptly. A runner that has nothing to wait
+ * for may answer synchronously (a value, or a thrown AppError) and then should not read
+ * `ctx.signal` at all: the signal is created lazily, and the trigger hot path skips the
+ * AbortController, the timer and the promise hops for such runs.
  */
 export interface PipelineRunner<K extends PipelineKind = PipelineKind> {
   readonly kind: K;
   /** The timeout applied when the config sets none (ms), or undefined for none. */
   readonly defaultTimeoutMs: number | undefined;
-  run(config: PipelineConfig<K>, input: RunInput, ctx: RunContext): Promise<unknown>;
+  run(config: PipelineConfig<K>, input: RunInput, ctx: RunContext): unknown;
 }
