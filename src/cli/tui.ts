@@ -21,6 +21,11 @@ export const tuiCommand: Command = {
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new AppError('usage', 'tui needs an interactive terminal (stdin and stdout a TTY); in scripts use `mechamental tokens …`');
     }
+    // Ink renders only the final frame when it believes it runs in CI (env CI or CONTINUOUS_INTEGRATION,
+    // read once when Ink loads). Both ends are a terminal here, so a person is looking: say so to Ink.
+    for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) {
+      if (process.env[name] !== undefined) process.env[name] = 'false';
+    }
     // Loaded on demand so that other commands do not pay for Ink and React. The one place the UI is
     // imported: a bundler may rewrite this import (Ink and yoga use top-level await).
     const { runTui } = await import('../../tui/index');

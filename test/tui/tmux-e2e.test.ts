@@ -26,7 +26,7 @@ function quote(arg: string): string {
 
 /** Starts `mechamental tui` (the real command, dev entry point) in a detached 80×24 tmux session. */
 function start(session: string, dataDir: string, extraEnv: string[] = []): void {
-  const command = ['env', '-u', 'CI', 'TERM=xterm-256color', ...extraEnv, ...devCommand(), 'tui', '--data-dir', dataDir].map(quote).join(' ');
+  const command = ['env', '-u', 'CI', '-u', 'CONTINUOUS_INTEGRATION', 'TERM=xterm-256color', ...extraEnv, ...devCommand(), 'tui', '--data-dir', dataDir].map(quote).join(' ');
   // After the UI exits, its exit status stays on screen for the test to read.
   tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${command}; echo "[exit $?]"; sleep 600`);
 }
@@ -103,6 +103,19 @@ describe('mechamental tui in tmux (end to end)', () => {
       [['E2E deploy', 'revoked']],
     );
     assert.ok(!listed.stdout.includes(value));
+  });
+
+  test('in a terminal it is interactive even when CI is set in the environment', async (t) => {
+    if (!HAS_TMUX) return t.skip('tmux not installed');
+    start('ci', tempDataDir(), ['CI=true']);
+    await waitForPane('ci', 'mechamental › apps');
+    keys('ci', 'Enter');
+    await waitForPane('ci', 'No tokens yet');
+    keys('ci', 'q');
+    await waitForPane('ci', 'mechamental › apps');
+    keys('ci', 'q');
+    assert.match(await waitForPane('ci', '[exit '), /\[exit 0\]/);
+    tmux('kill-session', '-t', 'ci');
   });
 
   test('NO_COLOR=1: no colour codes on screen; without it, statuses are coloured', async (t) => {
