@@ -37,11 +37,11 @@ export function App({ services, colors = true, initialApp, pollIntervalMs = 500,
       <ThemeContext.Provider value={{ colors }}>
         <DataVersionContext.Provider value={version}>
           <KeyboardProvider>
-          {screen.kind === 'apps' ? (
-            <AppListScreen size={size} onOpen={(app) => setScreen({ kind: 'app', app })} onQuit={quit} />
-          ) : (
-            <AppScreen key={screen.app} app={screen.app} size={size} onBack={() => setScreen({ kind: 'apps' })} />
-          )}
+            {screen.kind === 'apps' ? (
+              <AppListScreen size={size} onOpen={(app) => setScreen({ kind: 'app', app })} onQuit={quit} />
+            ) : (
+              <AppScreen key={screen.app} app={screen.app} size={size} onBack={() => setScreen({ kind: 'apps' })} />
+            )}
           </KeyboardProvider>
         </DataVersionContext.Provider>
       </ThemeContext.Provider>
