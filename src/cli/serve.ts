@@ -21,13 +21,15 @@ export const serveCommand: Command = {
     const config = ctx.config({ host: ctx.string('host'), port: ctx.string('port') });
     const services = ctx.services('cli');
     const server = await startServer(services, { host: config.host, port: config.port });
-    ctx.out(`mechamental listening on ${server.url}`);
+    // One write for the whole banner, so that a reader never sees half of it.
+    const banner = [`mechamental listening on ${server.url}`];
     const apps = services.apps.list();
     const hasActiveToken = apps.some((app) => services.tokens.list(app.slug, { status: 'active' }).length > 0);
     if (!hasActiveToken) {
       const app = apps.find((a) => a.slug === 'default')?.slug ?? apps[0]?.slug ?? 'default';
-      ctx.out(`No active token yet. Create one (its value is shown once) with:\n  mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);
+      banner.push('No active token yet. Create one (its value is shown once) with:', `  mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);
     }
+    ctx.out(banner.join('\n'));
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const onSignal = (name: NodeJS.Signals) => {
