@@ -64,6 +64,16 @@ describe('Tokens tab', () => {
     assert.ok(!(await ui.waitFor('[Tokens]')).includes(value));
   });
 
+  test('a name pasted together with its Enter moves on to the expiry', async () => {
+    const { ui } = tokensTab();
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token for app default');
+    ui.press(`Mobile App Backend${ENTER}`);
+    const frame = await ui.waitFor('expires in:');
+    assert.match(frame, /Create "Mobile App Backend"/);
+  });
+
   test('create with a typed date', async () => {
     const { services, ui } = tokensTab();
     const at = new Date(services.clock.now() + 40 * DAY).toISOString().slice(0, 10);

@@ -34,8 +34,12 @@ export function TextInput({ initialValue = '', placeholder = '', onChange, onSub
       if (key.backspace || key.delete) return update([...latest.current].slice(0, -1).join(''));
       if (key.ctrl && input === 'u') return update('');
       if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.pageUp || key.pageDown) return;
-      const printable = input.replace(/\p{Cc}/gu, '');
+      // A chunk such as "name⏎" (a paste, or keys sent at once) carries its Enter inside the text.
+      const newline = input.search(/[\r\n]/);
+      const typed = newline === -1 ? input : input.slice(0, newline);
+      const printable = typed.replace(/\p{Cc}/gu, '');
       if (printable !== '') update(latest.current + printable);
+      if (newline !== -1) onSubmit(latest.current);
     },
     { isActive },
   );
