@@ -354,6 +354,8 @@ async function revoke(dataDir: string): Promise<void> {
     });
     await sleep(2_000);
     // The revoke, from another process on the same database file (the CLI, as an admin would).
+    // Spawned here rather than with runCliAsync so that the moment it printed its answer (after
+    // the commit) is known as well as the moment it exited.
     const cli = spawn(process.execPath, [...TSX, MAIN, 'tokens', 'revoke', issued.token.id, '--data-dir', dataDir], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const cliStart = now();
     let printedAt = NaN;

@@ -1,7 +1,8 @@
 // `npm run test:reliability`: crash, concurrency, fuzz and soak, one after another (not part of
 // `npm test`). Each prints its figures as its last lines; the exit code is non-zero if any promise
 // was broken. RELIABILITY_ONLY=crash,fuzz picks some; see each file for its knobs (CRASH_ROUNDS,
-// CONCURRENCY_OPS, FUZZ_REQUESTS, FUZZ_SEED, SOAK_SECONDS, …).
+// CONCURRENCY_OPS, FUZZ_REQUESTS, FUZZ_SEED, SOAK_SECONDS, …); RELIABILITY_BIN=dist/mechamental runs
+// the servers from the built executable instead of the development entry point.
 import { killAll } from '../bench/lib/proc';
 import { concurrency } from './concurrency';
 import { crash } from './crash';

@@ -67,15 +67,17 @@ export async function startBenchServer(kind: string, dataDir: string, env: NodeJ
 }
 
 /**
- * Starts `mechamental serve` (the development entry point, or `binary` when given) on a free port and
+ * Starts `mechamental serve` (the development entry point, or `binary` / $RELIABILITY_BIN when given) on a free port and
  * waits until /healthz answers. stdout (the JSON request log) goes to `logFile` or nowhere.
  */
 export async function startServe(
   dataDir: string,
   options: { port: number; logFile?: string; env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: string[]; timeoutMs?: number },
 ): Promise<RunningServer> {
-  const argv = options.binary
-    ? [options.binary, 'serve', '--port', String(options.port), '--data-dir', dataDir]
+  // RELIABILITY_BIN=dist/mechamental runs the reliability checks against the built executable.
+  const binary = options.binary ?? (process.env.RELIABILITY_BIN ? path.resolve(REPO_ROOT, process.env.RELIABILITY_BIN) : undefined);
+  const argv = binary
+    ? [binary, 'serve', '--port', String(options.port), '--data-dir', dataDir]
     : [process.execPath, ...(options.nodeArgs ?? []), ...TSX, MAIN, 'serve', '--port', String(options.port), '--data-dir', dataDir];
   const child = spawnChild(argv, { env: childEnv(options.env), stdout: options.logFile ?? 'ignore', stderr: options.logFile ?? 'inherit', raiseFdLimit: true });
   const url = `http://127.0.0.1:${options.port}`;
