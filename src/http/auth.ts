@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors';
-import type { VerifiedToken, VerifyResult } from '../tokens/service';
+import type { PipelineTarget, VerifiedToken, VerifyResult } from '../tokens/service';
 
 /** RFC 6750 challenges, hoisted: the same strings on every answer. */
 export const REALM = 'Bearer realm="mechamental"';
@@ -8,8 +8,11 @@ export const CHALLENGE_INSUFFICIENT_SCOPE = `${REALM}, error="insufficient_scope
 /** The header every answer to a valid token carries: when that token lapses (RFC 3339). */
 export const EXPIRATION_HEADER = 'Mechamental-Token-Expiration';
 
+/** Token verification as the HTTP layer calls it; given `pipeline`, the answer may carry it too (see TokenService.verify). */
+export type Verify = (value: string, pipeline?: string) => VerifyResult;
+
 export type AuthOutcome =
-  | { ok: true; token: VerifiedToken }
+  | { ok: true; token: VerifiedToken; pipeline?: PipelineTarget | null }
   | { ok: false; status: number; code: ErrorCode; message: string; challenge: string; reason: string };
 
 /** Query parameters that would carry a bearer token (RFC 6750 §2.3 and common variants). */
@@ -59,7 +62,7 @@ const FAILURE_CODE = { malformed: 'invalid_token', unknown: 'invalid_token', rev
  * name is case-insensitive. `verify` reads the database every time (no cache), so a revoke from
  * any process is seen by the next request. Nothing here quotes the presented value.
  */
-export function authenticate(rawHeaders: string[], url: string, verify: (value: string) => VerifyResult): AuthOutcome {
+export function authenticate(rawHeaders: string[], url: string, verify: Verify): AuthOutcome {
   let header: string | typeof DUPLICATE | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -71,8 +74,11 @@ export function authenticate(rawHeaders: string[], url: string, verify: (value: 
 /** Marks "more than one Authorization header" for `authenticateHeader`. */
 export const DUPLICATE: unique symbol = Symbol('duplicate Authorization header');
 
-/** `authenticate` for a caller that has already scanned the headers (the trigger hot path). */
-export function authenticateHeader(header: string | typeof DUPLICATE | undefined, url: string, verify: (value: string) => VerifyResult): AuthOutcome {
+/**
+ * `authenticate` for a caller that has already scanned the headers (the trigger hot path), which
+ * may name the `pipeline` it wants, so that `verify` fetches it in the same read.
+ */
+export function authenticateHeader(header: string | typeof DUPLICATE | undefined, url: string, verify: Verify, pipeline?: string): AuthOutcome {
   const q = url.indexOf('?');
   if (q !== -1 && QUERY_TOKEN.test(url.slice(q))) return QUERY;
   if (header === DUPLICATE) return TWO_HEADERS;
@@ -82,7 +88,7 @@ export function authenticateHeader(header: string | typeof DUPLICATE | undefined
   if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return WRONG_SCHEME;
   const value = space === -1 ? '' : header.slice(space + 1).trim();
   if (value === '') return EMPTY_BEARER;
-  const result = verify(value);
+  const result = pipeline === undefined ? verify(value) : verify(value, pipeline);
   if (result.ok) return result;
   const code = FAILURE_CODE[result.reason];
   return {

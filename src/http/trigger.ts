@@ -5,11 +5,10 @@ import type { Statement } from 'better-sqlite3';
 import type { PipelineConfig, PipelineKind } from '../apps/pipeline-config';
 import { formatTime } from '../clock';
 import type { ErrorCode } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { accessLogger, createLogger, type Logger } from '../log';
 import { RunAborted, RunControl, startRun, type RunInput } from '../pipelines/index';
 import type { Services } from '../services';
-import type { VerifyResult } from '../tokens/service';
-import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER } from './auth';
+import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER, type Verify } from './auth';
 import { errorBody, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limit';
@@ -20,8 +19,11 @@ export const TRIGGER_PREFIX = '/v1/trigger/';
 export const TRIGGER_ROUTE = '/v1/trigger/:pipeline';
 
 export interface TriggerOptions {
-  /** Token verification; default `services.tokens.verify` (reads SQLite every call). Benchmarks may inject a constant. */
-  verify?: (value: string) => VerifyResult;
+  /**
+   * Token verification; default `services.tokens.verify` (reads SQLite every call, and fetches the
+   * pipeline in the same read). Benchmarks may inject a constant; the pipeline is then read apart.
+   */
+  verify?: Verify;
   logger?: Logger;
   metrics?: Metrics;
   /** The open-stream registry (its watcher ends streams of revoked tokens). Default: a new one, started. */
@@ -86,7 +88,7 @@ function newRunId(): string {
  * streamed as SSE. Uses are noted in the UsageRecorder (batched, no write per request).
  */
 export function createTriggerHandler(services: Services, options: TriggerOptions = {}): TriggerHandler {
-  const verify = options.verify ?? ((value: string) => services.tokens.verify(value));
+  const verify: Verify = options.verify ?? ((value, pipeline) => services.tokens.verify(value, pipeline));
   const logger = options.logger ?? createLogger({ level: services.config.logLevel });
   const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
   const streams = options.streams ?? new StreamRegistry(services, { metrics, logger });
@@ -122,21 +124,18 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
   let lastExpiresAt = Number.NaN;
   let lastExpiration = '';
 
+  const writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
   const logRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => {
     metrics.countRequest(TRIGGER_ROUTE, 'POST', status);
-    if (!logger.isLevelEnabled('info')) return;
-    logger.info(
-      { method: 'POST', route: TRIGGER_ROUTE, status, duration_ms: Math.round((performance.now() - started) * 1000) / 1000, token_id: tokenId, pipeline, outcome },
-      'request',
-    );
+    writeAccessLine({ status, durationMs: performance.now() - started, tokenId, pipeline, outcome });
   };
 
   const sendJson = (res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders | null, started: number, tokenId: string | null, pipeline: string | null) => {
     if (res.headersSent || res.destroyed) return;
-    res.statusCode = status;
-    res.setHeader('Content-Type', JSON_TYPE);
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    if (headers !== null) for (const name in headers) res.setHeader(name, headers[name]!);
+    // writeHead with a flat name/value list: no per-header setHeader bookkeeping on the hot path.
+    const list: Array<string | number> = ['Content-Type', JSON_TYPE, 'Content-Length', Buffer.byteLength(body)];
+    if (headers !== null) for (const name in headers) list.push(name, headers[name] as string);
+    res.writeHead(status, list as string[]);
     res.end(body);
     logRequest(started, status, tokenId, pipeline);
   };
@@ -185,7 +184,9 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
       }
     }
 
-    const auth = authenticateHeader(authorization, url, verify);
+    const q = url.indexOf('?');
+    const slug = q === -1 ? url.slice(TRIGGER_PREFIX.length) : url.slice(TRIGGER_PREFIX.length, q);
+    const auth = authenticateHeader(authorization, url, verify, slug);
     if (!auth.ok) {
       countAuthFailure(auth.reason);
       sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge }, started, null, null);
@@ -229,10 +230,13 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
       }
     }
 
-    const q = url.indexOf('?');
-    const slug = q === -1 ? url.slice(TRIGGER_PREFIX.length) : url.slice(TRIGGER_PREFIX.length, q);
-    const row = slug.length > 0 && slug.length <= 63 ? pipelineStatement.get(token.appId, slug) : undefined;
-    if (row === undefined) {
+    const row =
+      auth.pipeline !== undefined
+        ? auth.pipeline
+        : slug.length > 0 && slug.length <= 63
+          ? pipelineStatement.get(token.appId, slug)
+          : undefined;
+    if (!row) {
       const shown = /^[a-z0-9][a-z0-9-]{0,62}$/.test(slug) ? `"${slug}" ` : '';
       sendError(
         res,
