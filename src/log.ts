@@ -61,11 +61,22 @@ export function accessLogger(logger: Logger, method: string, route: string): (en
     };
   }
   const head = '{"level":"info","time":"';
+  // Requests arrive many per millisecond under load: format each millisecond once.
+  let lastMs = 0;
+  let lastIso = '';
+  const isoNow = () => {
+    const ms = Date.now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
   const middle = `","pid":${process.pid},"method":${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":`;
   return (entry) => {
     if (!logger.isLevelEnabled('info')) return;
     destination.write(
-      `${head}${new Date().toISOString()}${middle}${entry.status},"duration_ms":${round(entry.durationMs)},"token_id":${entry.tokenId === null ? 'null' : JSON.stringify(entry.tokenId)},"pipeline":${entry.pipeline === null ? 'null' : JSON.stringify(entry.pipeline)}${entry.outcome === undefined ? '' : `,"outcome":${JSON.stringify(entry.outcome)}`},"msg":"request"}\n`,
+      `${head}${isoNow()}${middle}${entry.status},"duration_ms":${round(entry.durationMs)},"token_id":${entry.tokenId === null ? 'null' : JSON.stringify(entry.tokenId)},"pipeline":${entry.pipeline === null ? 'null' : JSON.stringify(entry.pipeline)}${entry.outcome === undefined ? '' : `,"outcome":${JSON.stringify(entry.outcome)}`},"msg":"request"}\n`,
     );
   };
 }

@@ -56,6 +56,7 @@ const NOOP = (): void => {};
 /** Is this Content-Type JSON (`application/json` or `…+json`, any parameters)? */
 function isJsonType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === 'application/json') return true; // what nearly every client sends
   const semicolon = contentType.indexOf(';');
   const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
@@ -125,8 +126,9 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
   let lastExpiration = '';
 
   const writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
+  const countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
   const logRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string) => {
-    metrics.countRequest(TRIGGER_ROUTE, 'POST', status);
+    countRequest(status);
     writeAccessLine({ status, durationMs: performance.now() - started, tokenId, pipeline, outcome });
   };
 
