@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT, runCli, runCliAsync } from '../helpers/cli';
+import { runCli, runCliAsync, runTsAsync } from '../helpers/cli';
 import { tempDataDir } from '../helpers/data-dir';
 import { testServices } from '../helpers/services';
 
-function churn(dataDir: string, rounds: number, label: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/fixtures/token-churn.ts'), dataDir, String(rounds), label], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function churn(dataDir: string, rounds: number, label: string) {
+  return runTsAsync('test/fixtures/token-churn.ts', [dataDir, String(rounds), label]);
 }
 
 test('processes creating, refreshing and revoking on one file at once never surface SQLITE_BUSY, and lose nothing', async () => {

@@ -31,10 +31,15 @@ export function runCli(args: string[], options: { dataDir?: string; env?: NodeJS
 
 /** Like runCli, but concurrent (for tests that run several processes at once). */
 export function runCliAsync(args: string[], options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runTsAsync(MAIN, args, cliEnv({ ...(options.dataDir ? { MM_DATA_DIR: options.dataDir } : {}), ...options.env }));
+}
+
+/** Runs a TypeScript file of this repository with node + tsx, collecting its output. */
+export function runTsAsync(file: string, args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_IMPORT, MAIN, ...args], {
+    const child = spawn(process.execPath, [...TSX_IMPORT, path.resolve(REPO_ROOT, file), ...args], {
       cwd: REPO_ROOT,
-      env: cliEnv({ ...(options.dataDir ? { MM_DATA_DIR: options.dataDir } : {}), ...options.env }),
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
