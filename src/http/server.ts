@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -102,10 +103,11 @@ export async function startServer(services: Services, options: ServerOptions): P
       trigger.beginShutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       streams.endAll('shutting_down', 'the server is shutting down; retry shortly');
-      const deadline = Date.now() + (options.shutdownGraceMs ?? 10_000);
+      // A monotonic deadline: wall-clock changes must not shorten or stretch the grace period.
+      const deadline = performance.now() + (options.shutdownGraceMs ?? 10_000);
       let done = false;
       void closed.then(() => (done = true));
-      while (!done && Date.now() < deadline) {
+      while (!done && performance.now() < deadline) {
         server.closeIdleConnections();
         await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 50))]);
       }
