@@ -15,6 +15,8 @@ export type TokenStatus = 'active' | 'expiring' | 'expired' | 'revoked';
 export const TOKEN_STATUSES: readonly TokenStatus[] = ['active', 'expiring', 'expired', 'revoked'];
 /** An active token this close to its expiry is shown as `expiring`. */
 export const EXPIRING_WINDOW_MS = 7 * 86_400_000;
+/** How many token ids one `inactiveAmong` query binds. */
+const INACTIVE_BATCH = 500;
 /** The longest grace period a rotation accepts. */
 export const MAX_GRACE_MS = 30 * 86_400_000;
 
@@ -340,17 +342,23 @@ export class TokenService {
   /** Of `ids`, those that are now revoked or expired (for ending streams opened with them). */
   inactiveAmong(ids: readonly string[]): Map<string, 'revoked' | 'expired'> {
     const result = new Map<string, 'revoked' | 'expired'>();
-    if (ids.length === 0) return result;
     const now = this.clock.now();
-    const placeholders = ids.map(() => '?').join(',');
-    const rows = this.db.sqlite
-      .prepare(`SELECT id, revoked_at, expires_at FROM tokens WHERE id IN (${placeholders})`)
-      .all(...ids) as Array<{ id: string; revoked_at: number | null; expires_at: number }>;
-    for (const row of rows) {
-      if (row.revoked_at !== null) result.set(row.id, 'revoked');
-      else if (row.expires_at <= now) result.set(row.id, 'expired');
+    const found = new Set<string>();
+    // In batches: SQLite caps the number of bound parameters, and thousands of open streams may
+    // hold thousands of distinct tokens.
+    for (let start = 0; start < ids.length; start += INACTIVE_BATCH) {
+      const batch = ids.slice(start, start + INACTIVE_BATCH);
+      const rows = this.db.sqlite
+        .prepare(`SELECT id, revoked_at, expires_at FROM tokens WHERE id IN (${batch.map(() => '?').join(',')})`)
+        .all(...batch) as Array<{ id: string; revoked_at: number | null; expires_at: number }>;
+      for (const row of rows) {
+        found.add(row.id);
+        if (row.revoked_at !== null) result.set(row.id, 'revoked');
+        else if (row.expires_at <= now) result.set(row.id, 'expired');
+      }
     }
-    for (const id of ids) if (!rows.some((r) => r.id === id)) result.set(id, 'revoked');
+    // A token that no longer exists (its app was deleted) counts as revoked.
+    for (const id of ids) if (!found.has(id)) result.set(id, 'revoked');
     return result;
   }
 

@@ -266,3 +266,22 @@ describe('last use', () => {
     assert.equal(s.usage.flush(), 0);
   });
 });
+
+describe('inactiveAmong (ending streams of revoked and expired tokens)', () => {
+  test('reports revoked, expired and vanished tokens among many, in batches', () => {
+    const s = testServices();
+    const ids = Array.from({ length: 1_200 }, (_, i) => s.tokens.create({ app: 'default', name: `t${i}`, expires: i % 3 === 0 ? '1h' : '30d' }, 'cli').token.id);
+    s.tokens.revoke(ids[1]!, 'cli');
+    s.tokens.revoke(ids[1_100]!, 'cli');
+    s.clock.advance(2 * 3_600_000);
+    const inactive = s.tokens.inactiveAmong([...ids, 'tok_gone']);
+    assert.equal(inactive.get(ids[1]!), 'revoked');
+    assert.equal(inactive.get(ids[1_100]!), 'revoked');
+    assert.equal(inactive.get(ids[0]!), 'expired');
+    assert.equal(inactive.get(ids[999]!), 'expired');
+    assert.equal(inactive.get(ids[2]!), undefined);
+    assert.equal(inactive.get('tok_gone'), 'revoked');
+    assert.equal(inactive.size, 400 + 2 + 1);
+    assert.equal(s.tokens.inactiveAmong([]).size, 0);
+  });
+});
