@@ -279,7 +279,7 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
         sendError(res, 400, 'invalid_json', 'the body must be a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: expiration }, started, token.id, slug);
         return;
       }
-      const run: RunState = { services, streams, metrics, logger, started, tokenId: token.id, expiresAt: token.expiresAt, expiration, slug, kind: row.kind, config: parseConfig(row.config), input: input as RunInput };
+      const run: RunState = { streams, metrics, logger, started, tokenId: token.id, expiresAt: token.expiresAt, expiration, slug, kind: row.kind, config: parseConfig(row.config), input: input as RunInput };
       activeRuns++;
       const done = () => {
         activeRuns--;
@@ -326,7 +326,6 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
 }
 
 interface RunState {
-  services: Services;
   streams: StreamRegistry;
   metrics: Metrics;
   logger: Logger;

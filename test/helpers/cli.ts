@@ -1,16 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCollecting, type ProcessResult } from './process';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(REPO_ROOT, 'src/main.ts');
 const TSX_IMPORT = ['--import', 'tsx'];
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /** The environment a CLI child gets: this one without MM_* settings, plus `env`. */
 export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -36,19 +33,7 @@ export function runCliAsync(args: string[], options: { dataDir?: string; env?: N
 
 /** Runs a TypeScript file of this repository with node + tsx, collecting its output. */
 export function runTsAsync(file: string, args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TSX_IMPORT, path.resolve(REPO_ROOT, file), ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCollecting(process.execPath, [...TSX_IMPORT, path.resolve(REPO_ROOT, file), ...args], { cwd: REPO_ROOT, env });
 }
 
 /** The command line that runs the development entry point, for tests that start it themselves (tmux, servers). */

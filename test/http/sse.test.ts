@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runCliAsync } from '../helpers/cli';
 import { eventually, request, SseClient, startTestServer } from '../helpers/server';
+import { alive } from '../helpers/process';
 
 const t = await startTestServer({ server: { pingIntervalMs: 100 } });
 const { services } = t;
@@ -13,15 +14,6 @@ services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { 
 
 function issue(name: string, expires = '30d') {
   return services.tokens.create({ app: 'default', name, expires }, 'cli');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const main = issue('stream');

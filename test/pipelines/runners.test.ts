@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { AppError } from '../../src/errors';
 import { RunAborted, runPipeline, type RunnablePipeline } from '../../src/pipelines/index';
+import { alive } from '../helpers/process';
 
 async function run(pipeline: RunnablePipeline, input: Record<string, unknown>, signal: AbortSignal = new AbortController().signal) {
   const deltas: string[] = [];
@@ -19,15 +20,6 @@ async function failure(promise: Promise<unknown>): Promise<AppError> {
     return error;
   }
   assert.fail('expected the run to fail');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {

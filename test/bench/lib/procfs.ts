@@ -44,11 +44,4 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { alive } from '../../helpers/process';

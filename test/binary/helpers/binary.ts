@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { REPO_ROOT } from '../../helpers/cli';
+import { runCollecting } from '../../helpers/process';
 
 /** Long enough for a build from scratch on a busy 2-core machine. */
 export const BUILD_TIMEOUT_MS = 10 * 60_000;
@@ -80,15 +81,7 @@ export function runBinary(box: Sandbox, args: string[], options: { env?: NodeJS.
 
 /** Like runBinary, concurrent. */
 export function runBinaryAsync(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<BinaryResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ensureBinary(), args, { cwd: box.dir, env: options.env ?? box.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCollecting(ensureBinary(), args, { cwd: box.dir, env: options.env ?? box.env });
 }
 
 /** A TCP port that was free a moment ago. */

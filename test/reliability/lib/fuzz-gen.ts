@@ -141,7 +141,7 @@ const CONTENT_TYPES = [
   '',
 ];
 
-function jsonBody(r: Rng, path: string): Buffer {
+function jsonBody(r: Rng): Buffer {
   if (chance(r, 0.35)) {
     // Admin-shaped bodies, valid and not.
     return Buffer.from(
@@ -191,7 +191,7 @@ function jsonBody(r: Rng, path: string): Buffer {
 
 function body(r: Rng, path: string): { bytes: Buffer; label: string } {
   const roll = r();
-  if (roll < 0.7) return { bytes: jsonBody(r, path), label: 'json' };
+  if (roll < 0.7) return { bytes: jsonBody(r), label: 'json' };
   if (roll < 0.8) {
     // invalid UTF-8 inside and around JSON
     const bad = pick(r, [Buffer.from([0xff, 0xfe]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]), Buffer.from([0xe2, 0x82])]);
