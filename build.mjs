@@ -96,8 +96,12 @@ if (tuiExists && !exportsRunTui(fs.readFileSync(TUI_ENTRY, 'utf8'))) {
 step('bundle with esbuild');
 fs.rmSync(WORK, { recursive: true, force: true });
 fs.mkdirSync(WORK, { recursive: true });
-const migrations = readMigrationFiles({ migrationsFolder: path.join(ROOT, 'migrations') });
-if (migrations.length === 0) fail('no migrations found in migrations/');
+const migrationSets = {
+  sqlite: readMigrationFiles({ migrationsFolder: path.join(ROOT, 'migrations/sqlite') }),
+  postgres: readMigrationFiles({ migrationsFolder: path.join(ROOT, 'migrations/postgres') }),
+};
+for (const [dialect, set] of Object.entries(migrationSets)) if (set.length === 0) fail(`no migrations found in migrations/${dialect}/`);
+const migrations = [...migrationSets.sqlite, ...migrationSets.postgres];
 
 /** The single executable's adaptations, as one esbuild plugin. */
 const singleExecutablePlugin = {
@@ -136,7 +140,7 @@ const singleExecutablePlugin = {
     });
 
     // The embedded migrations, and only they (see MIGRATE in build/patches.mjs).
-    build.onLoad({ filter: /[\\/]src[\\/]db[\\/]migrate\.ts$/ }, (loadArgs) => {
+    build.onLoad({ filter: /[\\/]src[\\/]db[\\/]migrations\.ts$/ }, (loadArgs) => {
       let contents;
       try {
         contents = patchMigrate(fs.readFileSync(loadArgs.path, 'utf8'));
@@ -174,7 +178,7 @@ try {
     logLevel: 'silent',
     define: {
       'process.env.NODE_ENV': '"production"',
-      __MM_MIGRATIONS__: JSON.stringify(migrations),
+      __MM_MIGRATIONS__: JSON.stringify(migrationSets),
       __MM_ADDON__: JSON.stringify({ asset: ADDON_ASSET, sha256: addonSha256 }),
       // What esbuild would make of it anyway in CommonJS, without the warning; see IMPORT_META_ALLOWED in build/patches.mjs.
       'import.meta.url': 'undefined',
@@ -214,7 +218,7 @@ const requires = new Set([...bundleText.matchAll(/\brequire\("([^"]+)"\)/g)].map
 const { builtinModules } = await import('node:module');
 const nonBuiltin = [...requires].filter((name) => !builtinModules.includes(name.replace(/^node:/, '')) && !name.startsWith('node:'));
 if (nonBuiltin.length > 0) fail(`the bundle requires modules that a single executable cannot load: ${nonBuiltin.join(', ')}`);
-console.log(`   bundle ${(fs.statSync(BUNDLE).size / 1048576).toFixed(1)} MiB, ${migrations.length} migration(s) embedded, TUI ${inputs.includes('tui/index.tsx') ? 'included' : 'not imported by src/cli/tui.ts'}`);
+console.log(`   bundle ${(fs.statSync(BUNDLE).size / 1048576).toFixed(1)} MiB, ${migrationSets.sqlite.length} SQLite and ${migrationSets.postgres.length} PostgreSQL migration(s) embedded, TUI ${inputs.includes('tui/index.tsx') ? 'included' : 'not imported by src/cli/tui.ts'}`);
 
 // ---------------------------------------------------------------------------------------------
 // 2. SEA blob

@@ -28,17 +28,17 @@ const packageJson = isDev()
 };
 
 /**
- * src/db/migrate.ts reads the migrations folder only when `__MM_MIGRATIONS__` is not defined.
+ * src/db/migrations.ts reads the migrations folders only when `__MM_MIGRATIONS__` is not defined.
  * esbuild does not fold `typeof` of an array define, so the bundle states the fact itself and the
  * development branch is removed as dead code (build.mjs checks that it is gone).
  */
-export const MIGRATE = { file: 'src/db/migrate.ts', from: "typeof __MM_MIGRATIONS__ !== 'undefined'", to: 'true /* __MM_MIGRATIONS__ is defined by build.mjs */' };
+export const MIGRATE = { file: 'src/db/migrations.ts', from: "typeof __MM_MIGRATIONS__ !== 'undefined'", to: 'true /* __MM_MIGRATIONS__ is defined by build.mjs */' };
 
 /**
  * Files that may mention `import.meta`, which is empty in a CommonJS bundle (build.mjs defines
  * `import.meta.url` as undefined, as esbuild would, without the warning). Any other bundled file
  * that uses it fails the build.
- * - src/db/migrate.ts: only in the development branch, which the bundle removes (MIGRATE).
+ * - src/db/migrations.ts: only in the development branch, which the bundle removes (MIGRATE).
  * - yoga's emscripten loader: only to locate a .wasm file, and the wasm is inlined as base64.
  */
 export const IMPORT_META_ALLOWED = new Set([MIGRATE.file, 'node_modules/yoga-layout/dist/binaries/yoga-wasm-base64-esm.js']);
@@ -65,7 +65,7 @@ export function patchInkReconciler(source) {
   return INK_RECONCILER.replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, INK_RECONCILER.file, 'update INK_RECONCILER in build/patches.mjs'), source);
 }
 
-/** src/db/migrate.ts with its development branch made dead code; throws if the guarded line changed. */
+/** src/db/migrations.ts with its development branch made dead code; throws if the guarded line changed. */
 export function patchMigrate(source) {
   return replaceOnce(source, MIGRATE.from, MIGRATE.to, MIGRATE.file, 'update MIGRATE in build/patches.mjs');
 }

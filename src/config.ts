@@ -14,6 +14,18 @@ export interface Config {
   defaultGraceMs: number;
   maxBodyBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  // --- storage
+  /** PostgreSQL instead of the SQLite file in dataDir (MM_DATABASE_URL, --database-url). */
+  databaseUrl: string | undefined;
+  /** Connections each process keeps to PostgreSQL. */
+  databasePoolSize: number;
+  /** Below this much free disk space the SQLite store reports not ready (/readyz 503). */
+  readyMinFreeBytes: number;
+  // --- runs
+  /** Runs one token may have in progress at once (then 429 too_many_runs). */
+  maxRunsPerToken: number;
+  /** `command` pipeline processes this server runs at once (then 503 busy). */
+  maxChildren: number;
 }
 
 export const DEFAULTS = {
@@ -24,10 +36,15 @@ export const DEFAULTS = {
   defaultGrace: '24h',
   maxBody: 1_048_576,
   logLevel: 'info',
+  databasePoolSize: 10,
+  readyMinFree: '16MiB',
+  maxRunsPerToken: 100,
+  maxChildren: 64,
 } as const;
 
 export interface ConfigFlags {
   dataDir?: string | undefined;
+  databaseUrl?: string | undefined;
   host?: string | undefined;
   port?: string | undefined;
 }
@@ -55,6 +72,18 @@ const bytes = (name: string) =>
     return n;
   });
 
+/** A whole number from 1 to `max`, from a variable or a default. */
+const count = (name: string, max: number) =>
+  z.union([z.number(), z.string()]).transform((input, ctx) => {
+    const text = String(input).trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < 1 || n > max) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from 1 to ${max} (got "${input}")` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const schema = z.object({
   dataDir: z.string().min(1, 'the data directory must not be empty'),
   host: z.string().min(1, 'the host must not be empty'),
@@ -70,6 +99,28 @@ const schema = z.object({
   maxTokenTtlMs: duration('MM_MAX_TOKEN_TTL'),
   defaultGraceMs: duration('MM_ROTATE_GRACE'),
   maxBodyBytes: bytes('MM_MAX_BODY'),
+  databaseUrl: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      let url: URL | undefined;
+      try {
+        url = new URL(text.trim());
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+        // Never quote the text: it may hold a password.
+        ctx.addIssue({ code: 'custom', message: 'MM_DATABASE_URL (--database-url) must be a URL such as postgres://user:password@host:5432/mechamental' });
+        return z.NEVER;
+      }
+      return text.trim();
+    }),
+  databasePoolSize: count('MM_DATABASE_POOL', 1000),
+  readyMinFreeBytes: bytes('MM_READY_MIN_FREE'),
+  maxRunsPerToken: count('MM_MAX_RUNS_PER_TOKEN', 1_000_000),
+  maxChildren: count('MM_MAX_CHILDREN', 100_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
@@ -85,6 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     defaultGraceMs: env.MM_ROTATE_GRACE ?? DEFAULTS.defaultGrace,
     maxBodyBytes: env.MM_MAX_BODY ?? DEFAULTS.maxBody,
     logLevel: env.MM_LOG_LEVEL ?? DEFAULTS.logLevel,
+    databaseUrl: flags.databaseUrl ?? env.MM_DATABASE_URL,
+    databasePoolSize: env.MM_DATABASE_POOL ?? DEFAULTS.databasePoolSize,
+    readyMinFreeBytes: env.MM_READY_MIN_FREE ?? DEFAULTS.readyMinFree,
+    maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
+    maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
   });
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -1,17 +1,18 @@
 import { AppService, PipelineService } from './apps/apps';
+import { AuditLog, type Actor } from './audit/audit';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
-import { openDatabase, type Db } from './db/open';
-import { AuditLog, type Actor } from './tokens/audit';
+import { openStore } from './db/open-store';
+import type { Store } from './db/store';
 import { TokenService } from './tokens/service';
 import { UsageRecorder } from './tokens/usage';
 
 /**
- * Everything the HTTP API, the CLI and the TUI call: one implementation of each rule, on one
- * database file.
+ * Everything the HTTP API, the CLI and the TUI call: one implementation of each rule, on one store
+ * (the SQLite file, or the shared PostgreSQL database).
  */
 export interface Services {
-  readonly db: Db;
+  readonly store: Store;
   readonly clock: Clock;
   readonly config: Config;
   readonly apps: AppService;
@@ -19,25 +20,27 @@ export interface Services {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
-  close(): void;
+  /** Writes pending last-use times and closes the store. */
+  close(): Promise<void>;
 }
 
 /**
- * Opens the database in `config.dataDir` (creating and migrating it as needed), seeds app
- * `default` with pipeline `chat` on a database with no app, and wires the services.
+ * Opens the configured store (creating and migrating it as needed), seeds app `default` with
+ * pipeline `chat` on a database with no app, and wires the services.
  */
-export function openServices(config: Config, options: { clock?: Clock; actor: Actor }): Services {
+export async function openServices(config: Config, options: { clock?: Clock; actor: Actor }): Promise<Services> {
   const clock = options.clock ?? systemClock;
-  const db = openDatabase(config.dataDir);
+  const store = await openStore(config, { clock: () => clock.now() });
   try {
-    const audit = new AuditLog(db, clock);
-    const apps = new AppService(db, clock, audit);
-    const pipelines = new PipelineService(db, clock, audit, apps);
-    const tokens = new TokenService(db, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
-    const usage = new UsageRecorder(db, clock);
-    apps.seedDefault(options.actor);
+    const audit = new AuditLog(store, clock);
+    const apps = new AppService(store, clock, audit);
+    const pipelines = new PipelineService(store, clock, audit, apps);
+    const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
+    const usage = new UsageRecorder(store, clock);
+    await apps.seedDefault(options.actor);
+    let closing: Promise<void> | undefined;
     return {
-      db,
+      store,
       clock,
       config,
       apps,
@@ -45,17 +48,18 @@ export function openServices(config: Config, options: { clock?: Clock; actor: Ac
       tokens,
       audit,
       usage,
-      close: () => {
-        usage.stop();
-        try {
-          usage.flush();
-        } finally {
-          db.close();
-        }
-      },
+      close: () =>
+        (closing ??= (async () => {
+          usage.stop();
+          try {
+            await usage.flush();
+          } finally {
+            await store.close();
+          }
+        })()),
     };
   } catch (error) {
-    db.close();
+    await store.close();
     throw error;
   }
 }

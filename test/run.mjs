@@ -1,10 +1,18 @@
 // Runs the test suite: every test/**/*.test.ts(x) under node:test with the tsx loader.
 // Node 20's test runner does not expand globs itself, hence this small launcher.
+//
 // Usage: node test/run.mjs [substring …]   (only files whose path contains one of the substrings)
-import { spawnSync } from 'node:child_process';
+//
+// PostgreSQL: when its server tools are installed (Debian: postgresql), a throwaway cluster is
+// started for the run and its URL handed to the tests as MM_TEST_POSTGRES_URL (unless that is set
+// already); tests that need PostgreSQL are skipped without it, saying how to install it.
+// MM_TEST_DATABASE=postgres runs the service and HTTP tests against PostgreSQL instead of SQLite.
+// MM_TEST_NO_SKIPS=1 (CI) fails the run when any test was skipped.
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSTALL_HINT, postgresBinDir, startCluster } from './helpers/postgres-cluster.mjs';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
@@ -24,9 +32,48 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ')}`);
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+
+const env = { ...process.env };
+let cluster;
+if (!env.MM_TEST_POSTGRES_URL) {
+  if (postgresBinDir()) {
+    try {
+      cluster = await startCluster();
+      env.MM_TEST_POSTGRES_URL = cluster.url;
+      console.log(`# PostgreSQL test cluster on port ${cluster.port}`);
+    } catch (error) {
+      console.log(`# PostgreSQL test cluster could not start: ${error.message}`);
+    }
+  } else {
+    console.log(`# no PostgreSQL server tools: tests that need PostgreSQL are skipped (${INSTALL_HINT})`);
+  }
+}
+if (env.MM_TEST_DATABASE === 'postgres' && !env.MM_TEST_POSTGRES_URL) {
+  console.error(`MM_TEST_DATABASE=postgres needs PostgreSQL: ${INSTALL_HINT}`);
+  process.exit(1);
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files], {
+  stdio: ['inherit', 'pipe', 'inherit'],
+  env,
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    child.kill(signal);
+    cluster?.remove();
+    process.exit(1);
+  });
+}
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString('utf8')).slice(-4096);
+});
+const code = await new Promise((resolve) => child.on('close', (status) => resolve(status ?? 1)));
+cluster?.remove();
+const skipped = Number(/# skipped (\d+)/.exec(tail)?.[1] ?? 0);
+if (code === 0 && skipped > 0 && process.env.MM_TEST_NO_SKIPS === '1') {
+  console.error(`\n${skipped} test(s) were skipped, and MM_TEST_NO_SKIPS=1 says none may be (install what their messages name)`);
+  process.exit(1);
+}
+process.exit(code);

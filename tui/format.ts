@@ -1,4 +1,4 @@
-import type { AuditEventView } from '../src/tokens/audit';
+import type { AuditEventView } from '../src/audit/audit';
 import type { TokenView } from '../src/tokens/service';
 import { AppError } from '../src/errors';
 

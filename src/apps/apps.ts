@@ -1,9 +1,7 @@
-import { and, asc, count, eq } from 'drizzle-orm';
+import type { Actor, AuditLog } from '../audit/audit';
 import { formatTime, type Clock } from '../clock';
-import type { Db } from '../db/open';
-import { apps, pipelines } from '../db/schema';
+import { UniqueViolation, type AppRow, type PipelineRow, type Store } from '../db/store';
 import { AppError } from '../errors';
-import type { Actor, AuditLog } from '../tokens/audit';
 import { requireKind, validatePipelineConfig, type PipelineConfig, type PipelineKind } from './pipeline-config';
 import { requireName, requireSlug } from './validation';
 
@@ -13,12 +11,7 @@ export interface AppView {
   created_at: string;
 }
 
-export interface AppRecord {
-  id: number;
-  slug: string;
-  name: string;
-  createdAt: number;
-}
+export type AppRecord = AppRow;
 
 export interface PipelineView {
   app: string;
@@ -32,73 +25,67 @@ export interface PipelineView {
 export const DEFAULT_APP = 'default';
 export const DEFAULT_PIPELINE = 'chat';
 
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
-
 /** Apps: the unit that owns pipelines and tokens. */
 export class AppService {
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly clock: Clock,
     private readonly audit: AuditLog,
   ) {}
 
-  list(): AppView[] {
-    return this.db.orm.select().from(apps).orderBy(asc(apps.slug)).all().map(toAppView);
+  async list(): Promise<AppView[]> {
+    return (await this.store.apps.list()).map(toAppView);
   }
 
   /** The app with this slug; `not_found` (naming the slug and how to list apps) otherwise. */
-  require(slug: string): AppRecord {
-    const row = this.db.orm.select().from(apps).where(eq(apps.slug, slug)).get();
+  async require(slug: string): Promise<AppRecord> {
+    const row = await this.store.apps.bySlug(slug);
     if (!row) throw new AppError('not_found', `app "${slug}" does not exist; list apps with \`mechamental apps list\``);
     return row;
   }
 
-  get(slug: string): AppView {
-    return toAppView(this.require(slug));
+  async get(slug: string): Promise<AppView> {
+    return toAppView(await this.require(slug));
   }
 
-  create(input: { slug: string; name?: string | undefined }, actor: Actor): AppView {
+  async create(input: { slug: string; name?: string | undefined }, actor: Actor): Promise<AppView> {
     const slug = requireSlug(input.slug);
     const name = requireName(input.name ?? slug);
     try {
-      return this.db.orm.transaction(
-        (tx) => {
-          const row = tx.insert(apps).values({ slug, name, createdAt: this.clock.now() }).returning().get();
-          this.audit.record(tx, { actor, action: 'app.created', app: slug, detail: { name } });
-          return toAppView(row);
-        },
-        { behavior: 'immediate' },
-      );
+      return await this.store.transaction(async (tx) => {
+        const row = await tx.apps.insert({ slug, name, createdAt: this.clock.now() });
+        await this.audit.record(tx, { actor, action: 'app.created', app: slug, detail: { name } });
+        return toAppView(row);
+      });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AppError('conflict', `app "${slug}" already exists`);
+      if (error instanceof UniqueViolation) throw new AppError('conflict', `app "${slug}" already exists`);
       throw error;
     }
   }
 
   /**
    * On a database with no app at all, creates app `default` with pipeline `chat` (kind `echo`), so
-   * the documented curl examples work as soon as a token exists. Returns whether it did.
+   * the documented curl examples work as soon as a token exists. Returns whether it did. Safe when
+   * several processes or instances start at once: only one seeds.
    */
-  seedDefault(actor: Actor): boolean {
-    // Cheap read first: every open calls this, and only a new file needs the write lock.
-    if ((this.db.orm.select({ n: count() }).from(apps).get()?.n ?? 0) > 0) return false;
-    return this.db.orm.transaction(
-      (tx) => {
-        const existing = tx.select({ n: count() }).from(apps).get();
-        if ((existing?.n ?? 0) > 0) return false;
+  async seedDefault(actor: Actor): Promise<boolean> {
+    // Cheap read first: every open calls this, and only a new database needs the write.
+    if ((await this.store.apps.count()) > 0) return false;
+    try {
+      return await this.store.transaction(async (tx) => {
+        if ((await tx.apps.count()) > 0) return false;
         const now = this.clock.now();
-        const app = tx.insert(apps).values({ slug: DEFAULT_APP, name: 'Default', createdAt: now }).returning().get();
-        tx.insert(pipelines)
-          .values({ appId: app.id, slug: DEFAULT_PIPELINE, kind: 'echo', config: '{}', createdAt: now, updatedAt: now })
-          .run();
-        this.audit.record(tx, { actor, action: 'app.created', app: DEFAULT_APP, detail: { name: 'Default', seeded: true } });
-        this.audit.record(tx, { actor, action: 'pipeline.created', app: DEFAULT_APP, detail: { pipeline: DEFAULT_PIPELINE, kind: 'echo', seeded: true } });
+        const app = await tx.apps.insert({ slug: DEFAULT_APP, name: 'Default', createdAt: now });
+        await tx.pipelines.insert({ appId: app.id, slug: DEFAULT_PIPELINE, kind: 'echo', config: '{}', createdAt: now, updatedAt: now });
+        await this.audit.record(tx, { actor, action: 'app.created', app: DEFAULT_APP, detail: { name: 'Default', seeded: true } });
+        await this.audit.record(tx, { actor, action: 'pipeline.created', app: DEFAULT_APP, detail: { pipeline: DEFAULT_PIPELINE, kind: 'echo', seeded: true } });
         return true;
-      },
-      { behavior: 'immediate' },
-    );
+      });
+    } catch (error) {
+      // Another instance seeded between our count and our insert (PostgreSQL: no table lock).
+      if (error instanceof UniqueViolation) return false;
+      throw error;
+    }
   }
 }
 
@@ -109,105 +96,73 @@ function toAppView(row: AppRecord): AppView {
 /** Pipelines as data: each belongs to one app; its config is validated for its kind on every write. */
 export class PipelineService {
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly clock: Clock,
     private readonly audit: AuditLog,
     private readonly appService: AppService,
   ) {}
 
-  list(appSlug: string): PipelineView[] {
-    const app = this.appService.require(appSlug);
-    return this.db.orm
-      .select()
-      .from(pipelines)
-      .where(eq(pipelines.appId, app.id))
-      .orderBy(asc(pipelines.slug))
-      .all()
-      .map((row) => toPipelineView(app.slug, row));
+  async list(appSlug: string): Promise<PipelineView[]> {
+    const app = await this.appService.require(appSlug);
+    return (await this.store.pipelines.listByApp(app.id)).map((row) => toPipelineView(app.slug, row));
   }
 
-  get(appSlug: string, slug: string): PipelineView {
-    const app = this.appService.require(appSlug);
-    const row = this.db.orm
-      .select()
-      .from(pipelines)
-      .where(and(eq(pipelines.appId, app.id), eq(pipelines.slug, slug)))
-      .get();
-    if (!row) throw new AppError('not_found', `pipeline "${slug}" does not exist in app "${appSlug}"; list them with \`mechamental pipelines list --app ${appSlug}\``);
+  async get(appSlug: string, slug: string): Promise<PipelineView> {
+    const app = await this.appService.require(appSlug);
+    const row = await this.store.pipelines.find(app.id, slug);
+    if (!row) throw notFound(slug, appSlug);
     return toPipelineView(app.slug, row);
   }
 
-  create(appSlug: string, input: { slug: string; kind: string; config?: unknown }, actor: Actor): PipelineView {
+  async create(appSlug: string, input: { slug: string; kind: string; config?: unknown }, actor: Actor): Promise<PipelineView> {
     const slug = requireSlug(input.slug);
     const kind = requireKind(input.kind);
     const config = validatePipelineConfig(kind, input.config);
-    const app = this.appService.require(appSlug);
+    const app = await this.appService.require(appSlug);
     try {
-      return this.db.orm.transaction(
-        (tx) => {
-          const now = this.clock.now();
-          const row = tx
-            .insert(pipelines)
-            .values({ appId: app.id, slug, kind, config: JSON.stringify(config), createdAt: now, updatedAt: now })
-            .returning()
-            .get();
-          this.audit.record(tx, { actor, action: 'pipeline.created', app: app.slug, detail: { pipeline: slug, kind } });
-          return toPipelineView(app.slug, row);
-        },
-        { behavior: 'immediate' },
-      );
+      return await this.store.transaction(async (tx) => {
+        const now = this.clock.now();
+        const row = await tx.pipelines.insert({ appId: app.id, slug, kind, config: JSON.stringify(config), createdAt: now, updatedAt: now });
+        await this.audit.record(tx, { actor, action: 'pipeline.created', app: app.slug, detail: { pipeline: slug, kind } });
+        return toPipelineView(app.slug, row);
+      });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AppError('conflict', `pipeline "${slug}" already exists in app "${app.slug}"`);
+      if (error instanceof UniqueViolation) throw new AppError('conflict', `pipeline "${slug}" already exists in app "${app.slug}"`);
       throw error;
     }
   }
 
   /** Replaces kind and config (PUT semantics); the slug stays. */
-  update(appSlug: string, slug: string, input: { kind: string; config?: unknown }, actor: Actor): PipelineView {
+  async update(appSlug: string, slug: string, input: { kind: string; config?: unknown }, actor: Actor): Promise<PipelineView> {
     const kind = requireKind(input.kind);
     const config = validatePipelineConfig(kind, input.config);
-    const existing = this.get(appSlug, slug);
-    const app = this.appService.require(appSlug);
-    return this.db.orm.transaction(
-      (tx) => {
-        const row = tx
-          .update(pipelines)
-          .set({ kind, config: JSON.stringify(config), updatedAt: this.clock.now() })
-          .where(and(eq(pipelines.appId, app.id), eq(pipelines.slug, existing.slug)))
-          .returning()
-          .get();
-        if (!row) throw new AppError('not_found', `pipeline "${slug}" does not exist in app "${appSlug}"`);
-        this.audit.record(tx, { actor, action: 'pipeline.updated', app: app.slug, detail: { pipeline: slug, kind } });
-        return toPipelineView(app.slug, row);
-      },
-      { behavior: 'immediate' },
-    );
+    const app = await this.appService.require(appSlug);
+    return this.store.transaction(async (tx) => {
+      const row = await tx.pipelines.update(app.id, slug, { kind, config: JSON.stringify(config), updatedAt: this.clock.now() });
+      if (!row) throw notFound(slug, appSlug);
+      await this.audit.record(tx, { actor, action: 'pipeline.updated', app: app.slug, detail: { pipeline: slug, kind } });
+      return toPipelineView(app.slug, row);
+    });
   }
 
-  remove(appSlug: string, slug: string, actor: Actor): void {
-    const app = this.appService.require(appSlug);
-    this.db.orm.transaction(
-      (tx) => {
-        const removed = tx
-          .delete(pipelines)
-          .where(and(eq(pipelines.appId, app.id), eq(pipelines.slug, slug)))
-          .returning({ slug: pipelines.slug })
-          .all();
-        if (removed.length === 0) {
-          throw new AppError('not_found', `pipeline "${slug}" does not exist in app "${appSlug}"; list them with \`mechamental pipelines list --app ${appSlug}\``);
-        }
-        this.audit.record(tx, { actor, action: 'pipeline.deleted', app: app.slug, detail: { pipeline: slug } });
-      },
-      { behavior: 'immediate' },
-    );
+  async remove(appSlug: string, slug: string, actor: Actor): Promise<void> {
+    const app = await this.appService.require(appSlug);
+    await this.store.transaction(async (tx) => {
+      if (!(await tx.pipelines.delete(app.id, slug))) throw notFound(slug, appSlug);
+      await this.audit.record(tx, { actor, action: 'pipeline.deleted', app: app.slug, detail: { pipeline: slug } });
+    });
   }
 }
 
-function toPipelineView(appSlug: string, row: typeof pipelines.$inferSelect): PipelineView {
+function notFound(slug: string, appSlug: string): AppError {
+  return new AppError('not_found', `pipeline "${slug}" does not exist in app "${appSlug}"; list them with \`mechamental pipelines list --app ${appSlug}\``);
+}
+
+function toPipelineView(appSlug: string, row: PipelineRow): PipelineView {
   return {
     app: appSlug,
     slug: row.slug,
-    kind: row.kind,
+    kind: row.kind as PipelineKind,
     config: JSON.parse(row.config) as PipelineConfig,
     created_at: formatTime(row.createdAt),
     updated_at: formatTime(row.updatedAt),

@@ -11,8 +11,8 @@ export const appCommands: Command[] = [
     summary: 'list apps',
     usage: 'apps list [--json]',
     options: { ...json },
-    run(ctx) {
-      const apps = ctx.services().apps.list();
+    async run(ctx) {
+      const apps = await (await ctx.services()).apps.list();
       if (ctx.json) return ctx.printJson({ apps });
       ctx.out(table(['SLUG', 'NAME', 'CREATED'], apps.map((a) => [a.slug, a.name, a.created_at])));
     },
@@ -23,8 +23,8 @@ export const appCommands: Command[] = [
     usage: 'apps create SLUG [--name NAME] [--json]',
     positionals: ['slug'],
     options: { name: { type: 'string' }, ...json },
-    run(ctx) {
-      const app = ctx.services().apps.create({ slug: ctx.arg(0), name: ctx.string('name') }, 'cli');
+    async run(ctx) {
+      const app = await (await ctx.services()).apps.create({ slug: ctx.arg(0), name: ctx.string('name') }, 'cli');
       if (ctx.json) return ctx.printJson({ app });
       ctx.out(`Created app ${app.slug} ("${app.name}"). Add a pipeline with: mechamental pipelines add chat --app ${app.slug} --kind echo`);
     },
@@ -37,8 +37,8 @@ export const pipelineCommands: Command[] = [
     summary: "list an app's pipelines",
     usage: 'pipelines list --app APP [--json]',
     options: { app: { type: 'string' }, ...json },
-    run(ctx) {
-      const pipelines = ctx.services().pipelines.list(ctx.required('app'));
+    async run(ctx) {
+      const pipelines = await (await ctx.services()).pipelines.list(ctx.required('app'));
       if (ctx.json) return ctx.printJson({ pipelines });
       ctx.out(table(['SLUG', 'KIND', 'CONFIG'], pipelines.map((p) => [p.slug, p.kind, summarizeConfig(p.kind, p.config)])));
     },
@@ -53,7 +53,7 @@ export const pipelineCommands: Command[] = [
   mechamental pipelines add llm --app default --kind openai --config '{"base_url":"http://127.0.0.1:11434/v1","model":"llama3.2"}'`,
     positionals: ['slug'],
     options: { app: { type: 'string' }, kind: { type: 'string' }, config: { type: 'string' }, ...json },
-    run(ctx) {
+    async run(ctx) {
       const configText = ctx.string('config');
       let config: unknown = {};
       if (configText !== undefined) {
@@ -63,7 +63,7 @@ export const pipelineCommands: Command[] = [
           throw new AppError('usage', `pipelines add: --config is not valid JSON (${(error as Error).message})`);
         }
       }
-      const pipeline = ctx.services().pipelines.create(ctx.required('app'), { slug: ctx.arg(0), kind: ctx.required('kind'), config }, 'cli');
+      const pipeline = await (await ctx.services()).pipelines.create(ctx.required('app'), { slug: ctx.arg(0), kind: ctx.required('kind'), config }, 'cli');
       if (ctx.json) return ctx.printJson({ pipeline });
       ctx.out(`Added pipeline ${pipeline.slug} (${pipeline.kind}) to app ${pipeline.app}: POST /v1/trigger/${pipeline.slug}`);
     },
@@ -74,9 +74,9 @@ export const pipelineCommands: Command[] = [
     usage: 'pipelines remove SLUG --app APP',
     positionals: ['slug'],
     options: { app: { type: 'string' }, ...json },
-    run(ctx) {
+    async run(ctx) {
       const app = ctx.required('app');
-      ctx.services().pipelines.remove(app, ctx.arg(0), 'cli');
+      await (await ctx.services()).pipelines.remove(app, ctx.arg(0), 'cli');
       if (ctx.json) return ctx.printJson({ removed: ctx.arg(0) });
       ctx.out(`Removed pipeline ${ctx.arg(0)} from app ${app}.`);
     },

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config';
 import { AppError } from '../errors';
 import { openServices, type Services } from '../services';
-import type { Actor } from '../tokens/audit';
+import type { Actor } from '../audit/audit';
+import { systemClock } from '../clock';
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -17,6 +18,7 @@ export interface Io {
 /** Options every command accepts, before or after the command and its arguments. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
   'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -36,7 +38,8 @@ export interface Command {
 
 /** What a running command gets: its parsed arguments, the configuration and the services. */
 export class CommandContext {
-  private openedServices: Services | undefined;
+  private openedServices: Promise<Services> | undefined;
+  private clock = systemClock;
 
   constructor(
     readonly command: Command,
@@ -78,13 +81,21 @@ export class CommandContext {
   }
 
   config(extra: { host?: string | undefined; port?: string | undefined } = {}): Config {
-    return loadConfig(this.io.env, { dataDir: this.string('data-dir'), ...extra });
+    return loadConfig(this.io.env, { dataDir: this.string('data-dir'), databaseUrl: this.string('database-url'), ...extra });
   }
 
-  /** Opens the database once per command run, as `actor`; closed when the command ends. */
-  services(actor: Actor = 'cli'): Services {
-    this.openedServices ??= openServices(this.config(), { actor });
+  /** Opens the store once per command run, as `actor`; closed when the command ends. */
+  services(actor: Actor = 'cli'): Promise<Services> {
+    this.openedServices ??= openServices(this.config(), { actor }).then((services) => {
+      this.clock = services.clock;
+      return services;
+    });
     return this.openedServices;
+  }
+
+  /** Now, by the services' clock. */
+  now(): number {
+    return this.clock.now();
   }
 
   out(text: string): void {
@@ -99,9 +110,10 @@ export class CommandContext {
     this.out(JSON.stringify(value, null, 2));
   }
 
-  close(): void {
-    this.openedServices?.close();
+  async close(): Promise<void> {
+    const opened = this.openedServices;
     this.openedServices = undefined;
+    if (opened) await (await opened.catch(() => undefined))?.close();
   }
 }
 

@@ -1,3 +1,4 @@
+import { describeStorageError } from '../db/errors';
 import { isAppError } from '../errors';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
@@ -39,7 +40,8 @@ function overview(): string {
     'Run `mechamental COMMAND --help` for its options.',
     '',
     'Global options (anywhere on the line):',
-    '  --data-dir DIR   where the database lives (env MM_DATA_DIR, default ./mechamental-data)',
+    '  --data-dir DIR   where the SQLite database lives (env MM_DATA_DIR, default ./mechamental-data)',
+    '  --database-url postgres://…   use PostgreSQL instead (env MM_DATABASE_URL); every command works on either',
     '  --help, -h       help for any command',
     '  --version        print the version',
     '',
@@ -48,14 +50,14 @@ function overview(): string {
 }
 
 function commandHelp(command: Command): string {
-  return [`Usage: mechamental ${command.usage}`, '', `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`, command.help ? `\n${command.help}` : '', '\nGlobal: --data-dir DIR (env MM_DATA_DIR), --help']
+  return [`Usage: mechamental ${command.usage}`, '', `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`, command.help ? `\n${command.help}` : '', '\nGlobal: --data-dir DIR (env MM_DATA_DIR), --database-url URL (env MM_DATABASE_URL), --help']
     .filter((line) => line !== '')
     .join('\n');
 }
 
 /**
  * The words that name the command: the leading arguments that are not options, one word or, for a
- * group such as `tokens`, two. Only `--data-dir DIR` may stand before them; everything else goes
+ * group such as `tokens`, two. Only `--data-dir DIR` and `--database-url URL` may stand before them; everything else goes
  * to the command's own parser.
  */
 function commandWords(argv: string[]): { words: string[]; rest: string[] } {
@@ -65,13 +67,13 @@ function commandWords(argv: string[]): { words: string[]; rest: string[] } {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const wanted = words.length === 0 || (words.length === 1 && GROUPS.has(words[0]!));
-    if (arg === '--data-dir') {
+    if (arg === '--data-dir' || arg === '--database-url') {
       rest.push(arg, ...argv.slice(i + 1, i + 2));
       i++;
     } else if (wanted && !sawCommandOption && !arg.startsWith('-')) {
       words.push(arg);
     } else {
-      if (arg.startsWith('-') && !arg.startsWith('--data-dir=')) sawCommandOption = true;
+      if (arg.startsWith('-') && !arg.startsWith('--data-dir=') && !arg.startsWith('--database-url=')) sawCommandOption = true;
       rest.push(arg);
     }
   }
@@ -126,14 +128,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return reportError(error, io);
   } finally {
     try {
-      ctx?.close();
+      await ctx?.close();
     } catch (error) {
       reportError(error, io);
     }
   }
 }
 
-function reportError(error: unknown, io: Io): number {
+function reportError(thrown: unknown, io: Io): number {
+  const error = describeStorageError(thrown);
   if (isAppError(error)) {
     io.stderr.write(`mechamental: ${error.message}\n`);
     return error.code === 'usage' ? EXIT_USAGE : EXIT_FAILURE;

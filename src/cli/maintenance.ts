@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors';
-import { openDatabase } from '../db/open';
+import { openStore } from '../db/open-store';
+import { SqliteStore } from '../db/sqlite/store';
 import { integerOption, type Command } from './context';
 import { table } from './format';
 
@@ -11,8 +12,8 @@ export const maintenanceCommands: Command[] = [
     summary: 'show the audit trail, newest first',
     usage: 'audit [--app APP] [--limit N] [--json]',
     options: { app: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
-    run(ctx) {
-      const events = ctx.services().audit.list({ app: ctx.string('app'), limit: integerOption(ctx, 'limit') ?? 50 });
+    async run(ctx) {
+      const events = await (await ctx.services()).audit.list({ app: ctx.string('app'), limit: integerOption(ctx, 'limit') ?? 50 });
       if (ctx.json) return ctx.printJson({ events });
       ctx.out(
         table(
@@ -32,7 +33,11 @@ export const maintenanceCommands: Command[] = [
       const target = path.resolve(ctx.arg(0));
       if (fs.existsSync(target)) throw new AppError('validation_failed', `${target} already exists; choose a new file name (backups never overwrite)`);
       if (!fs.existsSync(path.dirname(target))) throw new AppError('io_error', `the directory ${path.dirname(target)} does not exist`);
-      const { db } = ctx.services();
+      const { store } = await ctx.services();
+      if (!(store instanceof SqliteStore)) {
+        throw new AppError('usage', `backup copies the SQLite file; this mechamental uses PostgreSQL (${store.location}): back it up with pg_dump or your database's own backups`);
+      }
+      const { db } = store;
       const partial = `${target}.partial-${process.pid}`;
       try {
         // SQLite's online backup API: a consistent snapshot even while other processes write.
@@ -51,11 +56,11 @@ export const maintenanceCommands: Command[] = [
     summary: 'apply pending database migrations (serve and tui also do it at start)',
     usage: 'migrate',
     options: {},
-    run(ctx) {
-      const db = openDatabase(ctx.config().dataDir);
-      db.close();
-      const applied = db.appliedMigrations === 0 ? 'no migration was pending' : `applied ${db.appliedMigrations} migration${db.appliedMigrations === 1 ? '' : 's'}`;
-      ctx.out(`Database ${db.file} is up to date (${applied}).`);
+    async run(ctx) {
+      const store = await openStore(ctx.config(), { clock: () => ctx.now() });
+      await store.close();
+      const applied = store.appliedMigrations === 0 ? 'no migration was pending' : `applied ${store.appliedMigrations} migration${store.appliedMigrations === 1 ? '' : 's'}`;
+      ctx.out(`Database ${store.location} is up to date (${applied}).`);
     },
   },
 ];

@@ -19,12 +19,13 @@ export const serveCommand: Command = {
   options: { host: { type: 'string' }, port: { type: 'string' } },
   async run(ctx) {
     const config = ctx.config({ host: ctx.string('host'), port: ctx.string('port') });
-    const services = ctx.services('cli');
+    const services = await ctx.services('cli');
     const server = await startServer(services, { host: config.host, port: config.port });
     // One write for the whole banner, so that a reader never sees half of it.
     const banner = [`mechamental listening on ${server.url}`];
-    const apps = services.apps.list();
-    const hasActiveToken = apps.some((app) => services.tokens.list(app.slug, { status: 'active' }).length > 0);
+    const apps = await services.apps.list();
+    let hasActiveToken = false;
+    for (const app of apps) if (!hasActiveToken && (await services.tokens.countActive(app.slug)) > 0) hasActiveToken = true;
     if (!hasActiveToken) {
       const app = apps.find((a) => a.slug === 'default')?.slug ?? apps[0]?.slug ?? 'default';
       banner.push('No active token yet. Create one (its value is shown once) with:', `  mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);

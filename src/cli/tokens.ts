@@ -6,7 +6,7 @@ import { relative, table } from './format';
 export function printTokens(ctx: CommandContext, tokens: TokenView[], empty: string): void {
   if (ctx.json) return ctx.printJson({ tokens });
   if (tokens.length === 0) return ctx.out(empty);
-  const now = ctx.services().clock.now();
+  const now = ctx.now();
   ctx.out(
     table(
       ['ID', 'NAME', 'HINT', 'STATUS', 'EXPIRES', 'LAST USED'],
@@ -17,7 +17,7 @@ export function printTokens(ctx: CommandContext, tokens: TokenView[], empty: str
 
 export function printToken(ctx: CommandContext, token: TokenView, summary: string): void {
   if (ctx.json) return ctx.printJson({ token });
-  ctx.out(`${summary}\n  id       ${token.id}\n  name     ${token.name}\n  status   ${token.status}\n  expires  ${token.expires_at} (${relative(token.expires_at, ctx.services().clock.now())})`);
+  ctx.out(`${summary}\n  id       ${token.id}\n  name     ${token.name}\n  status   ${token.status}\n  expires  ${token.expires_at} (${relative(token.expires_at, ctx.now())})`);
 }
 
 /**
@@ -26,7 +26,7 @@ export function printToken(ctx: CommandContext, token: TokenView, summary: strin
  */
 export function printIssued(ctx: CommandContext, issued: IssuedToken & { previous?: TokenView }, headline: string): void {
   if (ctx.json) return ctx.printJson(issued);
-  ctx.err(`${headline}\n  id       ${issued.token.id}\n  name     ${issued.token.name}\n  expires  ${issued.token.expires_at} (${relative(issued.token.expires_at, ctx.services().clock.now())})`);
+  ctx.err(`${headline}\n  id       ${issued.token.id}\n  name     ${issued.token.name}\n  expires  ${issued.token.expires_at} (${relative(issued.token.expires_at, ctx.now())})`);
   if (issued.previous) ctx.err(`  the previous token ${issued.previous.id} keeps working until ${issued.previous.expires_at}`);
   ctx.err('\nThe token value follows. Copy it now: it will not be shown again.');
   ctx.out(issued.value);
@@ -45,10 +45,10 @@ export const tokenCommands: Command[] = [
     summary: "list an app's tokens (never their values)",
     usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--json]',
     options: { app: { type: 'string' }, status: { type: 'string' }, ...json },
-    run(ctx) {
+    async run(ctx) {
       const app = ctx.required('app');
       const status = ctx.string('status');
-      const tokens = ctx.services().tokens.list(app, { status: status === undefined ? undefined : requireStatus(status) });
+      const tokens = await (await ctx.services()).tokens.list(app, { status: status === undefined ? undefined : requireStatus(status) });
       printTokens(ctx, tokens, `App "${app}" has no ${status ?? ''}${status ? ' ' : ''}tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);
     },
   },
@@ -58,8 +58,8 @@ export const tokenCommands: Command[] = [
     usage: 'tokens create --app APP --name NAME --expires 30d|RFC3339 [--rate-limit PER_MINUTE] [--json]',
     help: 'Expiry: a duration (15m, 12h, 30d, 2w, 1y) or an RFC 3339 time, at most MM_MAX_TOKEN_TTL (365d) away.\nExample: mechamental tokens create --app default --name "CI/CD Pipeline" --expires 90d',
     options: { app: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, 'rate-limit': { type: 'string' }, ...json },
-    run(ctx) {
-      const issued = ctx.services().tokens.create(
+    async run(ctx) {
+      const issued = await (await ctx.services()).tokens.create(
         { app: ctx.required('app'), name: ctx.required('name'), expires: ctx.required('expires'), rateLimit: rateLimitOption(ctx) ?? null },
         'cli',
       );
@@ -72,8 +72,8 @@ export const tokenCommands: Command[] = [
     usage: 'tokens show TOKEN_ID [--json]',
     positionals: ['token-id'],
     options: { ...json },
-    run(ctx) {
-      const token = ctx.services().tokens.get(ctx.arg(0));
+    async run(ctx) {
+      const token = await (await ctx.services()).tokens.get(requireTriggerId(ctx.arg(0)));
       printToken(ctx, token, `Token ${token.id} of app ${token.app}`);
     },
   },
@@ -83,8 +83,8 @@ export const tokenCommands: Command[] = [
     usage: 'tokens revoke TOKEN_ID [--json]',
     positionals: ['token-id'],
     options: { ...json },
-    run(ctx) {
-      const token = ctx.services().tokens.revoke(requireTriggerId(ctx.arg(0)), 'cli');
+    async run(ctx) {
+      const token = await (await ctx.services()).tokens.revoke(requireTriggerId(ctx.arg(0)), 'cli');
       printToken(ctx, token, `Revoked token ${token.id} ("${token.name}"); requests with it now get 401.`);
     },
   },
@@ -94,8 +94,8 @@ export const tokenCommands: Command[] = [
     usage: 'tokens refresh TOKEN_ID --expires 30d|RFC3339 [--json]',
     positionals: ['token-id'],
     options: { expires: { type: 'string' }, ...json },
-    run(ctx) {
-      const token = ctx.services().tokens.refresh(requireTriggerId(ctx.arg(0)), ctx.required('expires'), 'cli');
+    async run(ctx) {
+      const token = await (await ctx.services()).tokens.refresh(requireTriggerId(ctx.arg(0)), ctx.required('expires'), 'cli');
       printToken(ctx, token, `Refreshed token ${token.id} ("${token.name}"); its value is unchanged.`);
     },
   },
@@ -105,8 +105,8 @@ export const tokenCommands: Command[] = [
     usage: 'tokens rotate TOKEN_ID [--grace 24h] [--expires 30d|RFC3339] [--json]',
     positionals: ['token-id'],
     options: { grace: { type: 'string' }, expires: { type: 'string' }, ...json },
-    run(ctx) {
-      const issued = ctx.services().tokens.rotate(requireTriggerId(ctx.arg(0)), { grace: ctx.string('grace'), expires: ctx.string('expires') }, 'cli');
+    async run(ctx) {
+      const issued = await (await ctx.services()).tokens.rotate(requireTriggerId(ctx.arg(0)), { grace: ctx.string('grace'), expires: ctx.string('expires') }, 'cli');
       printIssued(ctx, issued, `Rotated token "${issued.token.name}": update your integration to the new value, then revoke the old one.`);
     },
   },
@@ -126,8 +126,8 @@ export const adminTokenCommands: Command[] = [
     summary: 'list admin tokens (never their values)',
     usage: 'admin-tokens list [--json]',
     options: { ...json },
-    run(ctx) {
-      printTokens(ctx, ctx.services().tokens.listAdmin(), 'There are no admin tokens. Create one with: mechamental admin-tokens create --name ops --expires 30d');
+    async run(ctx) {
+      printTokens(ctx, await (await ctx.services()).tokens.listAdmin(), 'There are no admin tokens. Create one with: mechamental admin-tokens create --name ops --expires 30d');
     },
   },
   {
@@ -135,8 +135,8 @@ export const adminTokenCommands: Command[] = [
     summary: 'create an admin token for the admin HTTP API; its value is shown once',
     usage: 'admin-tokens create --name NAME --expires 30d|RFC3339 [--json]',
     options: { name: { type: 'string' }, expires: { type: 'string' }, ...json },
-    run(ctx) {
-      const issued = ctx.services().tokens.createAdmin({ name: ctx.required('name'), expires: ctx.required('expires') }, 'cli');
+    async run(ctx) {
+      const issued = await (await ctx.services()).tokens.createAdmin({ name: ctx.required('name'), expires: ctx.required('expires') }, 'cli');
       printIssued(ctx, issued, `Created admin token "${issued.token.name}".`);
     },
   },
@@ -146,8 +146,8 @@ export const adminTokenCommands: Command[] = [
     usage: 'admin-tokens revoke ADMIN_TOKEN_ID [--json]',
     positionals: ['admin-token-id'],
     options: { ...json },
-    run(ctx) {
-      const token = ctx.services().tokens.revoke(requireTriggerId(ctx.arg(0)), 'cli', { kind: 'admin' });
+    async run(ctx) {
+      const token = await (await ctx.services()).tokens.revoke(requireTriggerId(ctx.arg(0)), 'cli', { kind: 'admin' });
       printToken(ctx, token, `Revoked admin token ${token.id} ("${token.name}").`);
     },
   },

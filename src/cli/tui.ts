@@ -15,9 +15,9 @@ export const tuiCommand: Command = {
   options: { app: { type: 'string' } },
   async run(ctx) {
     // Open (and migrate) the database before loading the UI: an unopenable file is one clear line and exit 1.
-    const services = ctx.services('tui');
+    const services = await ctx.services('tui');
     const app = ctx.string('app');
-    if (app !== undefined) services.apps.require(app);
+    if (app !== undefined) await services.apps.require(app);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new AppError('usage', 'tui needs an interactive terminal (stdin and stdout a TTY); in scripts use `mechamental tokens …`');
     }

@@ -4,8 +4,8 @@ import { formatTime } from '../clock';
 import { AppError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
-import type { VerifiedToken, VerifyResult } from '../tokens/service';
-import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER } from './auth';
+import type { VerifiedToken } from '../tokens/service';
+import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER, type AuthOutcome, type Verify } from './auth';
 import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
@@ -15,7 +15,7 @@ export interface AppDeps {
   logger?: Logger;
   metrics?: Metrics;
   /** Token verification; default `services.tokens.verify`. */
-  verify?: (value: string) => VerifyResult;
+  verify?: Verify;
 }
 
 interface Locals {
@@ -74,21 +74,27 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
 
   const jsonBody = express.json({ limit: services.config.maxBodyBytes, type: () => true, strict: true });
 
-  const requireAdmin: RequestHandler = (req, res, next) => {
-    const auth = authenticate(req.rawHeaders, req.originalUrl, verify);
+  const requireAdmin: RequestHandler = async (req, res, next) => {
+    let auth: AuthOutcome;
+    try {
+      auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
+    } catch (error) {
+      return next(error);
+    }
     if (!auth.ok) {
       metrics.authFailures.inc({ reason: auth.reason });
       return sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
     }
-    services.usage.touch(auth.token.id);
     res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
     locals(res).token = auth.token;
     if (auth.token.kind !== 'admin') {
+      // Refused: not a use of the token (it did nothing).
       metrics.authFailures.inc({ reason: 'insufficient_scope' });
       return sendError(res, 403, 'insufficient_scope', `token ${auth.token.id} is a trigger token; the admin API needs an admin token (mm_adm_…), created on the server's machine with \`mechamental admin-tokens create\``, {
         'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
       });
     }
+    services.usage.touch(auth.token.id);
     next();
   };
 
@@ -149,7 +155,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
     const failure = toHttpError(error);
     if (failure.status >= 500) logger.error({ err: error, method: req.method, route: locals(res).route ?? 'unmatched' }, 'request failed');
     if (res.headersSent) return res.destroy();
-    sendError(res, failure.status, failure.code, failure.message);
+    sendError(res, failure.status, failure.code, failure.message, failure.code === 'unavailable' ? { 'Retry-After': '2' } : {});
   });
 
   return app;

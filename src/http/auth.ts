@@ -1,3 +1,4 @@
+import { isPromise, type MaybePromise } from '../db/store';
 import type { ErrorCode } from '../errors';
 import type { PipelineTarget, VerifiedToken, VerifyResult } from '../tokens/service';
 
@@ -8,19 +9,40 @@ export const CHALLENGE_INSUFFICIENT_SCOPE = `${REALM}, error="insufficient_scope
 /** The header every answer to a valid token carries: when that token lapses (RFC 3339). */
 export const EXPIRATION_HEADER = 'Mechamental-Token-Expiration';
 
-/** Token verification as the HTTP layer calls it; given `pipeline`, the answer may carry it too (see TokenService.verify). */
-export type Verify = (value: string, pipeline?: string) => VerifyResult;
+/**
+ * Token verification as the HTTP layer calls it; given `pipeline`, the answer may carry it too (see
+ * TokenService.verify). Synchronous on SQLite, a promise on PostgreSQL; storage failures throw.
+ */
+export type Verify = (value: string, pipeline?: string) => MaybePromise<VerifyResult>;
 
 export type AuthOutcome =
   | { ok: true; token: VerifiedToken; pipeline?: PipelineTarget | null }
-  | { ok: false; status: number; code: ErrorCode; message: string; challenge: string; reason: string };
+  | {
+      ok: false;
+      status: number;
+      code: ErrorCode;
+      message: string;
+      challenge: string;
+      reason: string;
+      /** The presented token's id, when the token is known (revoked, expired): for the access log. */
+      tokenId?: string;
+    };
 
 /** Query parameters that would carry a bearer token (RFC 6750 §2.3 and common variants). */
 const QUERY_TOKEN = /(?:^|[?&;])(?:access_token|token|api_key|apikey|key|bearer)=|mm_(?:tok|adm)_/i;
 
-function quoted(text: string): string {
-  // A quoted-string must not hold `"` or `\`; messages never hold a token value.
-  return text.replace(/["\\\r\n]/g, "'");
+/**
+ * Text fit for `error_description`: RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E, so quotes
+ * and backslashes become `'`, and anything outside printable ASCII (control characters, `…`) is
+ * replaced. Messages never hold a token value.
+ */
+export function errorDescription(text: string): string {
+  return text.replace(/["\\]/g, "'").replace(/…/g, '...').replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** The RFC 6750 challenge for a token that was presented but does not work. */
+export function invalidTokenChallenge(message: string): string {
+  return `${REALM}, error="invalid_token", error_description="${errorDescription(message)}"`;
 }
 
 const UNAUTHORIZED: AuthOutcome = {
@@ -49,7 +71,7 @@ const EMPTY_BEARER: AuthOutcome = {
   status: 401,
   code: 'invalid_token',
   message: 'the Bearer token is missing',
-  challenge: `${REALM}, error="invalid_token", error_description="the Bearer token is missing"`,
+  challenge: invalidTokenChallenge('the Bearer token is missing'),
   reason: 'malformed',
 };
 
@@ -62,7 +84,7 @@ const FAILURE_CODE = { malformed: 'invalid_token', unknown: 'invalid_token', rev
  * name is case-insensitive. `verify` reads the database every time (no cache), so a revoke from
  * any process is seen by the next request. Nothing here quotes the presented value.
  */
-export function authenticate(rawHeaders: string[], url: string, verify: Verify): AuthOutcome {
+export function authenticate(rawHeaders: string[], url: string, verify: Verify): MaybePromise<AuthOutcome> {
   let header: string | typeof DUPLICATE | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -78,25 +100,35 @@ export const DUPLICATE: unique symbol = Symbol('duplicate Authorization header')
  * `authenticate` for a caller that has already scanned the headers (the trigger hot path), which
  * may name the `pipeline` it wants, so that `verify` fetches it in the same read.
  */
-export function authenticateHeader(header: string | typeof DUPLICATE | undefined, url: string, verify: Verify, pipeline?: string): AuthOutcome {
+export function authenticateHeader(header: string | typeof DUPLICATE | undefined, url: string, verify: Verify, pipeline?: string): MaybePromise<AuthOutcome> {
   const q = url.indexOf('?');
   if (q !== -1 && QUERY_TOKEN.test(url.slice(q))) return QUERY;
   if (header === DUPLICATE) return TWO_HEADERS;
   if (header === undefined) return UNAUTHORIZED;
-  const space = header.indexOf(' ');
+  // The scheme ends at the first space; a tab there (a common copy-paste slip) is read as a space.
+  let space = header.indexOf(' ');
+  if (space === -1 || space > 6) {
+    const tab = header.indexOf('\t');
+    if (tab !== -1 && (space === -1 || tab < space)) space = tab;
+  }
   const scheme = space === -1 ? header : header.slice(0, space);
   if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return WRONG_SCHEME;
   const value = space === -1 ? '' : header.slice(space + 1).trim();
   if (value === '') return EMPTY_BEARER;
   const result = pipeline === undefined ? verify(value) : verify(value, pipeline);
+  return isPromise(result) ? result.then(outcomeOf) : outcomeOf(result);
+}
+
+function outcomeOf(result: VerifyResult): AuthOutcome {
   if (result.ok) return result;
-  const code = FAILURE_CODE[result.reason];
-  return {
+  const outcome: AuthOutcome = {
     ok: false,
     status: 401,
-    code,
+    code: FAILURE_CODE[result.reason],
     message: result.message,
-    challenge: `${REALM}, error="invalid_token", error_description="${quoted(result.message)}"`,
+    challenge: invalidTokenChallenge(result.message),
     reason: result.reason,
   };
+  if (result.tokenId !== undefined) outcome.tokenId = result.tokenId;
+  return outcome;
 }

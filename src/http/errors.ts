@@ -1,3 +1,4 @@
+import { describeStorageError } from '../db/errors';
 import { isAppError, type ErrorCode } from '../errors';
 
 /**
@@ -23,9 +24,12 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   rate_limited: 429,
+  too_many_runs: 429,
+  busy: 503,
   pipeline_failed: 502,
   pipeline_timeout: 504,
   shutting_down: 503,
+  unavailable: 503,
   database_invalid: 500,
   database_too_new: 500,
   database_busy: 503,
@@ -54,12 +58,13 @@ export function scrubSecrets(text: string): string {
  * Any thrown value as an HTTP error. AppErrors keep their code and message; anything else is a
  * 500 with a generic message (the details go to the log, not to the client).
  */
-export function toHttpError(error: unknown): HttpError {
+export function toHttpError(thrown: unknown): HttpError {
+  const error = describeStorageError(thrown);
   if (isAppError(error)) return { status: statusFor(error.code), code: error.code, message: scrubSecrets(error.message) };
   return { status: 500, code: 'internal', message: 'internal error; the server log has the details' };
 }
 
-/** The JSON text of an error body. */
-export function errorBody(code: ErrorCode, message: string): string {
-  return JSON.stringify({ error: { code, message } });
+/** The JSON text of an error body; a failed run also names its run id. */
+export function errorBody(code: ErrorCode, message: string, runId?: string): string {
+  return JSON.stringify({ error: runId === undefined ? { code, message } : { code, message, run_id: runId } });
 }

@@ -31,6 +31,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private changeFeedUp: (() => boolean) | undefined;
+  readonly changeFeed = new Gauge({
+    name: 'mechamental_change_feed_up',
+    help: 'Whether this instance receives token changes from other processes and instances (1) or not (0): on PostgreSQL, its LISTEN connection.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.changeFeedUp) this.changeFeed.set(this.changeFeedUp() ? 1 : 0);
+    },
+  });
+
+  /** Reports the health of the change feed (see `changeFeed`). */
+  watchChangeFeed(up: () => boolean): void {
+    this.changeFeedUp = up;
+  }
+
   /** Hoisted label children for the trigger hot path: one Map lookup instead of label hashing. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
 

@@ -91,6 +91,7 @@ export async function startServer(services: Services, options: ServerOptions): P
   server.on('error', (error) => logger.error({ err: error }, 'server error'));
 
   streams.start();
+  metrics.watchChangeFeed(() => streams.watching);
   services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
   const port = (server.address() as AddressInfo).port;
   const url = urlFor(options.host, port);
@@ -116,10 +117,10 @@ export async function startServer(services: Services, options: ServerOptions): P
         server.closeAllConnections();
         await closed;
       }
-      streams.stop();
+      await streams.stop();
       services.usage.stop();
       try {
-        services.usage.flush();
+        await services.usage.flush();
       } catch (error) {
         logger.error({ err: error }, 'writing last_used_at at shutdown failed');
       }

@@ -5,7 +5,8 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache',
   'X-Accel-Buffering': 'no',
-  Connection: 'keep-alive',
+  // No `Connection` header: Node writes `keep-alive` only where the connection stays open, and
+  // `close` for HTTP/1.0 clients, whose stream ends with the connection.
 };
 
 /**

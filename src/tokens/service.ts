@@ -1,22 +1,16 @@
-import type { Statement } from 'better-sqlite3';
-import { and, desc, eq, gt, isNotNull, isNull, lte, type SQL } from 'drizzle-orm';
 import type { AppService } from '../apps/apps';
 import type { PipelineKind } from '../apps/pipeline-config';
 import { requireName } from '../apps/validation';
+import type { Actor, AuditLog } from '../audit/audit';
 import { formatTime, type Clock } from '../clock';
-import type { Db, Orm } from '../db/open';
-import { apps, tokens } from '../db/schema';
+import { isPromise, type MaybePromise, type Repos, type Store, type TokenRow, type TokenState, type VerifyRow } from '../db/store';
 import { describeSpan, parseExpiry, requireDuration } from '../duration';
 import { AppError } from '../errors';
-import type { Actor, AuditLog } from './audit';
+import { EXPIRING_RULE, statusOf, type TokenStatus } from './status';
 import { generateId, generateValue, hashValue, hintFor, parseValue, type TokenKind } from './value';
 
-export type TokenStatus = 'active' | 'expiring' | 'expired' | 'revoked';
-export const TOKEN_STATUSES: readonly TokenStatus[] = ['active', 'expiring', 'expired', 'revoked'];
-/** An active token this close to its expiry is shown as `expiring`. */
-export const EXPIRING_WINDOW_MS = 7 * 86_400_000;
-/** How many token ids one `inactiveAmong` query binds. */
-const INACTIVE_BATCH = 500;
+export { EXPIRING_WINDOW_MS, requireStatus, statusOf, TOKEN_STATUSES, type TokenStatus } from './status';
+
 /** The longest grace period a rotation accepts. */
 export const MAX_GRACE_MS = 30 * 86_400_000;
 
@@ -78,21 +72,10 @@ export type VerifyResult =
        */
       pipeline?: PipelineTarget | null;
     }
-  | { ok: false; reason: VerifyFailure; message: string };
+  | { ok: false; reason: VerifyFailure; message: string; /** The token's id, when it is known (revoked, expired). */ tokenId?: string };
 
-interface VerifyRow {
-  id: string;
-  kind: TokenKind;
-  app_id: number | null;
-  app: string | null;
-  expires_at: number;
-  revoked_at: number | null;
-  rate_limit: number | null;
-  pipeline_kind?: PipelineKind | null;
-  pipeline_config?: string | null;
-}
-
-type TokenRow = typeof tokens.$inferSelect;
+/** Whether a token still works now, as the trigger path re-checks it before a run starts. */
+export type TokenLiveness = 'active' | 'revoked' | 'expired';
 
 /** Where a token must be found: an app's trigger tokens, or the admin tokens. */
 export type TokenScope = { app: string } | { kind: 'admin' } | 'any';
@@ -102,282 +85,250 @@ export type TokenScope = { app: string } | { kind: 'admin' } | 'any';
  *
  * Invariants kept here: a value is generated, hashed, returned once and forgotten — only its
  * SHA-256 and hint are stored, and no error or audit event quotes it; every state change is one
- * IMMEDIATE transaction together with its audit event (durable on return: WAL, synchronous=FULL);
- * revoked and expired are terminal; expiries are in the future and within the max lifetime.
- * `verify` reads the database on every call (no cache), so a revoke from any process on the same
- * file is seen by the very next verification.
+ * write transaction together with its audit event (durable on return); revoked and expired are
+ * terminal; expiries are in the future and within the max lifetime. `verify` reads the database on
+ * every call (no cache), so a revoke from any process or instance is seen by the next verification;
+ * state changes are announced (`tokenChanged`) so that open streams end at once everywhere.
  */
 export class TokenService {
-  private readonly verifyStatement: Statement<[string], VerifyRow>;
-  private readonly verifyWithPipelineStatement: Statement<[string, string], VerifyRow>;
-
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly clock: Clock,
     private readonly audit: AuditLog,
     private readonly appService: AppService,
     private readonly policy: TokenPolicy,
-  ) {
-    this.verifyStatement = db.sqlite.prepare(
-      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit
-         FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
-        WHERE t.hash = ?`,
-    );
-    this.verifyWithPipelineStatement = db.sqlite.prepare(
-      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit,
-              p.kind AS pipeline_kind, p.config AS pipeline_config
-         FROM tokens t
-         LEFT JOIN apps a ON a.id = t.app_id
-         LEFT JOIN pipelines p ON p.app_id = t.app_id AND p.slug = ?
-        WHERE t.hash = ?`,
-    );
-  }
+  ) {}
 
   /** Creates a trigger token for `app`; the answer holds the value, which is never shown again. */
-  create(input: { app: string; name: string; expires: string; rateLimit?: number | null }, actor: Actor): IssuedToken {
-    const app = this.appService.require(input.app);
+  async create(input: { app: string; name: string; expires: string; rateLimit?: number | null }, actor: Actor): Promise<IssuedToken> {
+    const app = await this.appService.require(input.app);
     return this.issue({ kind: 'trigger', appId: app.id, appSlug: app.slug, name: input.name, expires: input.expires, rateLimit: input.rateLimit ?? null }, actor);
   }
 
   /** Creates an admin token (authorises the admin HTTP API). Only the CLI and TUI call this. */
-  createAdmin(input: { name: string; expires: string }, actor: 'cli' | 'tui'): IssuedToken {
+  async createAdmin(input: { name: string; expires: string }, actor: 'cli' | 'tui'): Promise<IssuedToken> {
     return this.issue({ kind: 'admin', appId: null, appSlug: null, name: input.name, expires: input.expires, rateLimit: null }, actor);
   }
 
-  private issue(
+  private async issue(
     input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expires: string; rateLimit: number | null },
     actor: Actor,
-  ): IssuedToken {
+  ): Promise<IssuedToken> {
     const name = requireName(input.name);
     const now = this.clock.now();
     const expiresAt = this.checkExpiry(parseExpiry(input.expires, now), now);
     const rateLimit = checkRateLimit(input.rateLimit);
-    return this.db.orm.transaction(
-      (tx) => {
-        const issued = this.insertToken(tx, { ...input, name, expiresAt, rateLimit, now });
-        this.audit.record(tx, {
-          actor,
-          action: input.kind === 'admin' ? 'admin_token.created' : 'token.created',
-          app: input.appSlug,
-          tokenId: issued.token.id,
-          detail: { name, expires_at: issued.token.expires_at },
-        });
-        return issued;
-      },
-      { behavior: 'immediate' },
-    );
+    return this.store.transaction(async (tx) => {
+      const issued = await this.insertToken(tx, { ...input, name, expiresAt, rateLimit, now });
+      await this.audit.record(tx, {
+        actor,
+        action: input.kind === 'admin' ? 'admin_token.created' : 'token.created',
+        app: input.appSlug,
+        tokenId: issued.token.id,
+        detail: { name, expires_at: issued.token.expires_at },
+      });
+      return issued;
+    });
   }
 
-  private insertToken(
-    tx: Orm,
+  private async insertToken(
+    tx: Repos,
     input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expiresAt: number; rateLimit: number | null; now: number },
-  ): IssuedToken {
+  ): Promise<IssuedToken> {
     const value = generateValue(input.kind);
-    const row = tx
-      .insert(tokens)
-      .values({
-        id: generateId(input.kind),
-        kind: input.kind,
-        appId: input.appId,
-        name: input.name,
-        hash: hashValue(value),
-        hint: hintFor(value),
-        createdAt: input.now,
-        expiresAt: input.expiresAt,
-        rateLimit: input.rateLimit,
-      })
-      .returning()
-      .get();
+    const row = await tx.tokens.insert({
+      id: generateId(input.kind),
+      kind: input.kind,
+      appId: input.appId,
+      name: input.name,
+      hash: hashValue(value),
+      hint: hintFor(value),
+      createdAt: input.now,
+      expiresAt: input.expiresAt,
+      revokedAt: null,
+      lastUsedAt: null,
+      rateLimit: input.rateLimit,
+      replacedBy: null,
+    });
     return { token: this.toView(row, input.appSlug), value };
   }
 
   /** Trigger tokens of `app`, newest first, optionally only those in `status` (`active` includes `expiring`). */
-  list(app: string, filter: { status?: TokenStatus | undefined } = {}): TokenView[] {
-    const record = this.appService.require(app);
-    return this.listWhere(eq(tokens.appId, record.id), record.slug, filter.status);
+  async list(app: string, filter: { status?: TokenStatus | undefined } = {}): Promise<TokenView[]> {
+    const record = await this.appService.require(app);
+    const rows = await this.store.tokens.list({ owner: { appId: record.id }, status: filter.status, now: this.clock.now(), expiring: EXPIRING_RULE });
+    return rows.map((row) => this.toView(row, record.slug));
   }
 
   /** Admin tokens, newest first. */
-  listAdmin(filter: { status?: TokenStatus | undefined } = {}): TokenView[] {
-    return this.listWhere(eq(tokens.kind, 'admin'), null, filter.status);
+  async listAdmin(filter: { status?: TokenStatus | undefined } = {}): Promise<TokenView[]> {
+    const rows = await this.store.tokens.list({ owner: 'admin', status: filter.status, now: this.clock.now(), expiring: EXPIRING_RULE });
+    return rows.map((row) => this.toView(row, null));
   }
 
-  private listWhere(scope: SQL, appSlug: string | null, status: TokenStatus | undefined): TokenView[] {
-    const now = this.clock.now();
-    const rows = this.db.orm
-      .select()
-      .from(tokens)
-      .where(and(scope, status ? statusCondition(status, now) : undefined))
-      .orderBy(desc(tokens.createdAt), desc(tokens.id))
-      .all();
-    return rows.map((row) => this.toView(row, appSlug));
+  /** How many of an app's tokens work now (expiring ones included). */
+  async countActive(app: string): Promise<number> {
+    const record = await this.appService.require(app);
+    return this.store.tokens.countActive(record.id, this.clock.now());
   }
 
   /** One token by id, within `scope` (a token of another app is `not_found`, not a leak). */
-  get(id: string, scope: TokenScope = 'any'): TokenView {
-    const { row, appSlug } = this.find(this.db.orm, id, scope);
+  async get(id: string, scope: TokenScope = 'any'): Promise<TokenView> {
+    const { row, appSlug } = await this.find(this.store, id, scope);
     return this.toView(row, appSlug);
   }
 
   /**
    * Revokes at once and for good. Revoking a revoked token answers the same token again and
-   * records nothing new (idempotent).
+   * records nothing new (idempotent). Once this resolves, no verification anywhere accepts it.
    */
-  revoke(id: string, actor: Actor, scope: TokenScope = 'any'): TokenView {
-    return this.db.orm.transaction(
-      (tx) => {
-        const { row, appSlug } = this.find(tx, id, scope);
-        if (row.revokedAt !== null) return this.toView(row, appSlug);
-        const updated = tx.update(tokens).set({ revokedAt: this.clock.now() }).where(eq(tokens.id, row.id)).returning().get()!;
-        this.audit.record(tx, {
-          actor,
-          action: row.kind === 'admin' ? 'admin_token.revoked' : 'token.revoked',
-          app: appSlug,
-          tokenId: row.id,
-          detail: { name: row.name },
-        });
-        return this.toView(updated, appSlug);
-      },
-      { behavior: 'immediate' },
-    );
+  async revoke(id: string, actor: Actor, scope: TokenScope = 'any'): Promise<TokenView> {
+    return this.store.transaction(async (tx) => {
+      const { row, appSlug } = await this.find(tx, id, scope, true);
+      if (row.revokedAt !== null) return this.toView(row, appSlug);
+      const updated = await tx.tokens.update(row.id, { revokedAt: this.clock.now() });
+      await tx.tokenChanged(row.id);
+      await this.audit.record(tx, {
+        actor,
+        action: row.kind === 'admin' ? 'admin_token.revoked' : 'token.revoked',
+        app: appSlug,
+        tokenId: row.id,
+        detail: { name: row.name },
+      });
+      return this.toView(updated, appSlug);
+    });
   }
 
   /**
    * Extends an active token's expiry; its value does not change. The new expiry must be later
    * than the current one and than now, and within the max lifetime from now.
    */
-  refresh(id: string, expires: string, actor: Actor, scope: TokenScope = 'any'): TokenView {
-    return this.db.orm.transaction(
-      (tx) => {
-        const now = this.clock.now();
-        const { row, appSlug } = this.find(tx, id, scope);
-        this.requireActive(row, now, 'refreshed');
-        const expiresAt = this.checkExpiry(parseExpiry(expires, now), now);
-        if (expiresAt <= row.expiresAt) {
-          throw new AppError(
-            'invalid_expiry',
-            `the new expiry ${formatTime(expiresAt)} is not later than the current one (${formatTime(row.expiresAt)}); refresh can only extend a token`,
-          );
-        }
-        const updated = tx.update(tokens).set({ expiresAt }).where(eq(tokens.id, row.id)).returning().get()!;
-        this.audit.record(tx, {
-          actor,
-          action: 'token.refreshed',
-          app: appSlug,
-          tokenId: row.id,
-          detail: { name: row.name, previous_expires_at: formatTime(row.expiresAt), expires_at: formatTime(expiresAt) },
-        });
-        return this.toView(updated, appSlug);
-      },
-      { behavior: 'immediate' },
-    );
+  async refresh(id: string, expires: string, actor: Actor, scope: TokenScope = 'any'): Promise<TokenView> {
+    return this.store.transaction(async (tx) => {
+      const now = this.clock.now();
+      const { row, appSlug } = await this.find(tx, id, scope, true);
+      this.requireActive(row, now, 'refreshed');
+      const expiresAt = this.checkExpiry(parseExpiry(expires, now), now);
+      if (expiresAt <= row.expiresAt) {
+        throw new AppError(
+          'invalid_expiry',
+          `the new expiry ${formatTime(expiresAt)} is not later than the current one (${formatTime(row.expiresAt)}); refresh can only extend a token`,
+        );
+      }
+      const updated = await tx.tokens.update(row.id, { expiresAt });
+      await tx.tokenChanged(row.id);
+      await this.audit.record(tx, {
+        actor,
+        action: 'token.refreshed',
+        app: appSlug,
+        tokenId: row.id,
+        detail: { name: row.name, previous_expires_at: formatTime(row.expiresAt), expires_at: formatTime(expiresAt) },
+      });
+      return this.toView(updated, appSlug);
+    });
   }
 
   /**
    * The rotation strategy as one step: a new token with the same name, app and rate limit (and,
    * unless `expires` is given, the same lifetime the old one was created with, capped at the max
-   * lifetime), while the old one keeps working for `grace` (default 24h) and then expires.
+   * lifetime), while the old one keeps working for `grace` (default 24h) and then expires. The old
+   * token's expiry never moves later.
    */
-  rotate(id: string, options: { grace?: string | undefined; expires?: string | undefined }, actor: Actor, scope: TokenScope = 'any'): IssuedToken & { previous: TokenView } {
+  async rotate(
+    id: string,
+    options: { grace?: string | undefined; expires?: string | undefined },
+    actor: Actor,
+    scope: TokenScope = 'any',
+  ): Promise<IssuedToken & { previous: TokenView }> {
     const graceMs = options.grace === undefined ? this.policy.defaultGraceMs : requireDuration(options.grace, 'grace');
     if (graceMs > MAX_GRACE_MS) {
       throw new AppError('validation_failed', `grace: ${describeSpan(graceMs)} is longer than the limit of ${describeSpan(MAX_GRACE_MS)}`, { field: 'grace' });
     }
-    return this.db.orm.transaction(
-      (tx) => {
-        const now = this.clock.now();
-        const { row, appSlug } = this.find(tx, id, scope);
-        this.requireActive(row, now, 'rotated');
-        const expiresAt =
-          options.expires === undefined
-            ? Math.min(now + (row.expiresAt - row.createdAt), now + this.policy.maxTtlMs)
-            : this.checkExpiry(parseExpiry(options.expires, now), now);
-        const issued = this.insertToken(tx, {
-          kind: row.kind,
-          appId: row.appId,
-          appSlug,
-          name: row.name,
-          expiresAt,
-          rateLimit: row.rateLimit,
-          now,
-        });
-        const previous = tx
-          .update(tokens)
-          .set({ expiresAt: Math.min(row.expiresAt, now + graceMs), replacedBy: issued.token.id })
-          .where(eq(tokens.id, row.id))
-          .returning()
-          .get()!;
-        this.audit.record(tx, {
-          actor,
-          action: 'token.rotated',
-          app: appSlug,
-          tokenId: row.id,
-          detail: { name: row.name, new_token_id: issued.token.id, previous_expires_at: formatTime(previous.expiresAt) },
-        });
-        return { ...issued, previous: this.toView(previous, appSlug) };
-      },
-      { behavior: 'immediate' },
-    );
+    return this.store.transaction(async (tx) => {
+      const now = this.clock.now();
+      const { row, appSlug } = await this.find(tx, id, scope, true);
+      this.requireActive(row, now, 'rotated');
+      const expiresAt =
+        options.expires === undefined
+          ? Math.min(now + (row.expiresAt - row.createdAt), now + this.policy.maxTtlMs)
+          : this.checkExpiry(parseExpiry(options.expires, now), now);
+      const issued = await this.insertToken(tx, { kind: row.kind, appId: row.appId, appSlug, name: row.name, expiresAt, rateLimit: row.rateLimit, now });
+      const previous = await tx.tokens.update(row.id, { expiresAt: Math.min(row.expiresAt, now + graceMs), replacedBy: issued.token.id });
+      await tx.tokenChanged(row.id);
+      await this.audit.record(tx, {
+        actor,
+        action: 'token.rotated',
+        app: appSlug,
+        tokenId: row.id,
+        detail: { name: row.name, new_token_id: issued.token.id, previous_expires_at: formatTime(previous.expiresAt) },
+      });
+      return { ...issued, previous: this.toView(previous, appSlug) };
+    });
   }
 
   /**
    * The server's check of a presented value: format and checksum first (no database access for
-   * garbage), then one indexed lookup by SHA-256. Reasons never quote the value. Given `pipeline`,
-   * the answer also holds that pipeline of the token's own app (null if it has none by that name).
+   * garbage), then one indexed lookup by SHA-256 (synchronous on SQLite, one round trip on
+   * PostgreSQL). Reasons never quote the value. Given `pipeline`, the answer also holds that pipeline
+   * of the token's own app (null if it has none by that name). Storage failures throw.
    */
-  verify(value: string, pipeline?: string): VerifyResult {
+  verify(value: string, pipeline?: string): MaybePromise<VerifyResult> {
     const parsed = parseValue(value);
     if (!parsed.ok) return { ok: false, reason: 'malformed', message: `the token is malformed: ${parsed.problem}` };
-    // With a pipeline name, the pipeline of the token's app comes from the same indexed read: the
-    // trigger path then opens one read transaction per request instead of two.
-    const row = pipeline === undefined ? this.verifyStatement.get(hashValue(value)) : this.verifyWithPipelineStatement.get(pipeline, hashValue(value));
-    if (!row || row.kind !== parsed.kind) return { ok: false, reason: 'unknown', message: 'the token is not known to this server' };
-    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', message: `token ${row.id} was revoked at ${formatTime(row.revoked_at)}` };
-    if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired', message: `token ${row.id} expired at ${formatTime(row.expires_at)}` };
-    const token: VerifiedToken = { id: row.id, kind: row.kind, appId: row.app_id, app: row.app, expiresAt: row.expires_at, rateLimit: row.rate_limit };
-    if (pipeline === undefined) return { ok: true, token };
-    return { ok: true, token, pipeline: row.pipeline_kind ? { kind: row.pipeline_kind, config: row.pipeline_config! } : null };
+    const row = this.store.hot.verify(hashValue(value), pipeline);
+    if (isPromise(row)) return row.then((found) => this.judge(found, parsed.kind, pipeline));
+    return this.judge(row, parsed.kind, pipeline);
   }
 
-  /** Of `ids`, those that are now revoked or expired (for ending streams opened with them). */
-  inactiveAmong(ids: readonly string[]): Map<string, 'revoked' | 'expired'> {
-    const result = new Map<string, 'revoked' | 'expired'>();
-    const now = this.clock.now();
-    const found = new Set<string>();
-    // In batches: SQLite caps the number of bound parameters, and thousands of open streams may
-    // hold thousands of distinct tokens.
-    for (let start = 0; start < ids.length; start += INACTIVE_BATCH) {
-      const batch = ids.slice(start, start + INACTIVE_BATCH);
-      const rows = this.db.sqlite
-        .prepare(`SELECT id, revoked_at, expires_at FROM tokens WHERE id IN (${batch.map(() => '?').join(',')})`)
-        .all(...batch) as Array<{ id: string; revoked_at: number | null; expires_at: number }>;
-      for (const row of rows) {
-        found.add(row.id);
-        if (row.revoked_at !== null) result.set(row.id, 'revoked');
-        else if (row.expires_at <= now) result.set(row.id, 'expired');
-      }
-    }
+  private judge(row: VerifyRow | undefined, kind: TokenKind, pipeline: string | undefined): VerifyResult {
+    if (!row || row.kind !== kind) return { ok: false, reason: 'unknown', message: 'the token is not known to this server' };
+    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', message: `token ${row.id} was revoked at ${formatTime(row.revoked_at)}`, tokenId: row.id };
+    if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired', message: `token ${row.id} expired at ${formatTime(row.expires_at)}`, tokenId: row.id };
+    const token: VerifiedToken = { id: row.id, kind: row.kind, appId: row.app_id, app: row.app, expiresAt: row.expires_at, rateLimit: row.rate_limit };
+    if (pipeline === undefined) return { ok: true, token };
+    return { ok: true, token, pipeline: row.pipeline_kind ? { kind: row.pipeline_kind as PipelineKind, config: row.pipeline_config! } : null };
+  }
+
+  /**
+   * Reads one token's state again (the re-check right before a run starts): whether it still works
+   * now, and its current expiry. Synchronous on SQLite.
+   */
+  liveness(id: string): MaybePromise<{ state: TokenLiveness; expiresAt: number }> {
+    const states = this.store.hot.tokenStates([id]);
+    if (isPromise(states)) return states.then((found) => this.livenessOf(found[0]));
+    return this.livenessOf(states[0]);
+  }
+
+  private livenessOf(state: TokenState | undefined): { state: TokenLiveness; expiresAt: number } {
     // A token that no longer exists (its app was deleted) counts as revoked.
-    for (const id of ids) if (!found.has(id)) result.set(id, 'revoked');
+    if (!state || state.revokedAt !== null) return { state: 'revoked', expiresAt: state?.expiresAt ?? 0 };
+    if (state.expiresAt <= this.clock.now()) return { state: 'expired', expiresAt: state.expiresAt };
+    return { state: 'active', expiresAt: state.expiresAt };
+  }
+
+  /**
+   * Current liveness and expiry of each of `ids` (for the watcher of open streams, which also learns
+   * a new expiry, e.g. a rotation's grace period).
+   */
+  async livenessAmong(ids: readonly string[]): Promise<Map<string, { state: TokenLiveness; expiresAt: number }>> {
+    const result = new Map<string, { state: TokenLiveness; expiresAt: number }>();
+    if (ids.length === 0) return result;
+    const states = await this.store.hot.tokenStates(ids);
+    const byId = new Map(states.map((s) => [s.id, s]));
+    for (const id of ids) result.set(id, this.livenessOf(byId.get(id)));
     return result;
   }
 
-  private find(tx: Orm, id: string, scope: TokenScope): { row: TokenRow; appSlug: string | null } {
-    const found = tx
-      .select({ token: tokens, appSlug: apps.slug })
-      .from(tokens)
-      .leftJoin(apps, eq(apps.id, tokens.appId))
-      .where(eq(tokens.id, id))
-      .get();
+  private async find(repos: Repos, id: string, scope: TokenScope, forUpdate = false): Promise<{ row: TokenRow; appSlug: string | null }> {
+    const found = await repos.tokens.byId(id, { forUpdate });
     const inScope =
       found &&
-      (scope === 'any' ||
-        ('app' in scope ? found.token.kind === 'trigger' && found.appSlug === scope.app : found.token.kind === 'admin'));
+      (scope === 'any' || ('app' in scope ? found.row.kind === 'trigger' && found.appSlug === scope.app : found.row.kind === 'admin'));
     if (!found || !inScope) {
       const where = scope !== 'any' && 'app' in scope ? ` in app "${scope.app}"` : '';
-      throw new AppError('not_found', `token ${id} does not exist${where}; list tokens with \`mechamental tokens list --app <app>\``);
+      throw new AppError('not_found', `token ${safeId(id)} does not exist${where}; list tokens with \`mechamental tokens list --app <app>\``);
     }
-    return { row: found.token, appSlug: found.appSlug };
+    return found;
   }
 
   private requireActive(row: TokenRow, now: number, verb: string): void {
@@ -402,7 +353,7 @@ export class TokenService {
     return expiresAt;
   }
 
-  private toView(row: TokenRow, appSlug: string | null): TokenView {
+  toView(row: TokenRow, appSlug: string | null): TokenView {
     return {
       id: row.id,
       app: appSlug,
@@ -419,32 +370,14 @@ export class TokenService {
   }
 }
 
-/** A token's status at `now`: revoked and expired are terminal; expiring is active within 7 days of expiry. */
-export function statusOf(row: { revokedAt: number | null; expiresAt: number }, now: number): TokenStatus {
-  if (row.revokedAt !== null) return 'revoked';
-  if (row.expiresAt <= now) return 'expired';
-  if (row.expiresAt - now <= EXPIRING_WINDOW_MS) return 'expiring';
-  return 'active';
-}
-
-function statusCondition(status: TokenStatus, now: number): SQL | undefined {
-  switch (status) {
-    case 'revoked':
-      return isNotNull(tokens.revokedAt);
-    case 'expired':
-      return and(isNull(tokens.revokedAt), lte(tokens.expiresAt, now));
-    case 'expiring':
-      return and(isNull(tokens.revokedAt), gt(tokens.expiresAt, now), lte(tokens.expiresAt, now + EXPIRING_WINDOW_MS));
-    case 'active':
-      return and(isNull(tokens.revokedAt), gt(tokens.expiresAt, now));
-  }
-}
-
-export function requireStatus(value: string): TokenStatus {
-  if (!(TOKEN_STATUSES as readonly string[]).includes(value)) {
-    throw new AppError('validation_failed', `status: "${value}" is not a token status; use one of ${TOKEN_STATUSES.join(', ')}`, { field: 'status' });
-  }
-  return value as TokenStatus;
+/**
+ * An id as an error message may quote it: a well-formed id as is; never a pasted token value
+ * (anything that holds one is described, not quoted); anything else quoted and shortened.
+ */
+export function safeId(id: string): string {
+  if (/^(?:tok|adm)_[a-z2-7]{20}$/.test(id)) return id;
+  if (/mm_(?:tok|adm)_/i.test(id)) return '(a token value was given where a token id belongs)';
+  return JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
 }
 
 function checkRateLimit(limit: number | null): number | null {

@@ -25,9 +25,9 @@ describe('build guards (build/patches.mjs)', () => {
     assert.throws(() => patchInkReconciler(inkSource.replace("await import('./devtools.js');", "await import('./devtools.mjs');")), /Ink was upgraded/);
   });
 
-  test('migrate.ts: the development branch becomes dead code; a changed line stops the build', () => {
+  test('migrations.ts: the development branch becomes dead code; a changed line stops the build', () => {
     assert.match(patchMigrate(migrateSource), /true \/\* __MM_MIGRATIONS__ is defined by build\.mjs \*\//);
-    assert.throws(() => patchMigrate(migrateSource.replace(MIGRATE.from, "__MM_MIGRATIONS__ !== undefined")), /src\/db\/migrate\.ts: expected exactly one occurrence .*found 0; update MIGRATE/);
+    assert.throws(() => patchMigrate(migrateSource.replace(MIGRATE.from, "__MM_MIGRATIONS__ !== undefined")), /src\/db\/migrations\.ts: expected exactly one occurrence .*found 0; update MIGRATE/);
   });
 
   test('the TUI entry must export runTui', () => {

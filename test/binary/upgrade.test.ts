@@ -8,7 +8,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli';
 import { BUILD_TIMEOUT_MS, ensureBinary, runBinary, sandbox, type BinaryResult, type Sandbox } from './helpers/binary';
 
-const MIGRATIONS = readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations') });
+const MIGRATIONS = readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/sqlite') });
 
 function ok<T extends CliResult | BinaryResult>(result: T): T {
   assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);

@@ -96,7 +96,7 @@ describe('mechamental CLI (as a child process)', () => {
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', 'whenever'], { dataDir }), 1, /"whenever" is neither a duration/);
     fails(runCli(['tokens', 'create', '--app', 'ghost', '--name', 'x', '--expires', '30d'], { dataDir }), 1, /app "ghost" does not exist/);
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '30d', '--rate-limit', 'lots'], { dataDir }), 2, /--rate-limit must be a whole number/);
-    fails(runCli(['tokens', 'revoke', 'tok_doesnotexist'], { dataDir }), 1, /token tok_doesnotexist does not exist/);
+    fails(runCli(['tokens', 'revoke', 'tok_doesnotexist'], { dataDir }), 1, /token "tok_doesnotexist" does not exist/);
     fails(runCli(['tokens', 'revoke'], { dataDir }), 2, /<token-id> is missing/);
     fails(runCli(['tokens', 'revoke', 'mm_tok_notanid'], { dataDir }), 2, /looks like a token value, not a token id/);
     fails(runCli(['tokens', 'refresh', token.id, '--expires', '1d'], { dataDir }), 1, /not later than the current one/);

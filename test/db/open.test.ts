@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { APPLICATION_ID, DB_FILE_NAME, openDatabase } from '../../src/db/open';
+import { APPLICATION_ID, DB_FILE_NAME, openDatabase } from '../../src/db/sqlite/open';
 import { AppError } from '../../src/errors';
 import { REPO_ROOT } from '../helpers/cli';
 import { tempDataDir, tempDir } from '../helpers/data-dir';
@@ -44,7 +44,7 @@ describe('opening the database', () => {
     const db = openDatabase(dataDir);
     try {
       const rows = db.sqlite.prepare('SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at').all() as Array<{ hash: string; created_at: number }>;
-      const expected = readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations') });
+      const expected = readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/sqlite') });
       assert.deepEqual(rows.map((r) => [r.hash, Number(r.created_at)]), expected.map((m) => [m.hash, m.folderMillis]));
     } finally {
       db.close();
@@ -113,7 +113,7 @@ test('a newer schema generation in the file header is refused before SQLite open
   openDatabase(dataDir).close();
   const file = path.join(dataDir, DB_FILE_NAME);
   const db = new Database(file);
-  assert.equal(db.pragma('user_version', { simple: true }), readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations') }).length);
+  assert.equal(db.pragma('user_version', { simple: true }), readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/sqlite') }).length);
   db.pragma('user_version = 999');
   db.close();
   assert.deepEqual(fs.readdirSync(dataDir), [DB_FILE_NAME], 'a clean close leaves only the database file');

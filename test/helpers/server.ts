@@ -40,7 +40,7 @@ export interface TestServer {
 export async function startTestServer(
   options: { env?: NodeJS.ProcessEnv; dataDir?: string; server?: Partial<ServerOptions> } = {},
 ): Promise<TestServer> {
-  const services = testServices({ env: { MM_LOG_LEVEL: 'debug', ...options.env }, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  const services = await testServices({ env: { MM_LOG_LEVEL: 'debug', ...options.env }, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   const logs = new LogCapture();
   const server = await startServer(services, { host: '127.0.0.1', port: 0, logStream: logs, revocationPollMs: 50, ...options.server });
   after(() => server.close());

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateValue } from '../../src/tokens/value';
+import { expireToken } from '../helpers/rows';
 import { request, runScenario, startTestServer, type Scenario } from '../helpers/server';
 
 const t = await startTestServer();
 const { services } = t;
 
-const admin = services.tokens.createAdmin({ name: 'ops', expires: '30d' }, 'cli');
-const revokedAdmin = services.tokens.createAdmin({ name: 'old ops', expires: '30d' }, 'cli');
-services.tokens.revoke(revokedAdmin.token.id, 'cli');
-const expiredAdmin = services.tokens.createAdmin({ name: 'lapsed ops', expires: '1h' }, 'cli');
-services.db.sqlite.prepare('UPDATE tokens SET expires_at = ? WHERE id = ?').run(services.clock.now() - 1, expiredAdmin.token.id);
-const trigger = services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
+const admin = await services.tokens.createAdmin({ name: 'ops', expires: '30d' }, 'cli');
+const revokedAdmin = await services.tokens.createAdmin({ name: 'old ops', expires: '30d' }, 'cli');
+await services.tokens.revoke(revokedAdmin.token.id, 'cli');
+const expiredAdmin = await services.tokens.createAdmin({ name: 'lapsed ops', expires: '1h' }, 'cli');
+await expireToken(services, expiredAdmin.token.id);
+const trigger = await services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
 const SECRETS = [admin.value, revokedAdmin.value, expiredAdmin.value, trigger.value];
 
 const asAdmin = { Authorization: `Bearer ${admin.value}`, 'Content-Type': 'application/json' };
@@ -64,8 +65,8 @@ describe('admin API authentication', () => {
       }
     }
     // Nothing was changed by all those refused requests.
-    assert.equal(services.tokens.get(trigger.token.id).status, 'active');
-    assert.deepEqual(services.pipelines.list('default').map((p) => p.slug), ['chat']);
+    assert.equal((await services.tokens.get(trigger.token.id)).status, 'active');
+    assert.deepEqual((await services.pipelines.list('default')).map((p) => p.slug), ['chat']);
   });
 
   test('a token in the query string is refused, even with a valid header', async () => {
@@ -74,8 +75,8 @@ describe('admin API authentication', () => {
 
   test('a valid admin token: 200 with Mechamental-Token-Expiration, and last use recorded', async () => {
     await runScenario(t.url, { name: 'valid', url: '/v1/apps', headers: asAdmin, status: 200, expect: ['"slug":"default"'], expectHeaders: { 'Mechamental-Token-Expiration': admin.token.expires_at }, notExpect: SECRETS });
-    services.usage.flush();
-    assert.notEqual(services.tokens.get(admin.token.id).last_used_at, null);
+    await services.usage.flush();
+    assert.notEqual((await services.tokens.get(admin.token.id)).last_used_at, null);
   });
 });
 
@@ -143,7 +144,7 @@ describe('admin API', () => {
     ];
     for (const s of scenarios) await runScenario(t.url, { ...s, notExpect: secrets });
 
-    const revokedAgain = services.audit.list({ app: 'default', limit: 100 }).filter((e) => e.action === 'token.revoked' && e.token_id === token.id);
+    const revokedAgain = (await services.audit.list({ app: 'default', limit: 100 })).filter((e) => e.action === 'token.revoked' && e.token_id === token.id);
     assert.equal(revokedAgain.length, 1, 'revoking twice records one event');
     assert.equal(revokedAgain[0]!.actor, actor);
     const rejected = await request(`${t.url}/v1/trigger/chat`, { method: 'POST', headers: { Authorization: `Bearer ${value}`, 'Content-Type': 'application/json' }, body: { message: 'hi' } });
@@ -152,7 +153,7 @@ describe('admin API', () => {
   });
 
   test('rotate: 201 with the new value and the previous token', async () => {
-    const old = services.tokens.create({ app: 'default', name: 'Rotating', expires: '30d' }, 'cli');
+    const old = await services.tokens.create({ app: 'default', name: 'Rotating', expires: '30d' }, 'cli');
     const reply = await runScenario(t.url, {
       name: 'rotate',
       method: 'POST',
@@ -214,7 +215,7 @@ describe('admin API', () => {
     assert.match(metrics.body, /mechamental_auth_failures_total\{reason="insufficient_scope"\}/);
   });
 
-  test('logs: never a token value or the Authorization header', () => {
+  test('logs: never a token value or the Authorization header', async () => {
     const text = t.logs.text;
     for (const secret of SECRETS) assert.ok(!text.includes(secret), 'a token value was logged');
     assert.ok(!/authorization|bearer /i.test(text));

@@ -66,11 +66,11 @@ describe('mechamental serve', () => {
     assert.match(sseText, /event: run\.completed\ndata: \{"run_id":"run_[0-9a-f]+","output":"Summarize the Q3 report"\}\n\n$/);
 
     // A slow stream is open when SIGTERM arrives.
-    const services = servicesOn(dataDir);
+    const services = await servicesOn(dataDir);
     try {
-      services.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 1000 } }, 'cli');
+      await services.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 1000 } }, 'cli');
     } finally {
-      services.close();
+      await services.close();
     }
     const stream = new SseClient(`${serve.url}/v1/trigger/slow`, token, { message: 'one two three four five six seven' });
     await stream.waitFor('message.delta');
@@ -84,21 +84,21 @@ describe('mechamental serve', () => {
     assert.ok(!serve.stdout().includes(token), 'the token value is not in the log');
     assert.ok(!/authorization/i.test(serve.stdout()));
     // last_used_at was flushed at shutdown.
-    const after = servicesOn(dataDir);
+    const after = await servicesOn(dataDir);
     try {
-      const [listed] = after.tokens.list('default');
+      const [listed] = await after.tokens.list('default');
       assert.notEqual(listed!.last_used_at, null);
     } finally {
-      after.close();
+      await after.close();
     }
   });
 
   test('kill -9 right after an admin-API revoke was answered: still revoked after a restart', async () => {
     const dataDir = tempDataDir();
-    const services = servicesOn(dataDir);
-    const admin = services.tokens.createAdmin({ name: 'ops', expires: '1d' }, 'cli');
-    const trigger = services.tokens.create({ app: 'default', name: 'victim', expires: '1d' }, 'cli');
-    services.close();
+    const services = await servicesOn(dataDir);
+    const admin = await services.tokens.createAdmin({ name: 'ops', expires: '1d' }, 'cli');
+    const trigger = await services.tokens.create({ app: 'default', name: 'victim', expires: '1d' }, 'cli');
+    await services.close();
 
     const first = await spawnServe(dataDir);
     const revoked = await request(`${first.url}/v1/apps/default/tokens/${trigger.token.id}/revoke`, { method: 'POST', headers: { Authorization: `Bearer ${admin.value}` } });
@@ -126,7 +126,7 @@ describe('mechamental serve', () => {
       assert.equal(lines.length, 1, serve.stderr());
       assert.match(lines[0]!, new RegExp(`^mechamental: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use`));
     } finally {
-      blocker.close();
+      await blocker.close();
     }
   });
 

@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runCliAsync } from '../helpers/cli';
+import { storeEnv } from '../helpers/services';
 import { eventually, request, SseClient, startTestServer } from '../helpers/server';
 import { alive } from '../helpers/process';
 
 const t = await startTestServer({ server: { pingIntervalMs: 100 } });
 const { services } = t;
-services.pipelines.create('default', { slug: 'slow-echo', kind: 'echo', config: { delay_ms: 100 } }, 'cli');
+await services.pipelines.create('default', { slug: 'slow-echo', kind: 'echo', config: { delay_ms: 100 } }, 'cli');
 // Prints its own pid and a background child's pid, then waits: the whole group must die on abort.
-services.pipelines.create('default', { slug: 'hang', kind: 'command', config: { argv: ['sh', '-c', 'sleep 30 & echo "$$ $!"; wait'] } }, 'cli');
-services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo working; echo "model not loaded" >&2; exit 1'] } }, 'cli');
-services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '10'], timeout_ms: 150 } }, 'cli');
+await services.pipelines.create('default', { slug: 'hang', kind: 'command', config: { argv: ['sh', '-c', 'sleep 30 & echo "$$ $!"; wait'] } }, 'cli');
+await services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo working; echo "model not loaded" >&2; exit 1'] } }, 'cli');
+await services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '10'], timeout_ms: 150 } }, 'cli');
 
-function issue(name: string, expires = '30d') {
-  return services.tokens.create({ app: 'default', name, expires }, 'cli');
+async function issue(name: string, expires = '30d') {
+  return await services.tokens.create({ app: 'default', name, expires }, 'cli');
 }
 
-const main = issue('stream');
+const main = await issue('stream');
 
 describe('SSE', () => {
   test('framing and order: run.started, message.delta*, run.completed; then the stream closes', async () => {
@@ -74,12 +75,12 @@ describe('SSE', () => {
   });
 
   test('revoke (in this process) ends the open stream with run.failed token_revoked within 1 s', async () => {
-    const token = issue('revoked-in-process');
+    const token = await issue('revoked-in-process');
     const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
     const delta = await client.waitFor('message.delta');
     const pids = (JSON.parse(delta.data!) as { text: string }).text.trim().split(' ').map(Number);
     const revokedAt = Date.now();
-    services.tokens.revoke(token.token.id, 'cli');
+    await services.tokens.revoke(token.token.id, 'cli');
     await client.done;
     assert.ok(Date.now() - revokedAt < 1_000, `ended after ${Date.now() - revokedAt} ms`);
     const last = client.events.at(-1)!;
@@ -89,10 +90,10 @@ describe('SSE', () => {
   });
 
   test('revoke from another process (the CLI on the same file) ends the stream within 1 s', async () => {
-    const token = issue('revoked-by-cli');
+    const token = await issue('revoked-by-cli');
     const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
     await client.waitFor('message.delta');
-    const result = await runCliAsync(['tokens', 'revoke', token.token.id], { dataDir: services.db.dataDir });
+    const result = await runCliAsync(['tokens', 'revoke', token.token.id], { env: storeEnv(services) });
     const returnedAt = Date.now();
     assert.equal(result.code, 0, result.stderr);
     await client.done;
@@ -104,8 +105,8 @@ describe('SSE', () => {
   });
 
   test('revoke through the admin API ends the stream too', async () => {
-    const admin = services.tokens.createAdmin({ name: 'ops', expires: '1d' }, 'cli');
-    const token = issue('revoked-by-api');
+    const admin = await services.tokens.createAdmin({ name: 'ops', expires: '1d' }, 'cli');
+    const token = await issue('revoked-by-api');
     const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
     await client.waitFor('message.delta');
     const reply = await request(`${t.url}/v1/apps/default/tokens/${token.token.id}/revoke`, { method: 'POST', headers: { Authorization: `Bearer ${admin.value}` } });
@@ -117,7 +118,7 @@ describe('SSE', () => {
   });
 
   test('a stream whose token expires ends with run.failed token_expired', async () => {
-    const token = issue('expiring', '1h');
+    const token = await issue('expiring', '1h');
     const client = new SseClient(`${t.url}/v1/trigger/hang`, token.value, { message: 'x' });
     await client.waitFor('message.delta');
     services.clock.advance(3_600_000 + 1);

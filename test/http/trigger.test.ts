@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { generateValue } from '../../src/tokens/value';
+import { expireToken } from '../helpers/rows';
 import { request, runScenario, startTestServer, type Scenario, type TestServer } from '../helpers/server';
 
 const MAX_BODY = 2048;
@@ -14,27 +15,27 @@ describe('POST /v1/trigger/:pipeline', () => {
   const ids: Record<string, string> = {};
   let validExpiry = '';
 
-  before(() => {
+  before(async () => {
     const { services } = t;
-    services.apps.create({ slug: 'other', name: 'Other' }, 'cli');
-    services.pipelines.create('other', { slug: 'secret', kind: 'echo' }, 'cli');
-    services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo partial; echo "disk on fire" >&2; exit 3'] } }, 'cli');
-    services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '5'], timeout_ms: 200 } }, 'cli');
-    const issue = (name: string, app = 'default', rateLimit: number | null = null) => {
-      const issued = services.tokens.create({ app, name, expires: '30d', rateLimit }, 'cli');
+    await services.apps.create({ slug: 'other', name: 'Other' }, 'cli');
+    await services.pipelines.create('other', { slug: 'secret', kind: 'echo' }, 'cli');
+    await services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo partial; echo "disk on fire" >&2; exit 3'] } }, 'cli');
+    await services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '5'], timeout_ms: 200 } }, 'cli');
+    const issue = async (name: string, app = 'default', rateLimit: number | null = null) => {
+      const issued = await services.tokens.create({ app, name, expires: '30d', rateLimit }, 'cli');
       v[name] = issued.value;
       ids[name] = issued.token.id;
       return issued;
     };
-    validExpiry = issue('valid').token.expires_at;
-    issue('other', 'other');
-    issue('revoked');
-    services.tokens.revoke(ids.revoked!, 'cli');
-    issue('expired');
+    validExpiry = (await issue('valid')).token.expires_at;
+    await issue('other', 'other');
+    await issue('revoked');
+    await services.tokens.revoke(ids.revoked!, 'cli');
+    await issue('expired');
     // Expire it in the file itself, as time passing would.
-    services.db.sqlite.prepare('UPDATE tokens SET expires_at = ? WHERE id = ?').run(services.clock.now() - 1000, ids.expired);
-    issue('limited', 'default', 2);
-    const admin = services.tokens.createAdmin({ name: 'ops', expires: '30d' }, 'cli');
+    await expireToken(services, ids.expired!);
+    await issue('limited', 'default', 2);
+    const admin = await services.tokens.createAdmin({ name: 'ops', expires: '30d' }, 'cli');
     v.admin = admin.value;
     ids.admin = admin.token.id;
     v.unknown = generateValue('trigger');
@@ -108,17 +109,17 @@ describe('POST /v1/trigger/:pipeline', () => {
   });
 
   test('a revoke is seen by the very next request (no cache)', async () => {
-    const issued = t.services.tokens.create({ app: 'default', name: 'short-lived', expires: '1d' }, 'cli');
+    const issued = await t.services.tokens.create({ app: 'default', name: 'short-lived', expires: '1d' }, 'cli');
     const send = () => request(`${t.url}/v1/trigger/chat`, { method: 'POST', headers: { Authorization: `Bearer ${issued.value}`, ...JSON_CT }, body: hello });
     assert.equal((await send()).status, 200);
-    t.services.tokens.revoke(issued.token.id, 'cli');
+    await t.services.tokens.revoke(issued.token.id, 'cli');
     const after = await send();
     assert.equal(after.status, 401);
     assert.match(after.body, /token_revoked/);
   });
 
   test('an expiry passing by the clock is seen at once', async () => {
-    const issued = t.services.tokens.create({ app: 'default', name: 'clocked', expires: '1h' }, 'cli');
+    const issued = await t.services.tokens.create({ app: 'default', name: 'clocked', expires: '1h' }, 'cli');
     const send = () => request(`${t.url}/v1/trigger/chat`, { method: 'POST', headers: { Authorization: `Bearer ${issued.value}`, ...JSON_CT }, body: hello });
     assert.equal((await send()).status, 200);
     t.services.clock.advance(3_600_001);
@@ -129,17 +130,17 @@ describe('POST /v1/trigger/:pipeline', () => {
   });
 
   test('last_used_at is batched: no write per request, written on flush', async () => {
-    const issued = t.services.tokens.create({ app: 'default', name: 'usage', expires: '1d' }, 'cli');
+    const issued = await t.services.tokens.create({ app: 'default', name: 'usage', expires: '1d' }, 'cli');
     for (let i = 0; i < 5; i++) {
       const reply = await request(`${t.url}/v1/trigger/chat`, { method: 'POST', headers: { Authorization: `Bearer ${issued.value}`, ...JSON_CT }, body: hello });
       assert.equal(reply.status, 200);
     }
-    assert.equal(t.services.tokens.get(issued.token.id).last_used_at, null, 'no database write per request');
-    assert.equal(t.services.usage.flush() >= 1, true);
-    assert.equal(t.services.tokens.get(issued.token.id).last_used_at, new Date(t.services.clock.now()).toISOString());
+    assert.equal((await t.services.tokens.get(issued.token.id)).last_used_at, null, 'no database write per request');
+    assert.equal(await t.services.usage.flush() >= 1, true);
+    assert.equal((await t.services.tokens.get(issued.token.id)).last_used_at, new Date(t.services.clock.now()).toISOString());
   });
 
-  test('logs: one JSON line per request; never a token value, the Authorization header or a query string', () => {
+  test('logs: one JSON line per request; never a token value, the Authorization header or a query string', async () => {
     const text = t.logs.text;
     for (const value of Object.values(v)) assert.ok(!text.includes(value), 'a token value was logged');
     assert.ok(!/authorization/i.test(text), 'the Authorization header was logged');

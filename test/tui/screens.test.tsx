@@ -21,10 +21,10 @@ function assertFits(frame: string, columns = 80, rows = 24): void {
 
 describe('screens', () => {
   test('app list → app (Tokens, Pipelines, Audit) → back → quit', async () => {
-    const services = testServices();
-    services.apps.create({ slug: 'billing', name: 'Billing bot' }, 'cli');
-    services.pipelines.create('billing', { slug: 'summarize', kind: 'command', config: { argv: ['./summarize.sh', '--short'] } }, 'cli');
-    services.tokens.create({ app: 'billing', name: 'Billing CI', expires: '30d' }, 'cli');
+    const services = await testServices();
+    await services.apps.create({ slug: 'billing', name: 'Billing bot' }, 'cli');
+    await services.pipelines.create('billing', { slug: 'summarize', kind: 'command', config: { argv: ['./summarize.sh', '--short'] } }, 'cli');
+    await services.tokens.create({ app: 'billing', name: 'Billing CI', expires: '30d' }, 'cli');
     const ui = renderTui(services);
     let frame = await ui.waitFor('default');
     assert.match(frame, /› billing\s+Billing bot\s+1\s+1/);
@@ -37,12 +37,11 @@ describe('screens', () => {
     assert.match(frame, /\[Tokens\]/);
 
     ui.press(TAB);
-    frame = await ui.waitFor('[Pipelines]');
-    assert.match(frame, /summarize\s+command\s+runs \.\/summarize\.sh --short/);
+    frame = await ui.waitFor(/\[Pipelines\][\s\S]*summarize\s+command\s+runs \.\/summarize\.sh --short/);
     assertFits(frame);
 
     ui.press(TAB);
-    frame = await ui.waitFor('[Audit]');
+    frame = await ui.waitFor(/\[Audit\][\s\S]*app\.created/);
     const created = frame.indexOf('token.created');
     const pipeline = frame.indexOf('pipeline.created');
     const app = frame.indexOf('app.created');
@@ -60,7 +59,7 @@ describe('screens', () => {
   });
 
   test('? shows the keys; any key closes it', async () => {
-    const ui = renderTui(testServices(), { initialApp: 'default' });
+    const ui = renderTui(await testServices(), { initialApp: 'default' });
     await ui.waitFor('[Tokens]');
     ui.press('?');
     const frame = await ui.waitFor('Press any key to close this help.');
@@ -74,12 +73,12 @@ describe('screens', () => {
 
   test('live: changes by another process show within a second, last used included', async () => {
     const dataDir = tempDataDir();
-    const services = testServices({ dataDir });
+    const services = await testServices({ dataDir });
     const ui = renderTui(services, { initialApp: 'default', pollIntervalMs: 500 });
     await ui.waitFor('No tokens yet');
-    const other = otherProcess(dataDir);
+    const other = await otherProcess(dataDir);
     try {
-      const { token, value } = other.tokens.create({ app: 'default', name: 'Created elsewhere', expires: '30d' }, 'cli');
+      const { token, value } = await other.tokens.create({ app: 'default', name: 'Created elsewhere', expires: '30d' }, 'cli');
       const started = Date.now();
       let frame = await ui.waitFor('Created elsewhere');
       assert.ok(Date.now() - started < 5_000);
@@ -87,34 +86,36 @@ describe('screens', () => {
       assert.ok(!frame.includes(value));
 
       // The server records use.
-      const verified = other.tokens.verify(value);
+      const verified = await other.tokens.verify(value);
       assert.ok(verified.ok);
       other.usage.touch(token.id);
-      other.usage.flush();
+      await other.usage.flush();
       frame = await ui.waitFor(/Created elsewhere\s+\S+\s+active\s+in 30d\s+just now/);
 
-      other.tokens.revoke(token.id, 'cli');
+      await other.tokens.revoke(token.id, 'cli');
       await ui.waitFor(/Created elsewhere\s+\S+\s+revoked/);
     } finally {
-      other.close();
+      await other.close();
     }
   });
 
-  test('statuses follow the clock: expiring, then expired', async () => {
-    const services = testServices();
-    services.tokens.create({ app: 'default', name: 'Short lived', expires: '8d' }, 'cli');
+  test('statuses follow the clock: expiring (within 7 days and past 75 % of its life), then expired', async () => {
+    const services = await testServices();
+    await services.tokens.create({ app: 'default', name: 'Short lived', expires: '8d' }, 'cli');
     const ui = renderTui(services, { initialApp: 'default' });
     await ui.waitFor(/Short lived\s+\S+\s+active\s+in 8d/);
     services.clock.advance(2 * DAY);
-    await ui.waitFor(/Short lived\s+\S+\s+expiring\s+in 6d/);
-    services.clock.advance(7 * DAY);
+    await ui.waitFor(/Short lived\s+\S+\s+active\s+in 6d/); // within 7 days, but only a quarter into its life
+    services.clock.advance(4 * DAY);
+    await ui.waitFor(/Short lived\s+\S+\s+expiring\s+in 2d/); // three quarters of its life gone
+    services.clock.advance(3 * DAY);
     await ui.waitFor(/Short lived\s+\S+\s+expired\s+1d ago/);
   });
 
   test('everything fits 80×24 with many long-named tokens, and the selection scrolls', async () => {
-    const services = testServices();
+    const services = await testServices();
     for (let i = 1; i <= 30; i++) {
-      services.tokens.create({ app: 'default', name: `${String(i).padStart(2, '0')} is a rather long token name for an integration`, expires: `${i}d` }, 'cli');
+      await services.tokens.create({ app: 'default', name: `${String(i).padStart(2, '0')} is a rather long token name for an integration`, expires: `${i}d` }, 'cli');
     }
     const ui = renderTui(services, { initialApp: 'default' });
     let frame = await ui.waitFor('› 01 is a rather');
@@ -129,15 +130,15 @@ describe('screens', () => {
   });
 
   test('a smaller terminal truncates instead of wrapping', async () => {
-    const services = testServices();
-    services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
+    const services = await testServices();
+    await services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
     const ui = renderTui(services, { initialApp: 'default', size: { columns: 60, rows: 16 } });
     const frame = await ui.waitFor('CI/CD P…');
     assertFits(frame, 60, 16);
   });
 
   test('an unknown app shows the service error instead of crashing', async () => {
-    const ui = renderTui(testServices(), { initialApp: 'nope' });
+    const ui = renderTui(await testServices(), { initialApp: 'nope' });
     const frame = await ui.waitFor('Error: app "nope" does not exist');
     assert.ok(!frame.includes('    at '), 'no stack trace');
     ui.press('q');

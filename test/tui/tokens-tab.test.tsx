@@ -1,35 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readAllBytes } from '../helpers/data-dir';
-import { DAY, testServices } from '../helpers/services';
+import { storedBytes } from '../helpers/rows';
+import { DAY, testServices, type TestServices } from '../helpers/services';
 import { BACKSPACE, ENTER, ESC, ARROW_DOWN, ARROW_UP } from './keys';
 import { renderTui, VALUE_PATTERN } from './render-tui';
 
 const WARNING = 'copy it now: it will not be shown again';
 
-type TestServices = ReturnType<typeof testServices>;
 
 /**
  * Opens app `default` straight on the Tokens tab, after `seed` has written through the same
  * connection (whose own writes PRAGMA data_version does not report: the UI reloads after its own).
  */
-function tokensTab<T>(seed: (services: TestServices) => T = () => undefined as T) {
-  const services = testServices();
-  const seeded = seed(services);
+async function tokensTab<T>(seed: (services: TestServices) => Promise<T> | T = () => undefined as T) {
+  const services = await testServices();
+  const seeded = await seed(services);
   const ui = renderTui(services, { initialApp: 'default' });
   return { services, ui, seeded };
 }
 
 describe('Tokens tab', () => {
   test('an app without tokens says so and offers c', async () => {
-    const { ui } = tokensTab();
+    const { ui } = await tokensTab();
     const frame = await ui.waitFor('No tokens yet. Press c to create the first one.');
     assert.match(frame, /\[Tokens\]/);
     assert.match(frame, /c create {2}r revoke {2}f refresh {2}o rotate {2}\/ filter/);
   });
 
   test('create: name, then a preset; the value is shown once, boxed, and gone after dismissal', async () => {
-    const { services, ui } = tokensTab();
+    const { services, ui } = await tokensTab();
     await ui.waitFor('No tokens yet');
     ui.press('c');
     await ui.waitFor('Create a token for app default');
@@ -44,8 +43,8 @@ describe('Tokens tab', () => {
     const value = VALUE_PATTERN.exec(shown)?.[0];
     assert.ok(value, `a value in the box:\n${shown}`);
     assert.match(shown, /╔/); // boxed
-    assert.equal(services.tokens.verify(value).ok, true, 'the shown value is the real token');
-    const [token] = services.tokens.list('default');
+    assert.equal((await services.tokens.verify(value)).ok, true, 'the shown value is the real token');
+    const [token] = await services.tokens.list('default');
     assert.equal(token?.name, 'CI/CD Pipeline');
     assert.equal(Math.round((Date.parse(token!.expires_at) - services.clock.now()) / DAY), 90);
 
@@ -56,7 +55,7 @@ describe('Tokens tab', () => {
     const after = await ui.waitForGone(value);
     assert.ok(!after.includes(WARNING));
     assert.match(after, /CI\/CD Pipeline\s+mm_tok_\S+…\S+\s+active\s+in 90d\s+never/);
-    assert.ok(!readAllBytes(services.db.dataDir).includes(value), 'the value is not stored in the database files');
+    assert.ok(!(await storedBytes(services)).includes(value), 'the value is not stored anywhere');
     // Other screens never bring it back.
     ui.press('2');
     await ui.waitFor('[Pipelines]');
@@ -65,7 +64,7 @@ describe('Tokens tab', () => {
   });
 
   test('a name pasted together with its Enter moves on to the expiry', async () => {
-    const { ui } = tokensTab();
+    const { ui } = await tokensTab();
     await ui.waitFor('No tokens yet');
     ui.press('c');
     await ui.waitFor('Create a token for app default');
@@ -75,7 +74,7 @@ describe('Tokens tab', () => {
   });
 
   test('create with a typed date', async () => {
-    const { services, ui } = tokensTab();
+    const { services, ui } = await tokensTab();
     const at = new Date(services.clock.now() + 40 * DAY).toISOString().slice(0, 10);
     await ui.waitFor('No tokens yet');
     ui.press('c');
@@ -90,11 +89,11 @@ describe('Tokens tab', () => {
     await ui.waitFor(at);
     ui.press(ENTER);
     await ui.waitFor(WARNING);
-    assert.equal(services.tokens.list('default')[0]?.expires_at, `${at}T23:59:59.000Z`);
+    assert.equal((await services.tokens.list('default'))[0]?.expires_at, `${at}T23:59:59.000Z`);
   });
 
   test('validation errors from the services are shown inline and the form stays', async () => {
-    const { services, ui } = tokensTab();
+    const { services, ui } = await tokensTab();
     await ui.waitFor('No tokens yet');
     ui.press('c');
     await ui.waitFor('Create a token');
@@ -123,49 +122,49 @@ describe('Tokens tab', () => {
     await ui.waitFor('expires in:');
     ui.press(ESC);
     await ui.waitFor('No tokens yet');
-    assert.equal(services.tokens.list('default').length, 0, 'nothing was created');
+    assert.equal((await services.tokens.list('default')).length, 0, 'nothing was created');
   });
 
   test('revoke asks, names the token; n and esc cancel, y revokes', async () => {
-    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Old integration', expires: '30d' }, 'cli'));
+    const { services, ui, seeded: { token } } = await tokensTab(async (s) => await s.tokens.create({ app: 'default', name: 'Old integration', expires: '30d' }, 'cli'));
     await ui.waitFor('Old integration');
     ui.press('r');
     let frame = await ui.waitFor('[y/N]');
     assert.match(frame, new RegExp(`Revoke "Old integration" \\(${token.id}\\)\\?`));
     ui.press('n');
     await ui.waitFor('nothing was revoked');
-    assert.equal(services.tokens.get(token.id).status, 'active');
+    assert.equal((await services.tokens.get(token.id)).status, 'active');
 
     ui.press('r');
     await ui.waitFor('[y/N]');
     ui.press(ESC);
     await ui.waitForGone('[y/N]');
-    assert.equal(services.tokens.get(token.id).status, 'active');
+    assert.equal((await services.tokens.get(token.id)).status, 'active');
 
     ui.press('r');
     await ui.waitFor('[y/N]');
     ui.press('y');
     frame = await ui.waitFor(`Revoked "Old integration" (${token.id})`);
-    assert.match(frame, /Old integration\s+\S+\s+revoked/);
-    assert.equal(services.tokens.get(token.id).status, 'revoked');
-    assert.equal(services.audit.list({ app: 'default', limit: 1 })[0]?.actor, 'tui');
+    await ui.waitFor(/Old integration\s+\S+\s+revoked/);
+    assert.equal((await services.tokens.get(token.id)).status, 'revoked');
+    assert.equal((await services.audit.list({ app: 'default', limit: 1 }))[0]?.actor, 'tui');
   });
 
   test('refresh extends the expiry with a preset; the service refuses a shorter one, shown inline', async () => {
-    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Nightly job', expires: '30d' }, 'cli'));
+    const { services, ui, seeded: { token } } = await tokensTab(async (s) => await s.tokens.create({ app: 'default', name: 'Nightly job', expires: '30d' }, 'cli'));
     await ui.waitFor('Nightly job');
     ui.press('f');
     await ui.waitFor('Refresh "Nightly job"');
     ui.press('1'); // 7 days: earlier than now + 30d
     await ui.waitFor('is not later than the current one');
     ui.press('3'); // 90 days
-    const frame = await ui.waitFor('Refreshed "Nightly job"');
-    assert.match(frame, /Nightly job\s+\S+\s+active\s+in 90d/);
-    assert.equal(Math.round((Date.parse(services.tokens.get(token.id).expires_at) - services.clock.now()) / DAY), 90);
+    await ui.waitFor('Refreshed "Nightly job"');
+    await ui.waitFor(/Nightly job\s+\S+\s+active\s+in 90d/);
+    assert.equal(Math.round((Date.parse((await services.tokens.get(token.id)).expires_at) - services.clock.now()) / DAY), 90);
   });
 
   test('rotate shows the new value once and keeps the old token for the grace period', async () => {
-    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Billing sync', expires: '90d' }, 'cli'));
+    const { services, ui, seeded: { token } } = await tokensTab(async (s) => await s.tokens.create({ app: 'default', name: 'Billing sync', expires: '90d' }, 'cli'));
     await ui.waitFor('Billing sync');
     ui.press('o');
     await ui.waitFor('Rotate "Billing sync"');
@@ -175,33 +174,33 @@ describe('Tokens tab', () => {
     const frame = await ui.waitFor(WARNING);
     const value = VALUE_PATTERN.exec(frame)?.[0];
     assert.ok(value);
-    const verified = services.tokens.verify(value);
+    const verified = await services.tokens.verify(value);
     assert.ok(verified.ok && verified.token.id !== token.id);
     assert.match(frame, new RegExp(`the previous token ${token.id} keeps working until`));
-    const previous = services.tokens.get(token.id);
+    const previous = await services.tokens.get(token.id);
     assert.equal(Date.parse(previous.expires_at) - services.clock.now(), 3_600_000);
     ui.press(ESC);
-    const after = await ui.waitForGone(value);
-    assert.equal((after.match(/Billing sync\s+mm_tok_/g) ?? []).length, 2, after);
-    assert.match(after, /Billing sync\s+\S+\s+expiring\s+in 1h/);
+    await ui.waitForGone(value);
+    const after = await ui.waitFor((f) => (f.match(/Billing sync\s+mm_tok_/g) ?? []).length === 2);
+    assert.match(after, /Billing sync\s+\S+\s+expiring\s+in 1h/, 'a rotated token in its grace period is expiring');
   });
 
   test('rotate "now" ends the old token at once', async () => {
-    const { services, ui, seeded: { token } } = tokensTab((s) => s.tokens.create({ app: 'default', name: 'Webhook relay', expires: '30d' }, 'cli'));
+    const { services, ui, seeded: { token } } = await tokensTab(async (s) => await s.tokens.create({ app: 'default', name: 'Webhook relay', expires: '30d' }, 'cli'));
     await ui.waitFor('Webhook relay');
     ui.press('o');
     await ui.waitFor('Rotate');
     ui.press('4');
     await ui.waitFor('has stopped working');
-    assert.equal(services.tokens.get(token.id).status, 'expired');
+    assert.equal((await services.tokens.get(token.id)).status, 'expired');
   });
 
   test('filter by name or status; esc clears it', async () => {
-    const { ui } = tokensTab((services) => {
-      services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
-      services.tokens.create({ app: 'default', name: 'Mobile App Backend', expires: '30d' }, 'cli');
-      const gone = services.tokens.create({ app: 'default', name: 'Retired', expires: '30d' }, 'cli');
-      services.tokens.revoke(gone.token.id, 'cli');
+    const { ui } = await tokensTab(async (services) => {
+      await services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
+      await services.tokens.create({ app: 'default', name: 'Mobile App Backend', expires: '30d' }, 'cli');
+      const gone = await services.tokens.create({ app: 'default', name: 'Retired', expires: '30d' }, 'cli');
+      await services.tokens.revoke(gone.token.id, 'cli');
     });
     await ui.waitFor('Retired');
     ui.press('/');
@@ -231,12 +230,13 @@ describe('Tokens tab', () => {
   });
 
   test('sorted: working tokens by soonest expiry first, then revoked and expired', async () => {
-    const { ui } = tokensTab((services) => {
-      services.tokens.create({ app: 'default', name: 'later', expires: '90d' }, 'cli');
-      const revoked = services.tokens.create({ app: 'default', name: 'revoked one', expires: '30d' }, 'cli');
-      services.tokens.revoke(revoked.token.id, 'cli');
-      services.tokens.create({ app: 'default', name: 'soon', expires: '3d' }, 'cli');
-      services.tokens.create({ app: 'default', name: 'middle', expires: '30d' }, 'cli');
+    const { ui } = await tokensTab(async (services) => {
+      await services.tokens.create({ app: 'default', name: 'later', expires: '90d' }, 'cli');
+      const revoked = await services.tokens.create({ app: 'default', name: 'revoked one', expires: '30d' }, 'cli');
+      await services.tokens.revoke(revoked.token.id, 'cli');
+      await services.tokens.create({ app: 'default', name: 'soon', expires: '3d' }, 'cli');
+      await services.tokens.create({ app: 'default', name: 'middle', expires: '30d' }, 'cli');
+      services.clock.advance(2.5 * DAY); // "soon" is past 75 % of its life now
     });
     const frame = await ui.waitFor('revoked one');
     const order = ['soon', 'middle', 'later', 'revoked one'].map((name) => frame.indexOf(`${name} `));
@@ -245,9 +245,9 @@ describe('Tokens tab', () => {
   });
 
   test('arrows and j/k move the selection that r acts on', async () => {
-    const { ui } = tokensTab((services) => {
-      services.tokens.create({ app: 'default', name: 'first', expires: '10d' }, 'cli');
-      services.tokens.create({ app: 'default', name: 'second', expires: '20d' }, 'cli');
+    const { ui } = await tokensTab(async (services) => {
+      await services.tokens.create({ app: 'default', name: 'first', expires: '10d' }, 'cli');
+      await services.tokens.create({ app: 'default', name: 'second', expires: '20d' }, 'cli');
     });
     await ui.waitFor('› first');
     ui.press('j');

@@ -8,37 +8,40 @@ export const DataVersionContext = createContext(0);
 const CLOCK_STEP_MS = 15_000;
 
 /**
- * Watches the database file for commits by other connections (the server recording "last used",
- * the CLI, another admin's TUI) by polling `PRAGMA data_version` — a cheap read that changes only
- * when another connection commits — and answers a number that moves when that happens, or when
- * the clock has moved on enough for statuses and relative times to change.
+ * Watches the store for commits by anyone (the server recording "last used", the CLI, another
+ * admin's TUI, another instance) by polling its change marker — on SQLite `PRAGMA data_version`, a
+ * cheap read that changes only when a commit happened — and answers a number that moves when that
+ * happens, or when the clock has moved on enough for statuses and relative times to change.
  */
 export function useDataVersion(services: Services, intervalMs: number): number {
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    let lastData: unknown;
+    let lastData: string | undefined;
     let lastStep = Math.floor(services.clock.now() / CLOCK_STEP_MS);
-    try {
-      lastData = services.db.sqlite.pragma('data_version', { simple: true });
-    } catch {
-      return undefined;
-    }
-    const timer = setInterval(() => {
-      let data: unknown;
+    let stopped = false;
+    let busy = false;
+    const poll = async () => {
+      if (busy) return;
+      busy = true;
       try {
-        data = services.db.sqlite.pragma('data_version', { simple: true });
-      } catch {
-        clearInterval(timer); // the database was closed: nothing more to watch
-        return;
-      }
-      const step = Math.floor(services.clock.now() / CLOCK_STEP_MS);
-      if (data !== lastData || step !== lastStep) {
+        const data = await services.store.changeMarker();
+        const step = Math.floor(services.clock.now() / CLOCK_STEP_MS);
+        if (stopped) return;
+        if ((lastData !== undefined && data !== lastData) || step !== lastStep) setVersion((v) => v + 1);
         lastData = data;
         lastStep = step;
-        setVersion((v) => v + 1);
+      } catch {
+        // The store does not answer now (or was closed): the next tick tries again.
+      } finally {
+        busy = false;
       }
-    }, intervalMs);
-    return () => clearInterval(timer);
+    };
+    void poll();
+    const timer = setInterval(() => void poll(), intervalMs);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }, [services, intervalMs]);
   return version;
 }

@@ -42,12 +42,14 @@ export function AppListScreen({ size, onOpen, onQuit }: AppListScreenProps) {
   const services = useServices();
   const [help, setHelp] = useState(false);
   const listing = useLiveQuery(
-    () =>
-      services.apps.list().map((app) => ({
-        ...app,
-        tokens: services.tokens.list(app.slug, { status: 'active' }).length,
-        pipelines: services.pipelines.list(app.slug).length,
-      })),
+    async () =>
+      Promise.all(
+        (await services.apps.list()).map(async (app) => ({
+          ...app,
+          tokens: await services.tokens.countActive(app.slug),
+          pipelines: (await services.pipelines.list(app.slug)).length,
+        })),
+      ),
     [],
   );
   const apps = listing.data ?? [];
@@ -64,7 +66,7 @@ export function AppListScreen({ size, onOpen, onQuit }: AppListScreenProps) {
   );
   return (
     <Box flexDirection="column" width={size.columns} height={size.rows - 1}>
-      <HeaderBar title={`mechamental › apps   (${services.db.file})`} width={size.columns} />
+      <HeaderBar title={`mechamental › apps   (${services.store.location})`} width={size.columns} />
       {help ? (
         <Box flexDirection="column" height={height}>
           <Box flexDirection="column" height={height - 1} overflow="hidden">

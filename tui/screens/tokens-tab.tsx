@@ -88,7 +88,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const [query, setQuery] = useState('');
   const [selectedId, setSelectedId] = useState<string | undefined>();
   const [fallbackIndex, setFallbackIndex] = useState(0);
-  const listing = useLiveQuery(() => sortTokens(services.tokens.list(app)), [app]);
+  const listing = useLiveQuery(async () => sortTokens(await services.tokens.list(app)), [app]);
 
   const all = listing.data ?? [];
   const rows = all.filter((t) => matchesFilter(t, query));
@@ -119,9 +119,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     listing.reload();
   };
 
-  const create = (name: string, expires: string) => {
+  const create = async (name: string, expires: string) => {
     try {
-      const { token, value } = services.tokens.create({ app, name, expires }, 'tui');
+      const { token, value } = await services.tokens.create({ app, name, expires }, 'tui');
       setSelectedId(token.id);
       setQuery('');
       listing.reload();
@@ -139,18 +139,18 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     }
   };
 
-  const refresh = (token: TokenView, expires: string) => {
+  const refresh = async (token: TokenView, expires: string) => {
     try {
-      const updated = services.tokens.refresh(token.id, expires, 'tui', { app });
+      const updated = await services.tokens.refresh(token.id, expires, 'tui', { app });
       done(`Refreshed "${updated.name}": it now expires ${shortTime(updated.expires_at)} UTC (${relativeShort(updated.expires_at, services.clock.now())}); its value is unchanged.`);
     } catch (error) {
       fail(error);
     }
   };
 
-  const rotate = (token: TokenView, grace: string) => {
+  const rotate = async (token: TokenView, grace: string) => {
     try {
-      const { token: next, value, previous } = services.tokens.rotate(token.id, { grace }, 'tui', { app });
+      const { token: next, value, previous } = await services.tokens.rotate(token.id, { grace }, 'tui', { app });
       setSelectedId(next.id);
       listing.reload();
       setMessage({ kind: 'info', text: `Rotated "${next.name}": new token ${next.id}.` });
@@ -168,9 +168,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     }
   };
 
-  const revoke = (token: TokenView) => {
+  const revoke = async (token: TokenView) => {
     try {
-      const revoked = services.tokens.revoke(token.id, 'tui', { app });
+      const revoked = await services.tokens.revoke(token.id, 'tui', { app });
       done(`Revoked "${revoked.name}" (${revoked.id}); it stops working immediately.`);
     } catch (error) {
       fail(error);
@@ -249,7 +249,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               onSelect={(value) => {
                 setMessage(undefined);
                 if (value === null) setMode({ kind: 'create-date', name: mode.name });
-                else create(mode.name, value);
+                else void create(mode.name, value);
               }}
             />
           </Form>
@@ -261,7 +261,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               placeholder={DATE_PLACEHOLDER}
               isActive={formActive}
               onCancel={() => setMode({ kind: 'create-expiry', name: mode.name })}
-              onSubmit={(text) => create(mode.name, text.trim())}
+              onSubmit={(text) => void create(mode.name, text.trim())}
             />
           </Form>
         );
@@ -279,7 +279,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               onSelect={(value) => {
                 setMessage(undefined);
                 if (value === null) setMode({ kind: 'refresh-date', token: mode.token });
-                else refresh(mode.token, value);
+                else void refresh(mode.token, value);
               }}
             />
           </Form>
@@ -291,7 +291,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               placeholder={DATE_PLACEHOLDER}
               isActive={formActive}
               onCancel={() => setMode({ kind: 'refresh', token: mode.token })}
-              onSubmit={(text) => refresh(mode.token, text.trim())}
+              onSubmit={(text) => void refresh(mode.token, text.trim())}
             />
           </Form>
         );
@@ -299,7 +299,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         return (
           <Form title={`Rotate "${mode.token.name}" (${mode.token.id})`} message={message}>
             <Text wrap="wrap">A new token with the same name replaces it; you get its value once. The old token keeps working for:</Text>
-            <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => rotate(mode.token, grace)} />
+            <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => void rotate(mode.token, grace)} />
           </Form>
         );
       case 'issued':
@@ -356,7 +356,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           question={`Revoke "${mode.token.name}" (${mode.token.id})?`}
           consequence="It stops working immediately; this cannot be undone."
           isActive={isActive}
-          onConfirm={() => revoke(mode.token)}
+          onConfirm={() => void revoke(mode.token)}
           onCancel={() => {
             setMode({ kind: 'browse' });
             setMessage({ kind: 'info', text: `Kept "${mode.token.name}"; nothing was revoked.` });
@@ -397,7 +397,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             <Text bold>Tokens of app {app}</Text>
             <Text> </Text>
             <Text>
-              {all.length === 0 ? `No tokens yet. Press c to create the first one.` : `No token matches "${query}". Press esc to clear the filter.`}
+              {listing.loading ? 'Loading…' : all.length === 0 ? `No tokens yet. Press c to create the first one.` : `No token matches "${query}". Press esc to clear the filter.`}
             </Text>
           </Box>
         )}

@@ -7,14 +7,17 @@ export const operationRoutes: Route[] = [
     method: 'get',
     path: '/readyz',
     auth: 'none',
-    handle: ({ services, logger }) => {
+    handle: async ({ services, logger }) => {
+      let problem: string | undefined;
       try {
-        services.db.sqlite.prepare('SELECT count(*) FROM apps').get();
-        return { status: 200, json: { status: 'ready' } };
+        problem = await services.store.checkReady();
       } catch (error) {
         logger.warn({ err: error }, 'readiness check: the database does not answer');
-        return { status: 503, json: { error: { code: 'database_busy', message: 'the database does not answer' } } };
+        problem = 'the database does not answer';
       }
+      if (problem === undefined) return { status: 200, json: { status: 'ready' } };
+      logger.warn({ problem }, 'not ready');
+      return { status: 503, json: { error: { code: 'unavailable', message: problem } } };
     },
   },
   {

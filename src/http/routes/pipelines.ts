@@ -10,38 +10,38 @@ export const pipelineRoutes: Route[] = [
     method: 'get',
     path: '/v1/apps/:app/pipelines',
     auth: 'admin',
-    handle: ({ services, params }) => ({ status: 200, json: { pipelines: services.pipelines.list(params.app!) } }),
+    handle: async ({ services, params }) => ({ status: 200, json: { pipelines: await services.pipelines.list(params.app!) } }),
   },
   {
     method: 'post',
     path: '/v1/apps/:app/pipelines',
     auth: 'admin',
-    handle: ({ services, params, req, actor }) => {
+    handle: async ({ services, params, req, actor }) => {
       const body = parseBody(createPipeline, req.body);
-      return { status: 201, json: { pipeline: services.pipelines.create(params.app!, body, actor) } };
+      return { status: 201, json: { pipeline: await services.pipelines.create(params.app!, body, actor) } };
     },
   },
   {
     method: 'get',
     path: '/v1/apps/:app/pipelines/:slug',
     auth: 'admin',
-    handle: ({ services, params }) => ({ status: 200, json: { pipeline: services.pipelines.get(params.app!, params.slug!) } }),
+    handle: async ({ services, params }) => ({ status: 200, json: { pipeline: await services.pipelines.get(params.app!, params.slug!) } }),
   },
   {
     method: 'put',
     path: '/v1/apps/:app/pipelines/:slug',
     auth: 'admin',
-    handle: ({ services, params, req, actor }) => {
+    handle: async ({ services, params, req, actor }) => {
       const body = parseBody(replacePipeline, req.body);
-      return { status: 200, json: { pipeline: services.pipelines.update(params.app!, params.slug!, body, actor) } };
+      return { status: 200, json: { pipeline: await services.pipelines.update(params.app!, params.slug!, body, actor) } };
     },
   },
   {
     method: 'delete',
     path: '/v1/apps/:app/pipelines/:slug',
     auth: 'admin',
-    handle: ({ services, params, actor }) => {
-      services.pipelines.remove(params.app!, params.slug!, actor);
+    handle: async ({ services, params, actor }) => {
+      await services.pipelines.remove(params.app!, params.slug!, actor);
       return { status: 204 };
     },
   },

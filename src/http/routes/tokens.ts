@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, parseTime } from '../../duration';
 import { invalidField } from '../../errors';
-import { requireStatus } from '../../tokens/service';
+import { requireStatus } from '../../tokens/status';
 import type { Route } from './types';
 import { parseBody } from './types';
 
@@ -33,20 +33,20 @@ export const tokenRoutes: Route[] = [
     method: 'get',
     path: '/v1/apps/:app/tokens',
     auth: 'admin',
-    handle: ({ services, params, req }) => {
+    handle: async ({ services, params, req }) => {
       const status = req.query.status;
       if (status !== undefined && typeof status !== 'string') throw invalidField('status', 'must be given once');
-      return { status: 200, json: { tokens: services.tokens.list(params.app!, { status: status === undefined ? undefined : requireStatus(status) }) } };
+      return { status: 200, json: { tokens: await services.tokens.list(params.app!, { status: status === undefined ? undefined : requireStatus(status) }) } };
     },
   },
   {
     method: 'post',
     path: '/v1/apps/:app/tokens',
     auth: 'admin',
-    handle: ({ services, params, req, actor }) => {
+    handle: async ({ services, params, req, actor }) => {
       const body = parseBody(createToken, req.body);
       const expires = expiryOf(body, true)!;
-      const issued = services.tokens.create({ app: params.app!, name: body.name, expires, rateLimit: body.rate_limit ?? null }, actor);
+      const issued = await services.tokens.create({ app: params.app!, name: body.name, expires, rateLimit: body.rate_limit ?? null }, actor);
       return { status: 201, json: { token: issued.token, value: issued.value } };
     },
   },
@@ -54,38 +54,38 @@ export const tokenRoutes: Route[] = [
     method: 'get',
     path: '/v1/apps/:app/tokens/:id',
     auth: 'admin',
-    handle: ({ services, params }) => {
-      services.apps.require(params.app!);
-      return { status: 200, json: { token: services.tokens.get(params.id!, { app: params.app! }) } };
+    handle: async ({ services, params }) => {
+      await services.apps.require(params.app!);
+      return { status: 200, json: { token: await services.tokens.get(params.id!, { app: params.app! }) } };
     },
   },
   {
     method: 'post',
     path: '/v1/apps/:app/tokens/:id/revoke',
     auth: 'admin',
-    handle: ({ services, params, actor }) => {
-      services.apps.require(params.app!);
-      return { status: 200, json: { token: services.tokens.revoke(params.id!, actor, { app: params.app! }) } };
+    handle: async ({ services, params, actor }) => {
+      await services.apps.require(params.app!);
+      return { status: 200, json: { token: await services.tokens.revoke(params.id!, actor, { app: params.app! }) } };
     },
   },
   {
     method: 'post',
     path: '/v1/apps/:app/tokens/:id/refresh',
     auth: 'admin',
-    handle: ({ services, params, req, actor }) => {
-      services.apps.require(params.app!);
+    handle: async ({ services, params, req, actor }) => {
+      await services.apps.require(params.app!);
       const expires = expiryOf(parseBody(refreshToken, req.body), true)!;
-      return { status: 200, json: { token: services.tokens.refresh(params.id!, expires, actor, { app: params.app! }) } };
+      return { status: 200, json: { token: await services.tokens.refresh(params.id!, expires, actor, { app: params.app! }) } };
     },
   },
   {
     method: 'post',
     path: '/v1/apps/:app/tokens/:id/rotate',
     auth: 'admin',
-    handle: ({ services, params, req, actor }) => {
-      services.apps.require(params.app!);
+    handle: async ({ services, params, req, actor }) => {
+      await services.apps.require(params.app!);
       const body = parseBody(rotateToken, req.body);
-      const issued = services.tokens.rotate(params.id!, { grace: body.grace, expires: expiryOf(body, false) }, actor, { app: params.app! });
+      const issued = await services.tokens.rotate(params.id!, { grace: body.grace, expires: expiryOf(body, false) }, actor, { app: params.app! });
       return { status: 201, json: { token: issued.token, value: issued.value, previous: issued.previous } };
     },
   },

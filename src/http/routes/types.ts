@@ -4,7 +4,7 @@ import { describeZodError } from '../../apps/validation';
 import { AppError } from '../../errors';
 import type { Logger } from '../../log';
 import type { Services } from '../../services';
-import type { Actor } from '../../tokens/audit';
+import type { Actor } from '../../audit/audit';
 import type { VerifiedToken } from '../../tokens/service';
 import type { Metrics } from '../metrics';
 

@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { AppError, isAppError } from '../errors';
-import { applyMigrations, assertNotNewer, embeddedMigrations } from './migrate';
-import { nativeBinding } from './native';
+import type { MigrationMeta } from 'drizzle-orm/migrator';
+import { AppError, isAppError } from '../../errors';
+import { embeddedMigrations } from '../migrations';
+import { nativeBinding } from '../native';
+import { applyMigrations, assertNotNewer } from './migrate';
 import * as schema from './schema';
 
 export const DB_FILE_NAME = 'mechamental.db';
@@ -41,7 +43,7 @@ export function openDatabase(dataDir: string): Db {
   const dir = path.resolve(dataDir);
   ensureDataDir(dir);
   const file = path.join(dir, DB_FILE_NAME);
-  const migrations = embeddedMigrations();
+  const migrations = embeddedMigrations('sqlite');
   if (fs.existsSync(file) && fs.statSync(file).size > 0) inspectExisting(file, migrations);
   else createEmptyFile(file);
 
@@ -93,7 +95,7 @@ function createEmptyFile(file: string): void {
  * read as plain bytes first (magic, `user_version` at offset 60, `application_id` at 68), so the
  * common refusals happen without SQLite creating even a `-shm` file beside it.
  */
-function inspectExisting(file: string, migrations: ReturnType<typeof embeddedMigrations>): void {
+function inspectExisting(file: string, migrations: MigrationMeta[]): void {
   const header = Buffer.alloc(100);
   const fd = fs.openSync(file, 'r');
   try {

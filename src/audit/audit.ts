@@ -1,11 +1,12 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
 import { formatTime, type Clock } from '../clock';
-import type { Db, Orm } from '../db/open';
-import { auditEvents } from '../db/schema';
+import type { Repos, Store } from '../db/store';
 import { AppError } from '../errors';
 
-/** Who made a change: the CLI, the TUI, or the admin HTTP API with the admin token's id. */
-export type Actor = 'cli' | 'tui' | `api:${string}`;
+/**
+ * Who made a change: the CLI, the TUI, the admin HTTP API or the console (with the admin token's id),
+ * a token on itself (self-service), or the leak-report endpoint.
+ */
+export type Actor = 'cli' | 'tui' | `api:${string}` | `console:${string}` | `self:${string}` | 'leak-report';
 
 export type AuditAction =
   | 'app.created'
@@ -38,46 +39,38 @@ export interface AuditEventView {
   detail: Record<string, unknown> | null;
 }
 
+/** The most events one listing answers. */
+export const MAX_AUDIT_LIMIT = 1000;
+
 /**
  * The audit trail. `record` is called inside the transaction that makes the change, so an event
  * exists exactly when its change does.
  */
 export class AuditLog {
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly clock: Clock,
   ) {}
 
-  record(tx: Orm, entry: AuditEntry): void {
-    tx.insert(auditEvents)
-      .values({
-        at: this.clock.now(),
-        actor: entry.actor,
-        action: entry.action,
-        app: entry.app ?? null,
-        tokenId: entry.tokenId ?? null,
-        detail: entry.detail ? JSON.stringify(entry.detail) : null,
-      })
-      .run();
+  /** Adds an event in the transaction `tx` that makes the change it describes. */
+  async record(tx: Repos, entry: AuditEntry): Promise<void> {
+    await tx.audit.insert({
+      at: this.clock.now(),
+      actor: entry.actor,
+      action: entry.action,
+      app: entry.app ?? null,
+      tokenId: entry.tokenId ?? null,
+      detail: entry.detail ? JSON.stringify(entry.detail) : null,
+    });
   }
 
   /** Newest first; `before` pages backwards by event id. */
-  list(options: { app?: string; limit?: number; before?: number } = {}): AuditEventView[] {
+  async list(options: { app?: string | undefined; limit?: number | undefined; before?: number | undefined } = {}): Promise<AuditEventView[]> {
     const limit = options.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new AppError('validation_failed', `limit: must be a whole number from 1 to 1000 (got ${limit})`, { field: 'limit' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
+      throw new AppError('validation_failed', `limit: must be a whole number from 1 to ${MAX_AUDIT_LIMIT} (got ${limit})`, { field: 'limit' });
     }
-    const conditions = [
-      options.app ? eq(auditEvents.app, options.app) : undefined,
-      options.before ? lt(auditEvents.id, options.before) : undefined,
-    ].filter((c) => c !== undefined);
-    const rows = this.db.orm
-      .select()
-      .from(auditEvents)
-      .where(conditions.length ? and(...conditions) : undefined)
-      .orderBy(desc(auditEvents.id))
-      .limit(limit)
-      .all();
+    const rows = await this.store.audit.list({ app: options.app || undefined, limit, before: options.before });
     return rows.map((row) => ({
       id: row.id,
       at: formatTime(row.at),

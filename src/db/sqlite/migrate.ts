@@ -1,21 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
-import { AppError } from '../errors';
-
-/**
- * Migrations as drizzle-kit wrote them to `migrations/`. The built executable has them embedded
- * by build.mjs (the define `__MM_MIGRATIONS__`, produced by drizzle's own reader, so hashes agree);
- * the development build reads the folder.
- */
-declare const __MM_MIGRATIONS__: MigrationMeta[] | undefined;
+import type { MigrationMeta } from 'drizzle-orm/migrator';
+import { AppError } from '../../errors';
 
 const MIGRATIONS_TABLE = '__drizzle_migrations';
-
-export function embeddedMigrations(): MigrationMeta[] {
-  if (typeof __MM_MIGRATIONS__ !== 'undefined') return __MM_MIGRATIONS__;
-  return readMigrationFiles({ migrationsFolder: fileURLToPath(new URL('../../migrations', import.meta.url)) });
-}
 
 interface AppliedRow {
   hash: string;

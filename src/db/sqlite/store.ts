@@ -1,0 +1,349 @@
+import fs from 'node:fs';
+import type { Statement } from 'better-sqlite3';
+import { and, asc, count, desc, eq, gt, or, inArray, isNotNull, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { isUniqueViolationError } from '../errors';
+import {
+  UniqueViolation,
+  type AppRepo,
+  type AuditRepo,
+  type ChangeWatch,
+  type HotReads,
+  type PipelineRepo,
+  type Store,
+  type TokenQuery,
+  type TokenRepo,
+  type TokenRow,
+  type TokenState,
+  type VerifyRow,
+  type WriteTx,
+} from '../store';
+import { openDatabase, type Db, type Orm } from './open';
+import { apps, auditEvents, pipelines, tokens } from './schema';
+
+/** How many ids one `IN (…)` binds: SQLite caps the number of bound parameters. */
+const IN_BATCH = 500;
+/** Below this much free space on the data directory's filesystem, /readyz reports not ready. */
+export const DEFAULT_MIN_FREE_BYTES = 16 * 1_048_576;
+
+function unique<T>(work: () => T, constraint: string): T {
+  try {
+    return work();
+  } catch (error) {
+    if (isUniqueViolationError(error)) throw new UniqueViolation(constraint);
+    throw error;
+  }
+}
+
+function tokenStatus(status: TokenQuery['status'], now: number, rule: TokenQuery['expiring']): SQL | undefined {
+  switch (status) {
+    case undefined:
+      return undefined;
+    case 'revoked':
+      return isNotNull(tokens.revokedAt);
+    case 'expired':
+      return and(isNull(tokens.revokedAt), lte(tokens.expiresAt, now));
+    case 'expiring':
+      return and(
+        isNull(tokens.revokedAt),
+        gt(tokens.expiresAt, now),
+        lte(tokens.expiresAt, now + rule.windowMs),
+        or(isNotNull(tokens.replacedBy), lte(sql`${tokens.createdAt} + (${tokens.expiresAt} - ${tokens.createdAt}) * ${rule.lifetimeFraction}`, now)),
+      );
+    case 'active':
+      return and(isNull(tokens.revokedAt), gt(tokens.expiresAt, now));
+  }
+}
+
+/** The repositories over one connection (the store's own, used inside and outside transactions). */
+class SqliteRepos implements WriteTx {
+  readonly apps: AppRepo;
+  readonly pipelines: PipelineRepo;
+  readonly tokens: TokenRepo;
+  readonly audit: AuditRepo;
+
+  constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
+    this.apps = {
+      list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
+      bySlug: async (slug) => orm.select().from(apps).where(eq(apps.slug, slug)).get(),
+      count: async () => orm.select({ n: count() }).from(apps).get()?.n ?? 0,
+      insert: async (row) => unique(() => orm.insert(apps).values(row).returning().get(), 'apps_slug'),
+    };
+    this.pipelines = {
+      listByApp: async (appId) => orm.select().from(pipelines).where(eq(pipelines.appId, appId)).orderBy(asc(pipelines.slug)).all(),
+      find: async (appId, slug) =>
+        orm
+          .select()
+          .from(pipelines)
+          .where(and(eq(pipelines.appId, appId), eq(pipelines.slug, slug)))
+          .get(),
+      insert: async (row) => unique(() => orm.insert(pipelines).values({ ...row, kind: row.kind as 'echo' }).returning().get(), 'pipelines_app_slug'),
+      update: async (appId, slug, patch) =>
+        orm
+          .update(pipelines)
+          .set({ ...patch, kind: patch.kind as 'echo' })
+          .where(and(eq(pipelines.appId, appId), eq(pipelines.slug, slug)))
+          .returning()
+          .get(),
+      delete: async (appId, slug) =>
+        orm
+          .delete(pipelines)
+          .where(and(eq(pipelines.appId, appId), eq(pipelines.slug, slug)))
+          .returning({ slug: pipelines.slug })
+          .all().length > 0,
+    };
+    this.tokens = {
+      insert: async (row) => unique(() => orm.insert(tokens).values(row).returning().get(), 'tokens_hash'),
+      byId: async (id) => {
+        const found = orm.select({ row: tokens, appSlug: apps.slug }).from(tokens).leftJoin(apps, eq(apps.id, tokens.appId)).where(eq(tokens.id, id)).get();
+        return found ? { row: found.row, appSlug: found.appSlug } : undefined;
+      },
+      update: async (id, patch) => orm.update(tokens).set(patch).where(eq(tokens.id, id)).returning().get()!,
+      list: async (query) =>
+        orm
+          .select()
+          .from(tokens)
+          .where(
+            and(
+              query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
+              tokenStatus(query.status, query.now, query.expiring),
+            ),
+          )
+          .orderBy(desc(tokens.createdAt), desc(tokens.id))
+          .all(),
+      countActive: async (appId, now) =>
+        orm
+          .select({ n: count() })
+          .from(tokens)
+          .where(and(eq(tokens.appId, appId), isNull(tokens.revokedAt), gt(tokens.expiresAt, now)))
+          .get()?.n ?? 0,
+      recordUses: async () => {
+        throw new Error('recordUses runs through SqliteStore.recordUses');
+      },
+    };
+    this.audit = {
+      insert: async (row) => {
+        orm.insert(auditEvents).values(row).run();
+      },
+      list: async (query) =>
+        orm
+          .select()
+          .from(auditEvents)
+          .where(and(query.app ? eq(auditEvents.app, query.app) : undefined, query.before ? lt(auditEvents.id, query.before) : undefined))
+          .orderBy(desc(auditEvents.id))
+          .limit(query.limit)
+          .all(),
+    };
+  }
+
+  async tokenChanged(tokenId: string): Promise<void> {
+    this.onTokenChanged(tokenId);
+  }
+}
+
+/**
+ * The embedded default: one SQLite file in the data directory, shared by the server, the CLI and the
+ * TUI (WAL, a busy timeout, IMMEDIATE write transactions, synchronous=FULL).
+ *
+ * Hot reads are synchronous prepared statements. Write transactions are serialised within this
+ * process (a queue) as well as between processes (`BEGIN IMMEDIATE`), because the repositories'
+ * promises let other work run between their statements.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly location: string;
+  readonly appliedMigrations: number;
+  readonly apps: AppRepo;
+  readonly pipelines: PipelineRepo;
+  readonly tokens: TokenRepo;
+  readonly audit: AuditRepo;
+  readonly hot: HotReads;
+  private readonly repos: SqliteRepos;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
+  private readonly versionStatement: Statement<[], { v: number; c: number }>;
+  private readonly recordUseStatement: Statement<[number, string]>;
+
+  constructor(
+    readonly db: Db,
+    private readonly options: { minFreeBytes?: number } = {},
+  ) {
+    this.location = db.file;
+    this.appliedMigrations = db.appliedMigrations;
+    this.repos = new SqliteRepos(db.orm, (id) => this.announce(id));
+    this.apps = this.repos.apps;
+    this.pipelines = this.repos.pipelines;
+    this.audit = this.repos.audit;
+    this.recordUseStatement = db.sqlite.prepare('UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+    this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
+    this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
+    this.hot = new SqliteHotReads(db);
+  }
+
+  static open(dataDir: string, options: { minFreeBytes?: number } = {}): SqliteStore {
+    return new SqliteStore(openDatabase(dataDir), options);
+  }
+
+  /**
+   * Runs `work` alone on this connection: the repositories' promises let other work run between
+   * their statements, so every transaction (and the batched last-use writes) waits its turn here.
+   */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const sqlite = this.db.sqlite;
+      sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.repos);
+        sqlite.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  private recordUses(uses: ReadonlyArray<{ id: string; at: number }>): Promise<void> {
+    if (uses.length === 0) return Promise.resolve();
+    return this.serial(async () => {
+      this.db.sqlite
+        .transaction(() => {
+          for (const use of uses) this.recordUseStatement.run(use.at, use.id);
+        })
+        .immediate();
+    });
+  }
+
+  /** In-process token changes reach this process's watchers at once (other processes: data_version). */
+  private announce(id: string): void {
+    if (this.tokenListeners.size === 0) return;
+    const ids = new Set([id]);
+    // After the commit: listeners re-read the token, and must see the new state.
+    queueMicrotask(() => setImmediate(() => this.tokenListeners.forEach((listener) => listener(ids))));
+  }
+
+  async changeMarker(): Promise<string> {
+    const { v, c } = this.versionStatement.get()!;
+    return `${v}:${c}`;
+  }
+
+  watchTokenChanges(options: { pollIntervalMs: number }): ChangeWatch {
+    let timer: NodeJS.Timeout | undefined;
+    let last = '';
+    let listener: ((ids: ReadonlySet<string>) => void) | undefined;
+    const store = this;
+    return {
+      healthy: true,
+      start(onChange) {
+        if (timer) return;
+        listener = (ids) => onChange(ids);
+        store.tokenListeners.add(listener);
+        const { v, c } = store.versionStatement.get()!;
+        last = `${v}:${c}`;
+        timer = setInterval(() => {
+          let marker: string;
+          try {
+            const { v: version, c: changes } = store.versionStatement.get()!;
+            marker = `${version}:${changes}`;
+          } catch {
+            return; // the file cannot be read now; the next tick tries again
+          }
+          if (marker === last) return;
+          last = marker;
+          onChange('all');
+        }, options.pollIntervalMs);
+        timer.unref();
+      },
+      async stop() {
+        clearInterval(timer);
+        timer = undefined;
+        if (listener) store.tokenListeners.delete(listener);
+      },
+    };
+  }
+
+  async checkReady(): Promise<string | undefined> {
+    const sqlite = this.db.sqlite;
+    // A write lock taken and given back: refuses a read-only file or directory, or a file another
+    // process keeps locked; nothing is written (so pollers do not see a change).
+    await this.serial(async () => {
+      sqlite.exec('BEGIN IMMEDIATE');
+      sqlite.exec('ROLLBACK');
+    });
+    const minFree = this.options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+    const stats = fs.statfsSync(this.db.dataDir);
+    const free = stats.bavail * stats.bsize;
+    if (free < minFree) {
+      return `the disk holding ${this.db.dataDir} has ${free} bytes free, less than the ${minFree} needed to accept writes (MM_READY_MIN_FREE)`;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/** The trigger path's reads: prepared once, answered synchronously. */
+class SqliteHotReads implements HotReads {
+  private readonly verifyStatement: Statement<[string], VerifyRow>;
+  private readonly verifyWithPipelineStatement: Statement<[string, string], VerifyRow>;
+  private readonly stateStatement: Statement<[string], TokenState>;
+  private readonly pipelineStatement: Statement<[number, string], { kind: string; config: string }>;
+
+  constructor(private readonly db: Db) {
+    const sqlite = db.sqlite;
+    this.verifyStatement = sqlite.prepare(
+      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit
+         FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
+        WHERE t.hash = ?`,
+    );
+    this.verifyWithPipelineStatement = sqlite.prepare(
+      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit,
+              p.kind AS pipeline_kind, p.config AS pipeline_config
+         FROM tokens t
+         LEFT JOIN apps a ON a.id = t.app_id
+         LEFT JOIN pipelines p ON p.app_id = t.app_id AND p.slug = ?
+        WHERE t.hash = ?`,
+    );
+    this.stateStatement = sqlite.prepare('SELECT id, revoked_at AS revokedAt, expires_at AS expiresAt FROM tokens WHERE id = ?');
+    this.pipelineStatement = sqlite.prepare('SELECT kind, config FROM pipelines WHERE app_id = ? AND slug = ?');
+  }
+
+  verify(hash: string, pipeline?: string): VerifyRow | undefined {
+    return pipeline === undefined ? this.verifyStatement.get(hash) : this.verifyWithPipelineStatement.get(pipeline, hash);
+  }
+
+  tokenStates(ids: readonly string[]): TokenState[] {
+    if (ids.length === 1) {
+      const row = this.stateStatement.get(ids[0]!);
+      return row ? [row] : [];
+    }
+    const states: TokenState[] = [];
+    for (let start = 0; start < ids.length; start += IN_BATCH) {
+      const batch = ids.slice(start, start + IN_BATCH);
+      states.push(
+        ...this.db.orm
+          .select({ id: tokens.id, revokedAt: tokens.revokedAt, expiresAt: tokens.expiresAt })
+          .from(tokens)
+          .where(inArray(tokens.id, batch))
+          .all(),
+      );
+    }
+    return states;
+  }
+
+  pipeline(appId: number, slug: string): { kind: string; config: string } | undefined {
+    return this.pipelineStatement.get(appId, slug);
+  }
+}
+
+export type { TokenRow };

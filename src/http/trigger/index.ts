@@ -1,0 +1,503 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { PipelineConfig, PipelineKind } from '../../apps/pipeline-config';
+import { formatTime, type Clock } from '../../clock';
+import { isPromise, type MaybePromise } from '../../db/store';
+import type { ErrorCode } from '../../errors';
+import { accessLogger, createLogger, type Logger } from '../../log';
+import type { RunInput } from '../../pipelines/index';
+import type { Services } from '../../services';
+import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from '../../tokens/service';
+import type { UsageRecorder } from '../../tokens/usage';
+import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
+import { errorBody, toHttpError } from '../errors';
+import { prefersEventStream } from '../media';
+import { Metrics } from '../metrics';
+import { RateLimiter } from '../rate-limit';
+import { StreamRegistry } from '../streams';
+import { Admission } from './admission';
+import { BodyReader, type BodyOutcome } from './body';
+import { newRunId } from './run-id';
+import { jsonRun, streamRun, type RunState } from './runs';
+import { currentTurn } from './turn';
+
+export const TRIGGER_PREFIX = '/v1/trigger/';
+export const TRIGGER_ROUTE = '/v1/trigger/:pipeline';
+
+/** How long a client should wait before retrying after a storage failure (seconds). */
+const UNAVAILABLE_RETRY_AFTER = '2';
+
+export interface TriggerOptions {
+  /**
+   * Token verification; default `services.tokens.verify` (reads the store every call, and fetches
+   * the pipeline in the same read). Benchmarks may inject a constant; the pipeline is then read apart.
+   */
+  verify?: Verify;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** The open-stream registry (its watcher ends streams of revoked tokens). Default: a new one, started. */
+  streams?: StreamRegistry;
+  /** Largest body accepted (bytes); default `services.config.maxBodyBytes` (MM_MAX_BODY). */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The trigger hot path as a plain node:http handler: answers `POST /v1/trigger/<pipeline>` and
+ * returns true, or returns false (having touched nothing) for every other request, so that it can
+ * sit in front of the Express app on the same listener.
+ */
+export type TriggerHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
+  readonly streams: StreamRegistry;
+  /** From now on, answers 503 `shutting_down` (with Connection: close). */
+  beginShutdown(): void;
+  /** Runs in progress (JSON and SSE). */
+  readonly activeRuns: number;
+};
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Is this Content-Type JSON (`application/json` or `…+json`, any parameters)? */
+function isJsonType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  if (contentType === 'application/json') return true; // what nearly every client sends
+  const semicolon = contentType.indexOf(';');
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/**
+ * What every trigger request shares: settings, the store's hot reads, counters and the answer
+ * writers. Made once per handler; a request is a `TriggerRequest` whose methods are the phases.
+ */
+class TriggerShared {
+  closing = false;
+  activeRuns = 0;
+  readonly limiter = new RateLimiter();
+  readonly admission: Admission;
+  readonly clock: Clock;
+  readonly usage: UsageRecorder;
+  readonly tokens: TokenService;
+  readonly maxBodyBytes: number;
+  private readonly configs = new Map<string, PipelineConfig>();
+  private readonly authFailures = new Map<string, { inc(): void }>();
+  private readonly writeAccessLine: ReturnType<typeof accessLogger>;
+  private readonly countRequest: (status: number) => void;
+  // The last expiry header text: most traffic comes from few tokens, so this saves a Date per request.
+  private lastExpiresAt = Number.NaN;
+  private lastExpiration = '';
+
+  constructor(
+    readonly services: Services,
+    readonly verify: Verify,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly streams: StreamRegistry,
+    maxBodyBytes: number,
+  ) {
+    this.clock = services.clock;
+    this.usage = services.usage;
+    this.tokens = services.tokens;
+    this.maxBodyBytes = maxBodyBytes;
+    this.admission = new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
+    this.writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
+    this.countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
+  }
+
+  /** Parsed configs keyed by their stored text: a changed pipeline has a new text, so this can never serve a stale config. */
+  parseConfig(text: string): PipelineConfig {
+    let config = this.configs.get(text);
+    if (config === undefined) {
+      config = JSON.parse(text) as PipelineConfig;
+      if (this.configs.size >= 1000) this.configs.clear();
+      this.configs.set(text, config);
+    }
+    return config;
+  }
+
+  expirationOf(expiresAt: number): string {
+    if (expiresAt !== this.lastExpiresAt) {
+      this.lastExpiresAt = expiresAt;
+      this.lastExpiration = formatTime(expiresAt);
+    }
+    return this.lastExpiration;
+  }
+
+  countAuthFailure(reason: string): void {
+    let child = this.authFailures.get(reason);
+    if (child === undefined) this.authFailures.set(reason, (child = this.metrics.authFailures.labels(reason)));
+    child.inc();
+  }
+
+  readonly logRequest = (started: number, status: number, tokenId: string | null, pipeline: string | null, outcome?: string): void => {
+    this.countRequest(status);
+    this.writeAccessLine({ status, durationMs: performance.now() - started, tokenId, pipeline, outcome });
+  };
+
+  readonly sendJson = (res: ServerResponse, status: number, body: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null): void => {
+    if (res.headersSent || res.destroyed) return;
+    // writeHead with a flat name/value list: no per-header setHeader bookkeeping on the hot path.
+    const list: Array<string | number> = ['Content-Type', JSON_TYPE, 'Content-Length', Buffer.byteLength(body)];
+    if (headers !== null) for (const name in headers) list.push(name, headers[name]!);
+    res.writeHead(status, list as string[]);
+    res.end(body);
+    this.logRequest(started, status, tokenId, pipeline);
+  };
+
+  sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null): void {
+    this.sendJson(res, status, errorBody(code, message), headers, started, tokenId, pipeline);
+  }
+}
+
+/**
+ * One trigger request, phase by phase: authenticate (before any byte of the body is read) → admit
+ * (the token's kind, rate limit, runs at once, the pipeline of its own app, the Content-Type and the
+ * declared length) → read the body → re-check the token if the body came in a later event-loop turn
+ * than its verification (a revoke returned meanwhile wins) → run, answered as JSON or streamed as
+ * SSE. A phase that waits for the store (PostgreSQL) continues when it answers; on SQLite every
+ * phase up to the run is synchronous. Any storage failure answers 503 `unavailable`.
+ */
+class TriggerRequest {
+  private authorization: string | typeof DUPLICATE | undefined;
+  private contentType: string | undefined;
+  private contentLength: string | undefined;
+  private accept: string | undefined;
+  private token!: VerifiedToken;
+  private expiration = '';
+  private target!: PipelineTarget;
+  private verifiedTurn = -1;
+  private holdsRun = false;
+  private holdsChild = false;
+  private body: BodyReader | undefined;
+  private input: RunInput | undefined;
+
+  constructor(
+    private readonly shared: TriggerShared,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly url: string,
+    private readonly slug: string,
+    private readonly started: number,
+  ) {}
+
+  /** Phase 1: one pass over the raw headers, then authentication. */
+  authenticate(): void {
+    const raw = this.req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      switch (name.length) {
+        case 13:
+          if (name.toLowerCase() === 'authorization') this.authorization = this.authorization === undefined ? raw[i + 1]! : DUPLICATE;
+          break;
+        case 12:
+          if (name.toLowerCase() === 'content-type') this.contentType = raw[i + 1];
+          break;
+        case 14:
+          if (name.toLowerCase() === 'content-length') this.contentLength = raw[i + 1];
+          break;
+        case 6:
+          if (name.toLowerCase() === 'accept') this.accept = this.accept === undefined ? raw[i + 1] : `${this.accept},${raw[i + 1]}`;
+          break;
+      }
+    }
+    this.verifiedTurn = currentTurn();
+    let outcome: MaybePromise<AuthOutcome>;
+    try {
+      outcome = authenticateHeader(this.authorization, this.url, this.shared.verify, this.slug);
+    } catch (error) {
+      return this.unavailable(error);
+    }
+    if (isPromise(outcome)) {
+      outcome.then(
+        (result) => this.admit(result),
+        (error: unknown) => this.unavailable(error),
+      );
+    } else this.admit(outcome);
+  }
+
+  /** Phase 2: refusals that need no body, in the order SPEC's table gives; then the body is read. */
+  private admit(auth: AuthOutcome): void {
+    const { shared, res, started } = this;
+    if (!auth.ok) {
+      shared.countAuthFailure(auth.reason);
+      return shared.sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge }, started, auth.tokenId ?? null, null);
+    }
+    const token = (this.token = auth.token);
+    shared.usage.touch(token.id);
+    const expiration = (this.expiration = shared.expirationOf(token.expiresAt));
+    if (token.kind !== 'trigger' || token.appId === null) {
+      shared.countAuthFailure('insufficient_scope');
+      return shared.sendError(
+        res,
+        403,
+        'insufficient_scope',
+        `token ${token.id} is an admin token; triggering a pipeline needs a trigger token (mm_tok_…) of the pipeline's app`,
+        { 'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE, [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+    }
+    if (token.rateLimit !== null) {
+      const retryAfter = shared.limiter.take(token.id, token.rateLimit, shared.clock.now());
+      if (retryAfter > 0) {
+        return shared.sendError(
+          res,
+          429,
+          'rate_limited',
+          `token ${token.id} is limited to ${token.rateLimit} requests per minute; retry in ${retryAfter} s`,
+          { 'Retry-After': String(retryAfter), [EXPIRATION_HEADER]: expiration },
+          started,
+          token.id,
+          null,
+        );
+      }
+    }
+    if (auth.pipeline !== undefined) return this.admitPipeline(auth.pipeline);
+    // An injected verify (the bench's "authentication off") fetches no pipeline: read it apart.
+    let found: MaybePromise<{ kind: string; config: string } | undefined>;
+    try {
+      found = this.slug.length > 0 && this.slug.length <= 63 ? shared.services.store.hot.pipeline(token.appId, this.slug) : undefined;
+    } catch (error) {
+      return this.unavailable(error);
+    }
+    if (isPromise(found)) {
+      found.then(
+        (row) => this.admitPipeline(row ? { kind: row.kind as PipelineKind, config: row.config } : null),
+        (error: unknown) => this.unavailable(error),
+      );
+    } else this.admitPipeline(found ? { kind: found.kind as PipelineKind, config: found.config } : null);
+  }
+
+  private admitPipeline(pipeline: PipelineTarget | null): void {
+    const { shared, res, started, token, slug } = this;
+    const expiration = this.expiration;
+    if (pipeline === null) {
+      const shown = SLUG.test(slug) ? `"${slug}" ` : '';
+      return shared.sendError(
+        res,
+        404,
+        'pipeline_not_found',
+        `pipeline ${shown}does not exist in app "${token.app}"; list them with \`mechamental pipelines list --app ${token.app}\``,
+        { [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+    }
+    this.target = pipeline;
+    if (!isJsonType(this.contentType)) {
+      return shared.sendError(
+        res,
+        415,
+        'unsupported_media_type',
+        'the body must be JSON: send "Content-Type: application/json"',
+        { [EXPIRATION_HEADER]: expiration, 'Accept-Post': 'application/json' },
+        started,
+        token.id,
+        slug,
+      );
+    }
+    if (this.contentLength !== undefined && Number(this.contentLength) > shared.maxBodyBytes) return this.tooLarge();
+    if (!shared.admission.takeRun(token.id)) {
+      return shared.sendError(
+        res,
+        429,
+        'too_many_runs',
+        `token ${token.id} already has ${shared.admission.maxRunsPerToken} runs in progress (MM_MAX_RUNS_PER_TOKEN); wait for one to end`,
+        { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        slug,
+      );
+    }
+    this.holdsRun = true;
+    if (pipeline.kind === 'command') {
+      if (!shared.admission.takeChild()) {
+        this.release();
+        return shared.sendError(
+          res,
+          503,
+          'busy',
+          `${shared.admission.maxChildren} command pipelines are running, the most this server runs at once (MM_MAX_CHILDREN); retry shortly`,
+          { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
+          started,
+          token.id,
+          slug,
+        );
+      }
+      this.holdsChild = true;
+    }
+    shared.activeRuns++;
+    this.res.once('close', this.release);
+    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+  }
+
+  /** Gives back the run (and child) slot; once, whenever the answer ends. */
+  private readonly release = (): void => {
+    if (this.holdsRun) {
+      this.holdsRun = false;
+      this.shared.admission.releaseRun(this.token.id);
+      this.shared.activeRuns--;
+    }
+    if (this.holdsChild) {
+      this.holdsChild = false;
+      this.shared.admission.releaseChild();
+    }
+  };
+
+  private tooLarge(): void {
+    this.shared.sendError(
+      this.res,
+      413,
+      'payload_too_large',
+      `the body is larger than the limit of ${this.shared.maxBodyBytes} bytes (MM_MAX_BODY)`,
+      { [EXPIRATION_HEADER]: this.expiration, Connection: 'close' },
+      this.started,
+      this.token.id,
+      this.slug,
+    );
+  }
+
+  /** Phase 3: the body, parsed; then the re-check when the body came in a later turn. */
+  private onBody(body: BodyOutcome): void {
+    const { shared, res, started, token, slug } = this;
+    if (body === 'aborted') return shared.logRequest(started, 499, token.id, slug, 'client_gone');
+    if (body === 'too_large') return this.tooLarge();
+    let input: unknown;
+    try {
+      input = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+    } catch {
+      return shared.sendError(res, 400, 'invalid_json', 'the body is not valid JSON; send a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      return shared.sendError(res, 400, 'invalid_json', 'the body must be a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
+    }
+    this.input = input as RunInput;
+    if (this.body!.endTurn === this.verifiedTurn) return this.start();
+    let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
+    try {
+      liveness = shared.tokens.liveness(token.id);
+    } catch (error) {
+      return this.unavailable(error);
+    }
+    if (isPromise(liveness)) {
+      liveness.then(
+        (state) => this.afterRecheck(state),
+        (error: unknown) => this.unavailable(error),
+      );
+    } else this.afterRecheck(liveness);
+  }
+
+  /** Phase 4: the token as it is now, right before the run. */
+  private afterRecheck(live: { state: TokenLiveness; expiresAt: number }): void {
+    if (live.state === 'active') {
+      this.token.expiresAt = live.expiresAt;
+      this.expiration = this.shared.expirationOf(live.expiresAt);
+      return this.start();
+    }
+    const revoked = live.state === 'revoked';
+    this.shared.countAuthFailure(revoked ? 'revoked' : 'expired');
+    const message = revoked ? `token ${this.token.id} was revoked while this request was being received` : `token ${this.token.id} expired at ${formatTime(live.expiresAt)}`;
+    this.shared.sendError(
+      this.res,
+      401,
+      revoked ? 'token_revoked' : 'token_expired',
+      message,
+      { 'WWW-Authenticate': invalidTokenChallenge(message) },
+      this.started,
+      this.token.id,
+      this.slug,
+    );
+  }
+
+  /** Phase 5: the run. */
+  private start(): void {
+    const { shared, res, token, slug } = this;
+    const run: RunState = {
+      streams: shared.streams,
+      metrics: shared.metrics,
+      logger: shared.logger,
+      runId: newRunId(),
+      started: this.started,
+      tokenId: token.id,
+      expiresAt: token.expiresAt,
+      expiration: this.expiration,
+      slug,
+      kind: this.target.kind,
+      config: shared.parseConfig(this.target.config),
+      input: this.input!,
+    };
+    let pending: void | Promise<void>;
+    try {
+      pending = prefersEventStream(this.accept) ? streamRun(res, run, shared.logRequest) : jsonRun(res, run, shared.sendJson, shared.logRequest);
+    } catch (error) {
+      return this.unexpected(error);
+    }
+    if (pending !== undefined) pending.catch((error: unknown) => this.unexpected(error));
+  }
+
+  private unexpected(error: unknown): void {
+    this.shared.logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger run failed unexpectedly');
+    if (!this.res.headersSent) {
+      const failure = toHttpError(error);
+      this.shared.sendError(this.res, failure.status, failure.code, failure.message, null, this.started, this.token?.id ?? null, this.slug);
+    } else this.res.destroy();
+  }
+
+  /** The store failed: 503 with Retry-After, never a 500 and never an accepted request that could not be checked. */
+  private unavailable(error: unknown): void {
+    const failure = toHttpError(error);
+    if (failure.code !== 'unavailable') {
+      this.shared.logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger request failed unexpectedly');
+    } else this.shared.logger.warn({ err: error, route: TRIGGER_ROUTE }, 'the database did not answer');
+    this.shared.sendError(
+      this.res,
+      503,
+      'unavailable',
+      failure.code === 'unavailable' ? failure.message : 'the database did not answer; try again shortly',
+      { 'Retry-After': UNAVAILABLE_RETRY_AFTER },
+      this.started,
+      this.token?.id ?? null,
+      this.slug,
+    );
+  }
+}
+
+/**
+ * Builds the trigger handler (see TriggerRequest for the phases). Uses are noted in the
+ * UsageRecorder (batched, no write per request).
+ */
+export function createTriggerHandler(services: Services, options: TriggerOptions = {}): TriggerHandler {
+  const verify: Verify = options.verify ?? ((value, pipeline) => services.tokens.verify(value, pipeline));
+  const logger = options.logger ?? createLogger({ level: services.config.logLevel });
+  const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
+  const streams = options.streams ?? new StreamRegistry(services, { metrics, logger });
+  if (!options.streams) streams.start();
+  const shared = new TriggerShared(services, verify, logger, metrics, streams, options.maxBodyBytes ?? services.config.maxBodyBytes);
+
+  const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url;
+    if (url === undefined || req.method !== 'POST' || !url.startsWith(TRIGGER_PREFIX)) return false;
+    const started = performance.now();
+    if (shared.closing) {
+      shared.sendError(res, 503, 'shutting_down', 'the server is shutting down; retry shortly', { Connection: 'close' }, started, null, null);
+      return true;
+    }
+    const q = url.indexOf('?');
+    const slug = q === -1 ? url.slice(TRIGGER_PREFIX.length) : url.slice(TRIGGER_PREFIX.length, q);
+    new TriggerRequest(shared, req, res, url, slug, started).authenticate();
+    return true;
+  }) as TriggerHandler;
+
+  Object.defineProperties(handler, {
+    streams: { value: streams },
+    beginShutdown: {
+      value: () => {
+        shared.closing = true;
+      },
+    },
+    activeRuns: { get: () => shared.activeRuns },
+  });
+  return handler;
+}
