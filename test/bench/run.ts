@@ -239,7 +239,7 @@ async function throughput(bench: Bench): Promise<void> {
       results.set(kind, []);
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
-    for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: warmup * 2 });
+    for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
     for (let round = 0; round < ROUNDS; round++) {
       const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
       for (const server of order) {
@@ -308,6 +308,7 @@ async function throughput(bench: Bench): Promise<void> {
         String(s.non2xx),
         String(s.errors),
       ]),
+      2,
     ),
   );
   const unsaturated = [...medians].filter(([kind, s]) => kind !== 'bcrypt' && s.busy < 0.9).map(([kind, s]) => `${kind} ${fmt(s.busy * 100)} %`);
