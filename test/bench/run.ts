@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pickLoadGenerator, writeTokensFile, type LoadGenerator, type LoadResult, type LoadTarget } from './lib/load';
-import { buildMmload, runMmload } from './lib/mmload';
+import { buildMmload, runMmload, type LatencyUs } from './lib/mmload';
 import { childEnv, freePort, killAll, MAIN, nextMessage, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
@@ -392,16 +392,11 @@ async function latency(bench: Bench): Promise<void> {
       console.log(
         `\nLatency of ours at a fixed ${fmt(LATENCY_RATE)} req/s (mmload, open loop, ${LATENCY_CONNECTIONS} connections, ${LATENCY_SECONDS} s, ${bench.tokens.length} tokens rotating)\n`,
       );
+      const row = (from: string, l: LatencyUs) => [from, ...[l.p50, l.p90, l.p99, l.p999, l.max].map((us) => fmt(ms(us), 2))];
       console.log(
         table(
           ['measured from', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
-          [
-            ['when each request was due', s.intended_us],
-            ['when it was written', s.service_us],
-          ].map(([name, l]) => {
-            const lat = l as typeof s.service_us;
-            return [name as string, fmt(ms(lat.p50), 2), fmt(ms(lat.p90), 2), fmt(ms(lat.p99), 2), fmt(ms(lat.p999), 2), fmt(ms(lat.max), 2)];
-          }),
+          [row('when each request was due', s.intended_us), row('when it was written', s.service_us)],
         ),
       );
       console.log(
@@ -722,13 +717,19 @@ async function profile(bench: Bench, kind: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The newest modification time of any file under `dir` (ms), to tell a stale build. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+/** What dist/mechamental is built from (as test/binary/helpers/ensure-built.mjs sees it). */
+const BUILD_SOURCES = ['src', 'tui', 'migrations', 'build', 'build.mjs', 'package.json', 'package-lock.json'];
+
+/** The newest modification time (ms) of `entry` or any file under it; 0 when it does not exist. */
+function newestMtime(entry: string): number {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(entry);
+  } catch {
+    return 0;
   }
-  return newest;
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...fs.readdirSync(entry).map((name) => newestMtime(path.join(entry, name))));
 }
 
 function chooseOurs(): string | undefined {
@@ -738,8 +739,8 @@ function chooseOurs(): string | undefined {
     notes.push('dist/mechamental does not exist (npm run build): ours ran from the development entry point (tsx src/main.ts serve)');
     return undefined;
   }
-  if (fs.statSync(DIST_BINARY).mtimeMs < newestMtime(path.join(REPO_ROOT, 'src'))) {
-    notes.push('dist/mechamental is older than a file under src/: ours may not be the code you are looking at (npm run build)');
+  if (fs.statSync(DIST_BINARY).mtimeMs <= Math.max(...BUILD_SOURCES.map((s) => newestMtime(path.join(REPO_ROOT, s))))) {
+    notes.push(`dist/mechamental is older than what it is built from (${BUILD_SOURCES.join(', ')}): ours may not be the code you are looking at (npm run build)`);
   }
   return DIST_BINARY;
 }
@@ -763,6 +764,10 @@ async function main(): Promise<number> {
     console.log(`load generator: ${generator.description}${fallbackReason ? ` — fallback: ${fallbackReason}` : ''}`);
     console.log(`paced latency and revoke check: ${'binary' in mmload ? `mmload (C, built with cc: ${path.relative(REPO_ROOT, mmload.binary)})` : `autocannon (${mmload.problem})`}`);
     console.log(`ours: ${bench.oursBinary ? path.relative(REPO_ROOT, bench.oursBinary) : 'tsx src/main.ts'} serve; server logs to ${LOG_SINK === 'file' ? `files in ${scratch}` : '/dev/null'}`);
+    const [load1] = os.loadavg();
+    if (load1! >= os.cpus().length / 2) {
+      notes.push(`the machine was already busy when the bench started (load average ${load1!.toFixed(2)} on ${os.cpus().length} CPUs): expect noisy req/s; CPU/req holds better`);
+    }
     if (fallbackReason) notes.push(`load generator: autocannon (${fallbackReason}); a JS load generator on the same cores saturates before a fast server does, so req/s ratios understate the fast servers`);
 
     if (ONLY.has('throughput')) await throughput(bench);
