@@ -177,7 +177,8 @@ describe('the load tools against a tiny server', () => {
     const { tokens, tokensFile } = fresh('wrk');
     const result = await runWrk({ url: `${url}/v1/trigger/chat`, tokensFile, body: BODY, connections: 4, seconds: 1 });
     const answered = answeredWith(tokens);
-    assert.ok(result.requests > 100, `only ${result.requests} requests`);
+    // Correctness, not speed: on a loaded CI machine this process may get little CPU.
+    assert.ok(result.requests >= 2 * tokens.length, `only ${result.requests} requests`);
     // wrk counts answers received before its time was up; the server may have answered a few more.
     assert.ok(answered >= result.requests && answered - result.requests <= 4, `server ${answered}, wrk ${result.requests}`);
     assertRotated(tokens, 4);
@@ -197,7 +198,7 @@ describe('the load tools against a tiny server', () => {
     const { tokens, tokensFile } = fresh('autocannon');
     const target: LoadTarget = { url, path: '/v1/trigger/chat', tokens, tokensFile, body: BODY };
     const result = await pickLoadGenerator('autocannon').generator.run(target, { connections: 2, seconds: 1 });
-    assert.ok(result.requests > 50, `only ${result.requests} requests`);
+    assert.ok(result.requests >= 2 * tokens.length, `only ${result.requests} requests`);
     assertRotated(tokens, 2);
     assert.ok(Math.abs(result.non2xx - result.requests / tokens.length) <= 2);
     assert.ok(result.generatorBusy > 0);
@@ -237,7 +238,7 @@ describe('the load tools against a tiny server', () => {
     const { tokens, tokensFile } = fresh('closed');
     const { summary } = await runMmload({ binary: built.binary, port, path: '/v1/trigger/chat', tokensFile, body: BODY, connections: 2, seconds: 0.5, rate: 0 });
     assert.equal(summary.mode, 'closed');
-    assert.ok(summary.answered > 50);
+    assert.ok(summary.answered >= 2 * tokens.length, `only ${summary.answered} answered`);
     assert.equal(summary.answered, (summary.statuses['200'] ?? 0) + (summary.statuses['401'] ?? 0));
     assertRotated(tokens, 2);
     assert.equal(answeredWith(tokens), summary.answered);
