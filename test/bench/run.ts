@@ -1,38 +1,93 @@
 // `npm run bench`: mechamental's trigger path against peers, side by side in one run, on loopback.
 //
-// The load generator (autocannon) runs in this process; every server under test runs in a child
-// process of its own (test/bench/server-child.ts) and is loaded one at a time, in rounds whose
-// order rotates, with a short warm-up before each measurement; figures are the medians over the
-// rounds. Besides requests per second we report each server's CPU time per request (from
-// /proc/<pid>/stat), which a noisy, shared 2-core machine disturbs far less than throughput.
+// Load: wrk (C, one thread, a separate process) when it is installed, else autocannon in this
+// process (it saturates before a fast server does; the report says which was used). Requests are
+// authenticated POSTs of {"message":"hello world"} to an echo pipeline, rotating through 100
+// tokens. Every server under test runs in a child process of its own and is loaded one at a time,
+// in rounds whose order rotates, after a warm-up; figures are the medians over the rounds. Besides
+// requests per second we report each server's CPU time per request (from /proc/<pid>/stat), which
+// a noisy, shared 2-core machine disturbs far less than throughput, and the load generator's own
+// CPU share (near a full core, it may have been the limit).
 //
-// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup to pick): throughput, latency at a
-// fixed rate, SSE (10,000 held streams, set-up rate, time to first event), revocation under load,
-// start-up of dist/mechamental. Goals are reported, not asserted (exit code 0 unless the bench
-// itself broke). Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
-// BENCH_SSE_STREAMS (10000), BENCH_PROFILE=1 (write a CPU profile of `ours` under load).
+// mechamental is measured as users run it: `dist/mechamental serve` (when built; else the
+// development entry point), its access log on, stdout to /dev/null (or a file, BENCH_LOG_SINK=file).
+// Latency at a fixed rate and the revoke check use mmload (mmload.c, built at run time with the
+// system cc): open-loop pacing, and each request's send and answer times.
+//
+// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup to pick): see docs/benchmarks.md.
+// Goals are reported, not asserted (exit code 0 unless the bench itself broke).
+// Knobs: BENCH_QUICK=1 (a smoke run: 1 round of 1 s, short latency and revoke runs, 1,000 SSE
+// streams), BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (50),
+// BENCH_TOKENS (100), BENCH_LATENCY_RATE (1000), BENCH_LATENCY_SECONDS (10), BENCH_REVOKE_SECONDS
+// (6), BENCH_SSE_STREAMS (10000), BENCH_LOADGEN (wrk | autocannon), BENCH_OURS (dist | dev),
+// BENCH_LOG_SINK (null | file), BENCH_PROFILE=1 (or a server kind: a CPU profile under load).
 import autocannon, { type Result } from 'autocannon';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pickLoadGenerator, writeTokensFile, type LoadGenerator, type LoadResult, type LoadTarget } from './lib/load';
+import { buildMmload, runMmload, type LatencyUs } from './lib/mmload';
 import { childEnv, freePort, killAll, MAIN, nextMessage, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
 import { fmt, median, percentile, table } from './lib/stats';
 import { summarizeProfile } from './profile';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const SSE_STREAMS = Number(process.env.BENCH_SSE_STREAMS ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,latency,sse,revoke,startup').split(','));
-/** BENCH_PROFILE=1 profiles `ours`; BENCH_PROFILE=<kind> profiles that server kind. */
-const PROFILE = process.env.BENCH_PROFILE === '1' ? 'ours' : process.env.BENCH_PROFILE;
-const BODY = JSON.stringify({ message: 'hello from the benchmark, please echo this back' });
-const BCRYPT_SECRET = 'Zq3vR8pL0xN4tY7wB2mK5sD9fH1jG6cA';
+// ---------------------------------------------------------------------------------------------
+// Settings
 
-const now = () => performance.timeOrigin + performance.now();
+const QUICK = process.env.BENCH_QUICK === '1';
+
+/** A positive number from the environment; `quick` is the default under BENCH_QUICK=1. */
+function setting(name: string, normal: number, quick: number, integer = false): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return QUICK ? quick : normal;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name}=${raw}: expected a positive ${integer ? 'whole ' : ''}number`);
+  }
+  return value;
+}
+
+function choice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!allowed.includes(raw as T)) throw new Error(`${name}=${raw}: expected one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+const ROUNDS = setting('BENCH_ROUNDS', 3, 1, true);
+const SECONDS = setting('BENCH_SECONDS', 3, 1);
+const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 1, 1);
+const CONNECTIONS = setting('BENCH_CONNECTIONS', 50, 50, true);
+const TOKEN_COUNT = setting('BENCH_TOKENS', 100, 100, true);
+const LATENCY_RATE = setting('BENCH_LATENCY_RATE', 1000, 1000);
+const LATENCY_SECONDS = setting('BENCH_LATENCY_SECONDS', 10, 2);
+const LATENCY_CONNECTIONS = 16;
+const REVOKE_SECONDS = setting('BENCH_REVOKE_SECONDS', 6, 4);
+const REVOKE_AT_MS = 2_000;
+const REVOKE_CONNECTIONS = 16;
+const SSE_STREAMS = setting('BENCH_SSE_STREAMS', 10_000, 1_000, true);
+const SECTIONS = ['throughput', 'latency', 'sse', 'revoke', 'startup'] as const;
+const ONLY = new Set((process.env.BENCH_ONLY || SECTIONS.join(',')).split(',').map((s) => s.trim()));
+for (const section of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(section)) throw new Error(`BENCH_ONLY: unknown section "${section}" (sections: ${SECTIONS.join(', ')})`);
+}
+const LOG_SINK = choice('BENCH_LOG_SINK', ['null', 'file'] as const) ?? 'null';
+const OURS_CHOICE = choice('BENCH_OURS', ['dist', 'dev'] as const);
+/** BENCH_PROFILE=1 profiles `ours` (startServer in a tsx child, for readable frames); else that kind. */
+const PROFILE = process.env.BENCH_PROFILE === '1' ? 'ours' : process.env.BENCH_PROFILE || undefined;
+
+const BODY = JSON.stringify({ message: 'hello world' });
+const TRIGGER_PATH = '/v1/trigger/chat';
+const BCRYPT_SECRET = 'Zq3vR8pL0xN4tY7wB2mK5sD9fH1jG6cA';
+const DIST_BINARY = path.join(REPO_ROOT, 'dist/mechamental');
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
 const hasServer = fs.existsSync(path.join(REPO_ROOT, 'src/http/server.ts'));
 const hasTrigger = fs.existsSync(path.join(REPO_ROOT, 'src/http/trigger.ts'));
 const notes: string[] = [];
@@ -47,38 +102,59 @@ function goal(figure: string, value: string, goalText: string, met: boolean | un
   summary.push({ figure, value, goal: goalText, met, ...(metByCpu === undefined ? {} : { metByCpu }) });
 }
 
-interface Load {
-  url: string;
-  token: string;
-  connections?: number;
-  seconds: number;
-  overallRate?: number;
-  path?: string;
-  onResponse?: (status: number, responseTimeMs: number) => void;
+function describeLag(ms: number): string {
+  return ms >= 0 ? `${fmt(ms)} ms after` : `${fmt(-ms)} ms before`;
 }
 
-async function load(options: Load): Promise<Result> {
-  const instance = autocannon({
-    url: `${options.url}${options.path ?? '/v1/trigger/chat'}`,
-    method: 'POST',
-    connections: options.connections ?? CONNECTIONS,
-    duration: options.seconds,
-    timeout: 10,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
-    body: BODY,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+// ---------------------------------------------------------------------------------------------
+// The run's shared state
+
+interface Bench {
+  dataDir: string;
+  /** A private temp dir: token files, logs, records. */
+  scratch: string;
+  tokens: string[];
+  tokensFile: string;
+  generator: LoadGenerator;
+  /** The compiled paced generator, or why there is none. */
+  mmload: { binary: string } | { problem: string };
+  /** dist/mechamental, or undefined for the development entry point (tsx src/main.ts). */
+  oursBinary: string | undefined;
+}
+
+function target(bench: Bench, server: RunningServer, tokensFile = bench.tokensFile, tokens: readonly string[] = bench.tokens): LoadTarget {
+  return { url: server.url, path: TRIGGER_PATH, tokens, tokensFile, body: BODY };
+}
+
+/** Where a server's stdout (its log) goes: /dev/null, or a file in the scratch dir. */
+function logSink(bench: Bench, kind: string): string {
+  return LOG_SINK === 'file' ? path.join(bench.scratch, `${kind}.log`) : 'ignore';
+}
+
+/** mechamental as users run it: `serve`, default access log, stdout to the log sink. */
+async function startOurs(bench: Bench, kind: string, env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const sink = logSink(bench, kind);
+  const server = await startServe(bench.dataDir, {
+    port,
+    env,
+    ...(bench.oursBinary ? { binary: bench.oursBinary } : {}),
+    ...(sink === 'ignore' ? {} : { logFile: sink }),
   });
-  if (options.onResponse) {
-    const on = options.onResponse;
-    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => on(status, ms));
-  }
-  return instance;
+  return { ...server, kind };
+}
+
+async function startKind(bench: Bench, kind: string): Promise<RunningServer> {
+  if (kind === 'ours') return startOurs(bench, kind);
+  // ours-nolog: the same server with the per-request access log off, to show what the line costs.
+  if (kind === 'ours-nolog') return startOurs(bench, kind, { MM_LOG_LEVEL: 'warn' });
+  return startBenchServer(kind, bench.dataDir, { BENCH_TOKEN: bench.tokens[0] }, [], logSink(bench, kind));
 }
 
 /** One sanity request: the server must answer 200 with the echoed message as output. */
 async function check(server: RunningServer, token: string): Promise<string | undefined> {
   try {
-    const res = await fetch(`${server.url}/v1/trigger/chat`, {
+    const res = await fetch(`${server.url}${TRIGGER_PATH}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: BODY,
@@ -92,43 +168,68 @@ async function check(server: RunningServer, token: string): Promise<string | und
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Throughput
+
 interface Sample {
   rps: number;
   cpuUsPerReq: number;
   /** Server CPU time over wall time while measured (1.0 = one core saturated). */
   busy: number;
+  /** The load generator's CPU time over wall time. */
+  generatorBusy: number;
+  p99Ms: number;
   non2xx: number;
   errors: number;
 }
 
-async function measure(server: RunningServer, token: string, seconds: number, connections = CONNECTIONS): Promise<Sample> {
+async function measure(bench: Bench, server: RunningServer, t: LoadTarget, seconds: number, connections = CONNECTIONS): Promise<Sample> {
   const cpu0 = cpuMicros(server.pid);
-  const result = await load({ url: server.url, token, seconds, connections });
+  const result: LoadResult = await bench.generator.run(t, { connections, seconds });
   const cpu1 = cpuMicros(server.pid);
-  const ok = result['2xx'];
-  const total = ok + result.non2xx;
-  return { rps: ok / result.duration, cpuUsPerReq: total > 0 ? (cpu1 - cpu0) / total : NaN, busy: (cpu1 - cpu0) / (result.duration * 1e6), non2xx: result.non2xx, errors: result.errors };
+  return {
+    rps: result.ok / result.durationS,
+    cpuUsPerReq: result.requests > 0 ? (cpu1 - cpu0) / result.requests : NaN,
+    busy: (cpu1 - cpu0) / (result.durationS * 1e6),
+    generatorBusy: result.generatorBusy,
+    p99Ms: result.latencyMs.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
 }
 
-// ---------------------------------------------------------------------------------------------
+const DESCRIBE: Record<string, string> = {
+  ours: 'mechamental serve, access log on',
+  'ours-nolog': 'the same, access log off',
+  'ours-handler': 'trigger handler on bare node:http',
+  'ours-noauth': 'trigger handler, auth switched off',
+  bare: 'bare node:http, JSON in/out, no auth',
+  fastify: 'Fastify 5 + SHA-256 bearer lookup, no logger',
+  'fastify-log': 'the same, its logger on (pino, async stdout)',
+  express: 'Express 5 + SHA-256 bearer lookup',
+  bcrypt: 'node:http + bcryptjs cost 10',
+};
 
-async function throughput(dataDir: string, token: string): Promise<Map<string, Sample>> {
-  const kinds = ['ours', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'express'].filter((k) => {
-    if ((k === 'ours' || k === 'ours-nolog') && !hasServer) return false;
-    if (k !== 'ours' && k.startsWith('ours') && !hasTrigger) return false;
+async function throughput(bench: Bench): Promise<void> {
+  const kinds = ['ours', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
+    if (k === 'ours' || k === 'ours-nolog') return hasServer;
+    if (k === 'ours-handler' || k === 'ours-noauth') return hasTrigger;
     return true;
   });
-  if (!hasServer) notes.push('src/http/server.ts is missing: `ours` was not measured');
   const servers: RunningServer[] = [];
   const results = new Map<string, Sample[]>();
+  const seconds = bench.generator.effectiveSeconds(SECONDS);
+  const warmup = bench.generator.effectiveSeconds(WARMUP_SECONDS);
   try {
     for (const kind of kinds) {
-      // ours-nolog: the same server with the per-request access log off (MM_LOG_LEVEL=warn), to
-      // show what the log line costs.
-      const server = kind === 'ours-nolog'
-        ? { ...(await startBenchServer('ours', dataDir, { MM_LOG_LEVEL: 'warn' })), kind }
-        : await startBenchServer(kind, dataDir, { BENCH_TOKEN: token });
-      const problem = await check(server, token);
+      let server: RunningServer;
+      try {
+        server = await startKind(bench, kind);
+      } catch (error) {
+        notes.push(`${kind}: did not start (${(error as Error).message.split('\n')[0]}); not measured`);
+        continue;
+      }
+      const problem = await check(server, bench.tokens[0]!);
       if (problem) {
         notes.push(`${kind}: sanity request failed (${problem}); not measured`);
         await server.stop();
@@ -138,28 +239,35 @@ async function throughput(dataDir: string, token: string): Promise<Map<string, S
       results.set(kind, []);
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
-    for (const server of servers) await load({ url: server.url, token, seconds: 1.5 });
+    for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
     for (let round = 0; round < ROUNDS; round++) {
       const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
       for (const server of order) {
-        await load({ url: server.url, token, seconds: 0.5 });
-        const sample = await measure(server, token, SECONDS);
+        // Brings a server that sat idle while the others ran back to speed before it is measured.
+        if (!QUICK) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: warmup });
+        const sample = await measure(bench, server, target(bench, server), seconds);
         results.get(server.kind)!.push(sample);
-        log(`round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq)} µs CPU/req${sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''}`);
+        log(
+          `round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq, 1)} µs CPU/req, ` +
+            `server ${fmt(sample.busy * 100)} %, ${bench.generator.name} ${fmt(sample.generatorBusy * 100)} %` +
+            (sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''),
+        );
       }
     }
   } finally {
     for (const server of servers) await server.stop();
   }
+
   // bcrypt: one short round; it is three orders of magnitude slower.
-  const bcrypt = await startBenchServer('bcrypt', dataDir, { BENCH_BCRYPT_SECRET: BCRYPT_SECRET });
+  const bcrypt = await startBenchServer('bcrypt', bench.dataDir, { BENCH_BCRYPT_SECRET: BCRYPT_SECRET });
   try {
     const bcryptToken = `sk_bench001_${BCRYPT_SECRET}`;
     const problem = await check(bcrypt, bcryptToken);
     if (problem) notes.push(`bcrypt: sanity request failed (${problem})`);
     else {
-      await load({ url: bcrypt.url, token: bcryptToken, seconds: 1, connections: 8 });
-      const sample = await measure(bcrypt, bcryptToken, Math.max(SECONDS, 4), 8);
+      const t = target(bench, bcrypt, writeTokensFile(bench.scratch, 'bcrypt-token.txt', [bcryptToken]), [bcryptToken]);
+      await bench.generator.run(t, { connections: 8, seconds: 1 });
+      const sample = await measure(bench, bcrypt, t, Math.max(SECONDS, QUICK ? 2 : 4), 8);
       results.set('bcrypt', [sample]);
       log(`bcrypt       ${fmt(sample.rps, 1)} req/s, ${fmt(sample.cpuUsPerReq)} µs CPU/req`);
     }
@@ -173,77 +281,143 @@ async function throughput(dataDir: string, token: string): Promise<Map<string, S
       rps: median(samples.map((s) => s.rps)),
       cpuUsPerReq: median(samples.map((s) => s.cpuUsPerReq)),
       busy: median(samples.map((s) => s.busy)),
+      generatorBusy: median(samples.map((s) => s.generatorBusy)),
+      p99Ms: median(samples.map((s) => s.p99Ms)),
       non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
       errors: samples.reduce((a, s) => a + s.errors, 0),
     });
   }
-  const describe: Record<string, string> = {
-    ours: 'mechamental serve (startServer)',
-    'ours-nolog': 'the same, access log off',
-    'ours-handler': 'trigger handler on bare node:http',
-    'ours-noauth': 'trigger handler, auth switched off',
-    bare: 'bare node:http, JSON in/out, no auth',
-    fastify: 'Fastify 5 + SHA-256 bearer lookup',
-    express: 'Express 5 + SHA-256 bearer lookup',
-    bcrypt: 'node:http + bcryptjs cost 10',
-  };
   const ours = medians.get('ours');
-  console.log(`\nThroughput: POST /v1/trigger/chat (echo, JSON), ${CONNECTIONS} connections, median of ${ROUNDS} × ${SECONDS} s rounds\n`);
+  console.log(
+    `\nThroughput: POST ${TRIGGER_PATH} (echo, ${BODY}), ${bench.generator.name}, ${CONNECTIONS} connections, ${bench.tokens.length} tokens rotating, ` +
+      `median of ${ROUNDS} × ${seconds} s rounds\n`,
+  );
   console.log(
     table(
-      ['server', 'what', 'req/s', 'µs CPU/req', 'server CPU', 'ours ÷ it (req/s)', 'it ÷ ours (CPU/req)', 'non-2xx', 'errors'],
+      ['server', 'what', 'req/s', 'µs CPU/req', 'server CPU', `${bench.generator.name} CPU`, 'p99 ms', 'ours ÷ it (req/s)', 'it ÷ ours (CPU/req)', 'non-2xx', 'errors'],
       [...medians].map(([kind, s]) => [
         kind,
-        describe[kind] ?? '',
+        DESCRIBE[kind] ?? '',
         fmt(s.rps, s.rps < 100 ? 1 : 0),
-        fmt(s.cpuUsPerReq),
+        fmt(s.cpuUsPerReq, 1),
         `${fmt(s.busy * 100)} %`,
+        `${fmt(s.generatorBusy * 100)} %`,
+        fmt(s.p99Ms, 2),
         ours ? `${fmt(ours.rps / s.rps, 2)}×` : '–',
         ours ? `${fmt(s.cpuUsPerReq / ours.cpuUsPerReq, 2)}×` : '–',
         String(s.non2xx),
         String(s.errors),
       ]),
+      2,
     ),
   );
-  if (ours) {
-    const ratio = (peer: string, min: number, label: string, base = ours, baseName = 'ours') => {
-      const p = medians.get(peer);
-      if (!p) return;
-      const r = base.rps / p.rps;
-      const c = p.cpuUsPerReq / base.cpuUsPerReq;
-      goal(`${baseName} ÷ ${label} (req/s)`, `${fmt(r, 2)}× (CPU/req ${fmt(c, 2)}×)`, `≥ ${min}×`, r >= min, c >= min);
-    };
-    const unsaturated = [...medians].filter(([kind, s]) => kind !== 'bcrypt' && s.busy < 0.9).map(([kind, s]) => `${kind} ${fmt(s.busy * 100)} %`);
-    if (unsaturated.length) {
-      notes.push(`servers below 90 % of a core during measurement (${unsaturated.join(', ')}): the machine was busy or the load generator was the limit, so req/s ratios are unreliable in this run; trust the CPU/req ratios`);
-    }
-    ratio('bare', 0.5, 'bare node:http');
-    // Authentication's share is judged like for like: the same handler on the same bare listener,
-    // with and without verification (the full server adds metrics and the stream watcher to both).
-    const handler = medians.get('ours-handler');
-    ratio('ours-noauth', 0.85, 'it without auth', handler ?? ours, handler ? 'ours-handler' : 'ours');
-    ratio('fastify', 1.0, 'Fastify');
-    ratio('express', 3, 'Express 5');
-    ratio('bcrypt', 100, 'bcrypt cost 10');
+  const unsaturated = [...medians].filter(([kind, s]) => kind !== 'bcrypt' && s.busy < 0.9).map(([kind, s]) => `${kind} ${fmt(s.busy * 100)} %`);
+  if (unsaturated.length) {
+    notes.push(`servers below 90 % of a core during measurement (${unsaturated.join(', ')}): the machine was busy or the load generator was the limit, so req/s ratios are unreliable in this run; trust the CPU/req ratios`);
   }
-  return medians;
+  const generatorBound = [...medians].filter(([, s]) => s.generatorBusy >= 0.9).map(([kind]) => kind);
+  if (generatorBound.length) {
+    notes.push(`${bench.generator.name} used ≥ 90 % of a core against ${generatorBound.join(', ')}: there the load generator may have been the limit`);
+  }
+  if (!ours) {
+    notes.push('ours was not measured: no ratios');
+    return;
+  }
+  const ratio = (peer: string, min: number, label: string, base = ours, baseName = 'ours') => {
+    const p = medians.get(peer);
+    if (!p) return;
+    const r = base.rps / p.rps;
+    const c = p.cpuUsPerReq / base.cpuUsPerReq;
+    goal(`${baseName} ÷ ${label} (req/s)`, `${fmt(r, 2)}× (CPU/req ${fmt(c, 2)}×)`, `≥ ${min}×`, r >= min, c >= min);
+  };
+  ratio('bare', 0.5, 'bare node:http');
+  // Authentication's share is judged like for like: the same handler on the same bare listener,
+  // with and without verification (the full server adds logs and metrics to both).
+  const handler = medians.get('ours-handler');
+  ratio('ours-noauth', 0.9, 'it without auth', handler ?? ours, handler ? 'ours-handler' : 'ours');
+  ratio('fastify', 1.0, 'Fastify + auth, no logger');
+  ratio('fastify-log', 1.3, 'Fastify + auth, logger on');
+  ratio('express', 3.5, 'Express 5 + auth');
+  ratio('bcrypt', 100, 'bcrypt cost 10');
 }
 
 // ---------------------------------------------------------------------------------------------
+// Latency at a fixed rate
 
-async function latency(dataDir: string, token: string): Promise<void> {
-  const server = await startBenchServer('ours', dataDir);
+/** autocannon with one token, for the fallbacks when mmload cannot be built. */
+function autocannonLoad(options: {
+  url: string;
+  token: string;
+  connections: number;
+  seconds: number;
+  overallRate?: number;
+  onResponse?: (status: number, responseTimeMs: number) => void;
+}): PromiseLike<Result> {
+  const instance = autocannon({
+    url: `${options.url}${TRIGGER_PATH}`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    timeout: 10,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+    body: BODY,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+  });
+  if (options.onResponse) {
+    const on = options.onResponse;
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => on(status, ms));
+  }
+  return instance;
+}
+
+async function latency(bench: Bench): Promise<void> {
+  const server = await startOurs(bench, 'ours');
+  const label = `latency p99 at a fixed ${fmt(LATENCY_RATE)} req/s`;
   try {
-    await load({ url: server.url, token, seconds: 1.5 });
-    const rate = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
+    await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
+    if ('binary' in bench.mmload) {
+      const { summary: s } = await runMmload({
+        binary: bench.mmload.binary,
+        port: server.port,
+        path: TRIGGER_PATH,
+        tokensFile: bench.tokensFile,
+        body: BODY,
+        connections: LATENCY_CONNECTIONS,
+        seconds: LATENCY_SECONDS,
+        rate: LATENCY_RATE,
+      });
+      const ms = (us: number | null) => (us === null ? NaN : us / 1000);
+      const ok = s.statuses['200'] ?? 0;
+      const achieved = s.answered / s.elapsed_s;
+      console.log(
+        `\nLatency of ours at a fixed ${fmt(LATENCY_RATE)} req/s (mmload, open loop, ${LATENCY_CONNECTIONS} connections, ${LATENCY_SECONDS} s, ${bench.tokens.length} tokens rotating)\n`,
+      );
+      const row = (from: string, l: LatencyUs) => [from, ...[l.p50, l.p90, l.p99, l.p999, l.max].map((us) => fmt(ms(us), 2))];
+      console.log(
+        table(
+          ['measured from', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+          [row('when each request was due', s.intended_us), row('when it was written', s.service_us)],
+        ),
+      );
+      console.log(
+        `${fmt(s.answered)} of ${fmt(s.scheduled)} answered (${Object.entries(s.statuses).map(([k, v]) => `${k}: ${fmt(v)}`).join(', ') || 'none'}), ` +
+          `${fmt(achieved)} req/s achieved, ${s.errors} connection errors, ${s.unanswered} unanswered`,
+      );
+      const p99 = ms(s.intended_us.p99);
+      const complete = ok === s.scheduled && s.errors === 0 && s.unanswered === 0;
+      if (!complete) notes.push(`latency: ${fmt(s.scheduled - ok)} of ${fmt(s.scheduled)} paced requests did not get a 200`);
+      goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(ms(s.intended_us.p50), 2)}, from when due; mmload)`, '≤ 2 ms, all 200', p99 <= 2 && complete);
+      return;
+    }
+    // No compiler: autocannon's paced mode, in this process (its timings include this event loop).
     const times: number[] = [];
     let non200 = 0;
-    const result = await load({
+    const result = await autocannonLoad({
       url: server.url,
-      token,
-      seconds: 6,
-      connections: 16,
-      overallRate: rate,
+      token: bench.tokens[0]!,
+      seconds: LATENCY_SECONDS,
+      connections: LATENCY_CONNECTIONS,
+      overallRate: LATENCY_RATE,
       onResponse: (status, ms) => {
         if (status === 200) times.push(ms);
         else non200++;
@@ -251,14 +425,19 @@ async function latency(dataDir: string, token: string): Promise<void> {
     });
     const p50 = percentile(times, 50);
     const p99 = percentile(times, 99);
-    console.log(`\nLatency of ours at a fixed ${rate} req/s (16 connections, 6 s): ${times.length} answers, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(Math.max(...times), 2)} ms (autocannon, corrected for coordinated omission: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms), non-200 ${non200}`);
-    goal(`latency p50 / p99 at ${rate} req/s`, `${fmt(p50, 2)} / ${fmt(p99, 2)} ms`, 'reported', undefined);
+    console.log(
+      `\nLatency of ours at a fixed ${fmt(LATENCY_RATE)} req/s (autocannon, ${LATENCY_CONNECTIONS} connections, ${LATENCY_SECONDS} s; ${bench.mmload.problem}): ` +
+        `${times.length} answers, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(Math.max(...times), 2)} ms ` +
+        `(autocannon, corrected for coordinated omission: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms), non-200 ${non200}`,
+    );
+    goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(p50, 2)}; autocannon)`, '≤ 2 ms, all 200', p99 <= 2 && non200 === 0);
   } finally {
     await server.stop();
   }
 }
 
 // ---------------------------------------------------------------------------------------------
+// SSE
 
 async function metricsGauge(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -266,6 +445,7 @@ async function metricsGauge(url: string): Promise<number> {
   return match ? Number(match[1]) : NaN;
 }
 
+// The SSE client's replies are loosely typed IPC messages, read field by field below.
 type ClientReply = Record<string, any>;
 
 async function ask(client: ReturnType<typeof spawnChild>, message: Record<string, unknown>, timeoutMs: number): Promise<ClientReply> {
@@ -274,8 +454,9 @@ async function ask(client: ReturnType<typeof spawnChild>, message: Record<string
   return reply;
 }
 
-async function sse(dataDir: string, token: string): Promise<void> {
-  const server = await startBenchServer('ours', dataDir);
+async function sse(bench: Bench): Promise<void> {
+  const token = bench.tokens[0]!;
+  const server = await startBenchServer('ours', bench.dataDir);
   const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, raiseFdLimit: true, env: childEnv() });
   try {
     await nextMessage(client, (m) => m?.ready === true, 20_000, 'sse client');
@@ -287,10 +468,11 @@ async function sse(dataDir: string, token: string): Promise<void> {
     await sleep(1_500);
     const rss0 = rssKiB(server.pid);
 
-    const first = await ask(client, { cmd: 'open', count: 1_000, concurrency: 100 }, 120_000);
+    const firstCount = Math.min(1_000, SSE_STREAMS);
+    const first = await ask(client, { cmd: 'open', count: firstCount, concurrency: 100 }, 120_000);
     const probe = await ask(client, { cmd: 'probe', count: 1_000, rate: 200 }, 120_000);
     const ttfe = probe.ttfe as number[];
-    const restCount = Math.max(0, SSE_STREAMS - 1_000);
+    const restCount = Math.max(0, SSE_STREAMS - firstCount);
     const cpu0 = cpuMicros(server.pid);
     const rest = await ask(client, { cmd: 'open', count: restCount, concurrency: 200 }, 300_000);
     const cpu1 = cpuMicros(server.pid);
@@ -300,7 +482,8 @@ async function sse(dataDir: string, token: string): Promise<void> {
     const rss1 = rssKiB(server.pid);
     const open = status.open as number;
     const perStream = (rss1 - rss0) / open;
-    const rate = (rest.opened as number) / ((rest.ms as number) / 1000);
+    const opening = restCount > 0 ? rest : first;
+    const rate = (opening.opened as number) / ((opening.ms as number) / 1000);
     const closed = await ask(client, { cmd: 'closeAll' }, 30_000);
     await sleep(2_000);
     const gaugeAfter = await metricsGauge(server.url);
@@ -314,9 +497,9 @@ async function sse(dataDir: string, token: string): Promise<void> {
           ['streams held open at once', `${fmt(open)} (server gauge ${fmt(gauge)}; failed to open ${fmt((first.failed as number) + (rest.failed as number))}, ended by server ${status.endedByServer})`],
           ['server RSS before → with streams open → after closing', `${fmt(rss0 / 1024, 1)} → ${fmt(rss1 / 1024, 1)} → ${fmt(rss2 / 1024, 1)} MiB`],
           ['RSS per open stream', `${fmt(perStream, 1)} KiB`],
-          ['new streams per second (1,000 → 10,000, 200 in flight)', `${fmt(rate)} /s (first 1,000: ${fmt((first.opened as number) / ((first.ms as number) / 1000))} /s)`],
-          ['server CPU per new stream', `${fmt((cpu1 - cpu0) / Math.max(1, rest.opened as number))} µs`],
-          ['time to first event with 1,000 open (1,000 probes at 200/s)', `p50 ${fmt(percentile(ttfe, 50), 2)} ms, p99 ${fmt(percentile(ttfe, 99), 2)} ms (failed ${probe.failed})`],
+          [`new streams per second (${restCount > 0 ? `${fmt(firstCount)} → ${fmt(SSE_STREAMS)}, 200` : `the first ${fmt(firstCount)}, 100`} in flight)`, `${fmt(rate)} /s (first ${fmt(firstCount)}: ${fmt((first.opened as number) / ((first.ms as number) / 1000))} /s)`],
+          ['server CPU per new stream', restCount > 0 ? `${fmt((cpu1 - cpu0) / Math.max(1, rest.opened as number))} µs` : '–'],
+          [`time to first event with ${fmt(firstCount)} open (1,000 probes at 200/s)`, `p50 ${fmt(percentile(ttfe, 50), 2)} ms, p99 ${fmt(percentile(ttfe, 99), 2)} ms (failed ${probe.failed})`],
           ['after closing all: gauge', `${fmt(gaugeAfter)} (closed ${closed.closed})`],
         ],
       ),
@@ -325,8 +508,9 @@ async function sse(dataDir: string, token: string): Promise<void> {
     goal('SSE streams held open', fmt(open), `${fmt(SSE_STREAMS)}`, open >= SSE_STREAMS);
     goal('SSE RSS per open stream', `${fmt(perStream, 1)} KiB`, '≤ 20 KiB', perStream <= 20);
     goal('SSE new streams per second', `${fmt(rate)} /s`, '≥ 5,000 /s', rate >= 5_000);
-    goal('SSE time to first event p99 (1,000 open)', `${fmt(percentile(ttfe, 99), 2)} ms (p50 ${fmt(percentile(ttfe, 50), 2)})`, '≤ 20 ms', percentile(ttfe, 99) <= 20);
+    goal(`SSE time to first event p99 (${fmt(firstCount)} open)`, `${fmt(percentile(ttfe, 99), 2)} ms (p50 ${fmt(percentile(ttfe, 50), 2)})`, '≤ 20 ms', percentile(ttfe, 99) <= 20);
     goal('SSE gauge after all streams closed', fmt(gaugeAfter), '0', gaugeAfter === 0);
+    if (SSE_STREAMS < 10_000) notes.push(`SSE: ${fmt(SSE_STREAMS)} streams (BENCH_SSE_STREAMS or BENCH_QUICK), not the 10,000 of the goal`);
   } finally {
     client.kill('SIGKILL');
     await server.stop();
@@ -334,70 +518,136 @@ async function sse(dataDir: string, token: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Revocation under load
 
-async function revoke(dataDir: string): Promise<void> {
-  const issued = withServices(dataDir, (s) => s.tokens.create({ app: 'default', name: 'revoke under load', expires: '1d' }, 'cli'));
-  const server = await startBenchServer('ours', dataDir);
+/** A moment on two clocks: CLOCK_MONOTONIC ns (mmload's clock) and epoch ms (the SSE client's). */
+interface Stamp {
+  ns: bigint;
+  ms: number;
+}
+
+const stamp = (): Stamp => ({ ns: process.hrtime.bigint(), ms: performance.timeOrigin + performance.now() });
+
+/** `tokens revoke ID` from another process on the same database file, as an admin would run it. */
+async function revokeFromCli(bench: Bench, tokenId: string): Promise<{ code: number | null; output: string; spawnedAt: Stamp; printedAt: Stamp | undefined; exitedAt: Stamp }> {
+  const argv = bench.oursBinary
+    ? [bench.oursBinary, 'tokens', 'revoke', tokenId, '--data-dir', bench.dataDir]
+    : [process.execPath, ...TSX, MAIN, 'tokens', 'revoke', tokenId, '--data-dir', bench.dataDir];
+  // Spawned here rather than with a helper so that the moment it printed its answer (after the
+  // commit) is known as well as the moment it exited.
+  const cli = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnedAt = stamp();
+  let printedAt: Stamp | undefined;
+  let output = '';
+  cli.stdout.on('data', (d: Buffer) => {
+    printedAt ??= stamp();
+    output += d.toString();
+  });
+  cli.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
+  return { code, output, spawnedAt, printedAt, exitedAt: stamp() };
+}
+
+async function revoke(bench: Bench): Promise<void> {
+  const issued = withServices(bench.dataDir, (s) => s.tokens.create({ app: 'default', name: 'revoke under load', expires: '1d' }, 'cli'));
+  const server = await startOurs(bench, 'ours');
   const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, env: childEnv() });
   try {
     await nextMessage(client, (m) => m?.ready === true, 20_000, 'sse client');
     await ask(client, { cmd: 'config', port: server.port, path: '/v1/trigger/hold', token: issued.value, body: JSON.stringify({ message: 'held until revoked' }) }, 5_000);
     const streams = await ask(client, { cmd: 'open', count: 50, concurrency: 50 }, 30_000);
 
-    const responses: Array<{ at: number; sentAt: number; status: number }> = [];
-    const running = load({
-      url: server.url,
-      token: issued.value,
-      seconds: 5,
-      connections: 16,
-      onResponse: (status, ms) => {
-        const at = now();
-        responses.push({ at, sentAt: at - ms, status });
-      },
-    });
-    await sleep(2_000);
-    // The revoke, from another process on the same database file (the CLI, as an admin would).
-    // Spawned here rather than with runCliAsync so that the moment it printed its answer (after
-    // the commit) is known as well as the moment it exited.
-    const cli = spawn(process.execPath, [...TSX, MAIN, 'tokens', 'revoke', issued.token.id, '--data-dir', dataDir], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const cliStart = now();
-    let printedAt = NaN;
-    let cliOut = '';
-    cli.stdout.on('data', (d: Buffer) => {
-      if (Number.isNaN(printedAt)) printedAt = now();
-      cliOut += d.toString();
-    });
-    cli.stderr.on('data', (d: Buffer) => (cliOut += d.toString()));
-    const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
-    const exitedAt = now();
-    await running;
+    const ms = (ns: number) => ns / 1e6;
+    let rows: string[][];
+    let acceptedAfterExit: number;
+    let meaningful = true;
+    let exitedAtMs: number;
+    if ('binary' in bench.mmload) {
+      // The revoked token's requests from mmload (closed loop, each one's send and answer times),
+      // while wrk keeps the server saturated with the other tokens.
+      const recordsFile = path.join(bench.scratch, 'revoke-records.txt');
+      const background = bench.generator.name === 'wrk'
+        ? bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: REVOKE_SECONDS })
+        : undefined;
+      const measured = runMmload({
+        binary: bench.mmload.binary,
+        port: server.port,
+        path: TRIGGER_PATH,
+        tokensFile: writeTokensFile(bench.scratch, 'revoke-token.txt', [issued.value]),
+        body: BODY,
+        connections: REVOKE_CONNECTIONS,
+        seconds: REVOKE_SECONDS,
+        rate: 0,
+        recordsFile,
+      });
+      await sleep(REVOKE_AT_MS);
+      const cli = await revokeFromCli(bench, issued.token.id);
+      exitedAtMs = cli.exitedAt.ms;
+      const [{ summary: s, records = [] }, bg] = await Promise.all([measured, background]);
+      if (cli.code !== 0) notes.push(`revoke CLI exited ${cli.code}: ${cli.output.trim()}`);
+      const start = BigInt(s.start_ns);
+      const exited = Number(cli.exitedAt.ns - start);
+      const printed = cli.printedAt === undefined ? NaN : Number(cli.printedAt.ns - start);
+      const ok = records.filter((r) => r.status === 200);
+      acceptedAfterExit = ok.filter((r) => r.done > exited).length;
+      const sentAfterPrint = ok.filter((r) => r.sent > printed).length;
+      const sentAfterExit = records.filter((r) => r.sent > exited).length;
+      const lastOk = Math.max(...ok.map((r) => r.done));
+      const rejected = records.filter((r) => r.status === 401).length;
+      const other = records.length - ok.length - rejected;
+      meaningful = sentAfterExit > 0;
+      rows = [
+        ['requests on the revoked token (mmload)', `${fmt(records.length)} (200: ${fmt(ok.length)}, 401: ${fmt(rejected)}, other or no answer: ${fmt(other)})`],
+        ['meanwhile, the other tokens', bg ? `wrk, ${CONNECTIONS} connections: ${fmt(bg.ok / bg.durationS)} req/s (non-2xx ${bg.non2xx}, errors ${bg.errors})` : 'no background load (wrk is not installed)'],
+        ['CLI: spawn → printed → exited', `${fmt((cli.printedAt ?? cli.exitedAt).ms - cli.spawnedAt.ms)} ms → +${fmt(cli.exitedAt.ms - (cli.printedAt ?? cli.exitedAt).ms, 1)} ms`],
+        ['requests sent after the CLI exited', fmt(sentAfterExit)],
+        ['200 received after the CLI exited', String(acceptedAfterExit)],
+        ['200 for requests sent after the CLI printed its answer', String(sentAfterPrint)],
+        ['last 200 relative to the CLI exit', ok.length ? describeLag(ms(lastOk - exited)) : '–'],
+      ];
+    } else {
+      // No compiler: autocannon in this process, one token, response times from its events.
+      const now = () => performance.timeOrigin + performance.now();
+      const responses: Array<{ at: number; sentAt: number; status: number }> = [];
+      const running = autocannonLoad({
+        url: server.url,
+        token: issued.value,
+        seconds: REVOKE_SECONDS,
+        connections: REVOKE_CONNECTIONS,
+        onResponse: (status, took) => {
+          const at = now();
+          responses.push({ at, sentAt: at - took, status });
+        },
+      });
+      await sleep(REVOKE_AT_MS);
+      const cli = await revokeFromCli(bench, issued.token.id);
+      const exitedAt = cli.exitedAt.ms;
+      exitedAtMs = exitedAt;
+      const printedAt = cli.printedAt?.ms ?? NaN;
+      await running;
+      if (cli.code !== 0) notes.push(`revoke CLI exited ${cli.code}: ${cli.output.trim()}`);
+      acceptedAfterExit = responses.filter((r) => r.status === 200 && r.at > exitedAt).length;
+      const sentAfterPrint = responses.filter((r) => r.status === 200 && r.sentAt > printedAt).length;
+      const rejected = responses.filter((r) => r.status === 401).length;
+      const lastOk = Math.max(...responses.filter((r) => r.status === 200).map((r) => r.at));
+      meaningful = responses.some((r) => r.sentAt > exitedAt);
+      rows = [
+        ['requests on the revoked token (autocannon)', `${fmt(responses.length)} (200: ${fmt(responses.filter((r) => r.status === 200).length)}, 401: ${fmt(rejected)}); ${bench.mmload.problem}`],
+        ['200 received after the CLI exited', String(acceptedAfterExit)],
+        ['200 for requests sent after the CLI printed its answer', String(sentAfterPrint)],
+        ['last 200 relative to the CLI exit', describeLag(lastOk - exitedAt)],
+      ];
+    }
     await sleep(1_200);
     const status = await ask(client, { cmd: 'status' }, 5_000);
-    if (code !== 0) notes.push(`revoke CLI exited ${code}: ${cliOut.trim()}`);
-
-    const acceptedAfterExit = responses.filter((r) => r.status === 200 && r.at > exitedAt).length;
-    const sentAfterPrint = responses.filter((r) => r.status === 200 && r.sentAt > printedAt).length;
-    const rejected = responses.filter((r) => r.status === 401).length;
-    const other = responses.filter((r) => r.status !== 200 && r.status !== 401).length;
-    const lastOk = Math.max(...responses.filter((r) => r.status === 200).map((r) => r.at));
-    const endTimes = (status.endedAt as number[]) ?? [];
-    const streamLag = endTimes.map((t) => t - exitedAt);
-    console.log(`\nRevocation under load (16 connections on one token; \`tokens revoke\` from a separate CLI process at t = 2 s)`);
-    console.log(
-      table(
-        ['figure', 'value'],
-        [
-          ['requests answered', `${fmt(responses.length)} (200: ${fmt(responses.filter((r) => r.status === 200).length)}, 401: ${fmt(rejected)}, other: ${other})`],
-          ['CLI: spawn → printed → exited', `${fmt(printedAt - cliStart)} ms → +${fmt(exitedAt - printedAt, 1)} ms`],
-          ['200 received after the CLI exited', String(acceptedAfterExit)],
-          ['200 for requests sent after the CLI printed its answer', String(sentAfterPrint)],
-          ['last 200 relative to the CLI exit', `${fmt(lastOk - exitedAt, 2)} ms`],
-          ['SSE streams on it ended by the server / with run.failed', `${status.endedByServer} / ${status.failedEvents} of ${streams.opened} (the last ${describeLag(Math.max(...streamLag))} the CLI exit)`],
-        ],
-      ),
-    );
-    goal('revoke: 200s after the CLI exited', String(acceptedAfterExit), '0', acceptedAfterExit === 0);
-    goal('revoke: SSE streams ended with run.failed within 1 s', `${status.failedEvents}/${streams.opened}, last ${describeLag(Math.max(...streamLag))} exit`, `${streams.opened} within 1000 ms`, status.failedEvents === streams.opened && Math.max(...streamLag) <= 1000);
+    // The client's endedAt are epoch ms: the same clock as exitedAtMs.
+    const lastStreamLag = Math.max(...((status.endedAt as number[]) ?? []).map((t) => t - exitedAtMs));
+    rows.push(['SSE streams on it ended by the server / with run.failed', `${status.endedByServer} / ${status.failedEvents} of ${streams.opened} (the last ${describeLag(lastStreamLag)} the CLI exit)`]);
+    console.log(`\nRevocation under load (${REVOKE_CONNECTIONS} connections on one token; \`tokens revoke\` from a separate CLI process at t = ${REVOKE_AT_MS / 1000} s)`);
+    console.log(table(['figure', 'value'], rows));
+    if (!meaningful) notes.push(`revoke: no request was sent after the CLI exited (the load ended first): raise BENCH_REVOKE_SECONDS (now ${REVOKE_SECONDS})`);
+    goal('revoke: 200s after the CLI exited', String(acceptedAfterExit), '0', acceptedAfterExit === 0 && meaningful);
+    goal('revoke: SSE streams ended with run.failed within 1 s', `${status.failedEvents}/${streams.opened}, last ${describeLag(lastStreamLag)} exit`, `${streams.opened} within 1000 ms`, status.failedEvents === streams.opened && lastStreamLag <= 1000);
   } finally {
     client.kill('SIGKILL');
     await server.stop();
@@ -405,32 +655,28 @@ async function revoke(dataDir: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function describeLag(ms: number): string {
-  return ms >= 0 ? `${fmt(ms)} ms after` : `${fmt(-ms)} ms before`;
-}
+// Start-up
 
 async function startup(): Promise<void> {
-  const binary = path.join(REPO_ROOT, 'dist/mechamental');
-  if (!fs.existsSync(binary)) {
+  if (!fs.existsSync(DIST_BINARY)) {
     notes.push('dist/mechamental does not exist (run `npm run build`): start-up not measured');
     console.log('\nStart-up: skipped, dist/mechamental does not exist (npm run build)');
     return;
   }
   const versions: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < (QUICK ? 3 : 7); i++) {
     const t0 = performance.now();
-    const child = spawnChild([binary, '--version'], { stdout: 'ignore' });
+    const child = spawnChild([DIST_BINARY, '--version'], { stdout: 'ignore' });
     await waitExit(child, 10_000);
     versions.push(performance.now() - t0);
   }
   const firsts: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < (QUICK ? 2 : 5); i++) {
     const tmp = makeTempDir('mm-bench-start-');
     try {
       const port = await freePort();
       const t0 = performance.now();
-      const server = await startServe(path.join(tmp.dir, 'data'), { port, binary, timeoutMs: 15_000 });
+      const server = await startServe(path.join(tmp.dir, 'data'), { port, binary: DIST_BINARY, timeoutMs: 15_000 });
       firsts.push(performance.now() - t0);
       await server.stop();
     } catch (error) {
@@ -439,20 +685,21 @@ async function startup(): Promise<void> {
       tmp.cleanup();
     }
   }
-  console.log(`\nStart-up of dist/mechamental (${fmt(fs.statSync(binary).size / 1_048_576, 1)} MiB): --version median ${fmt(median(versions))} ms; spawn → first 200 (GET /healthz, fresh data dir) median ${fmt(median(firsts))} ms`);
+  console.log(`\nStart-up of dist/mechamental (${fmt(fs.statSync(DIST_BINARY).size / 1_048_576, 1)} MiB): --version median ${fmt(median(versions))} ms; spawn → first 200 (GET /healthz, fresh data dir) median ${fmt(median(firsts))} ms`);
   goal('start-up: --version', `${fmt(median(versions))} ms`, 'reported', undefined);
   goal('start-up: spawn → first 200', `${fmt(median(firsts))} ms`, 'reported', undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
+// Profile
 
-async function profile(kind: string, dataDir: string, token: string): Promise<void> {
+async function profile(bench: Bench, kind: string): Promise<void> {
   const dir = makeTempDir('mm-bench-prof-');
-  const server = await startBenchServer(kind, dataDir, { BENCH_TOKEN: token }, ['--cpu-prof', '--cpu-prof-dir', dir.dir]);
+  const server = await startBenchServer(kind, bench.dataDir, { BENCH_TOKEN: bench.tokens[0] }, ['--cpu-prof', '--cpu-prof-dir', dir.dir], logSink(bench, `profile-${kind}`));
   try {
-    const warm = await load({ url: server.url, token, seconds: 1 });
-    const measured = await load({ url: server.url, token, seconds: 5 });
-    const requests = warm['2xx'] + warm.non2xx + measured['2xx'] + measured.non2xx;
+    const warm = await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: 1 });
+    const measured = await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: 5 });
+    const requests = warm.requests + measured.requests;
     server.child.send('exit');
     await waitExit(server.child, 10_000);
     const file = fs.readdirSync(dir.dir).find((f) => f.endsWith('.cpuprofile'));
@@ -460,7 +707,7 @@ async function profile(kind: string, dataDir: string, token: string): Promise<vo
     const kept = path.join(REPO_ROOT, '.tmp', `bench-${kind}-${Date.now()}.cpuprofile`);
     fs.mkdirSync(path.dirname(kept), { recursive: true });
     fs.copyFileSync(path.join(dir.dir, file), kept);
-    console.log(`\nCPU profile of ${kind} under load, ${requests} requests (${kept}): self time by function`);
+    console.log(`\nCPU profile of ${kind} under load (${bench.generator.name}), ${requests} requests (${kept}): self time by function`);
     console.log(summarizeProfile(kept, 30, requests));
   } finally {
     await server.stop();
@@ -468,21 +715,68 @@ async function profile(kind: string, dataDir: string, token: string): Promise<vo
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+
+/** What dist/mechamental is built from (as test/binary/helpers/ensure-built.mjs sees it). */
+const BUILD_SOURCES = ['src', 'tui', 'migrations', 'build', 'build.mjs', 'package.json', 'package-lock.json'];
+
+/** The newest modification time (ms) of `entry` or any file under it; 0 when it does not exist. */
+function newestMtime(entry: string): number {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(entry);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...fs.readdirSync(entry).map((name) => newestMtime(path.join(entry, name))));
+}
+
+function chooseOurs(): string | undefined {
+  if (OURS_CHOICE === 'dev') return undefined;
+  if (!fs.existsSync(DIST_BINARY)) {
+    if (OURS_CHOICE === 'dist') throw new Error('BENCH_OURS=dist but dist/mechamental does not exist: run `npm run build`');
+    notes.push('dist/mechamental does not exist (npm run build): ours ran from the development entry point (tsx src/main.ts serve)');
+    return undefined;
+  }
+  if (fs.statSync(DIST_BINARY).mtimeMs <= Math.max(...BUILD_SOURCES.map((s) => newestMtime(path.join(REPO_ROOT, s))))) {
+    notes.push(`dist/mechamental is older than what it is built from (${BUILD_SOURCES.join(', ')}): ours may not be the code you are looking at (npm run build)`);
+  }
+  return DIST_BINARY;
+}
+
 async function main(): Promise<number> {
   const tmp = makeTempDir('mm-bench-');
+  fs.chmodSync(tmp.dir, 0o700);
   const dataDir = path.join(tmp.dir, 'data');
   try {
-    const token = withServices(dataDir, (s) => {
+    const { generator, fallbackReason } = pickLoadGenerator();
+    const mmload = buildMmload();
+    const tokens = withServices(dataDir, (s) => {
       s.pipelines.create('default', { slug: 'hold', kind: 'echo', config: { delay_ms: 60_000 } }, 'cli');
-      return s.tokens.create({ app: 'default', name: 'bench', expires: '30d' }, 'cli').value;
+      return Array.from({ length: TOKEN_COUNT }, (_, i) => s.tokens.create({ app: 'default', name: `bench ${i + 1}`, expires: '30d' }, 'cli').value);
     });
-    console.log(`mechamental bench — ${new Date().toISOString()} — Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs (${(await import('node:os')).cpus()[0]?.model ?? '?'})`);
-    if (ONLY.has('throughput')) await throughput(dataDir, token);
-    if (ONLY.has('latency') && hasServer) await latency(dataDir, token);
-    if (ONLY.has('sse') && hasServer) await sse(dataDir, token);
-    if (ONLY.has('revoke') && hasServer) await revoke(dataDir);
+    const scratch = path.join(tmp.dir, 'scratch');
+    fs.mkdirSync(scratch, { mode: 0o700 });
+    const bench: Bench = { dataDir, scratch, tokens, tokensFile: writeTokensFile(scratch, 'tokens.txt', tokens), generator, mmload, oursBinary: hasServer ? chooseOurs() : undefined };
+
+    console.log(`mechamental bench — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ' — QUICK (a smoke run, not figures of record)' : ''}`);
+    console.log(`load generator: ${generator.description}${fallbackReason ? ` — fallback: ${fallbackReason}` : ''}`);
+    console.log(`paced latency and revoke check: ${'binary' in mmload ? `mmload (C, built with cc: ${path.relative(REPO_ROOT, mmload.binary)})` : `autocannon (${mmload.problem})`}`);
+    console.log(`ours: ${bench.oursBinary ? path.relative(REPO_ROOT, bench.oursBinary) : 'tsx src/main.ts'} serve; server logs to ${LOG_SINK === 'file' ? `files in ${scratch}` : '/dev/null'}`);
+    const [load1] = os.loadavg();
+    if (load1! >= os.cpus().length / 2) {
+      notes.push(`the machine was already busy when the bench started (load average ${load1!.toFixed(2)} on ${os.cpus().length} CPUs): expect noisy req/s; CPU/req holds better`);
+    }
+    if (fallbackReason) notes.push(`load generator: autocannon (${fallbackReason}); a JS load generator on the same cores saturates before a fast server does, so req/s ratios understate the fast servers`);
+
+    if (ONLY.has('throughput')) await throughput(bench);
+    if (ONLY.has('latency') && hasServer) await latency(bench);
+    if (ONLY.has('sse') && hasServer) await sse(bench);
+    if (ONLY.has('revoke') && hasServer) await revoke(bench);
     if (ONLY.has('startup')) await startup();
-    if (PROFILE && (hasServer || PROFILE !== 'ours')) await profile(PROFILE, dataDir, token);
+    if (PROFILE && (hasServer || PROFILE !== 'ours')) await profile(bench, PROFILE);
+    if (!hasServer) notes.push('src/http/server.ts is missing: ours, latency, SSE and revoke were not measured');
 
     console.log('\nSummary (goals are reported, not asserted)\n');
     console.log(

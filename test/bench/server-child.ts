@@ -7,6 +7,9 @@
 //   ours-noauth   the same, with a constant verifier (authentication switched off)
 //   bare          node:http that parses the same JSON body and answers the same JSON (no auth)
 //   fastify       Fastify 5: bearer → SHA-256 → prepared better-sqlite3 lookup, JSON in, JSON out
+//   fastify-log   the same with Fastify's logger on, as people run it (its two lines per request:
+//                 "incoming request", "request completed"), pino writing asynchronously to stdout
+//                 exactly as mechamental's access log does (pino.destination({dest: 1, sync: false}))
 //   express       plain Express 5: the same work with express.json() and a middleware
 //   bcrypt        node:http, token checked the way bcrypt-hashed-token systems do (bcryptjs cost 10)
 //
@@ -148,10 +151,13 @@ async function main(): Promise<number> {
       );
     }
 
-    case 'fastify': {
+    case 'fastify':
+    case 'fastify-log': {
       const { default: Fastify } = await import('fastify');
+      const { default: pino } = await import('pino');
       const check = bearerChecker();
-      const app = Fastify({ logger: false, bodyLimit: MAX_BODY });
+      const logger = kind === 'fastify-log' ? { level: 'info', stream: pino.destination({ dest: 1, sync: false }) } : false;
+      const app = Fastify({ logger, bodyLimit: MAX_BODY });
       app.addHook('onRequest', async (request, reply) => {
         if (!check(request.headers.authorization)) {
           return reply.code(401).send({ error: { code: 'invalid_token', message: 'the token is not valid' } });

@@ -49,6 +49,8 @@ declare module 'autocannon' {
     connectionRate?: number;
     sampleInt?: number;
     setupClient?: (client: EventEmitter) => void;
+    /** Each connection cycles through these, in order. */
+    requests?: Array<{ method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }>;
   }
 
   export interface Instance extends EventEmitter, PromiseLike<Result> {

@@ -54,13 +54,16 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   await waitExit(child, 3_000);
 }
 
-/** Starts `test/bench/server-child.ts KIND DATA_DIR` and waits for its port. */
-export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = []): Promise<RunningServer> {
+/**
+ * Starts `test/bench/server-child.ts KIND DATA_DIR` and waits for its port. Its stdout (where a
+ * peer with a logger writes) goes to `stdout`: a file path, or 'ignore' (/dev/null, the default).
+ */
+export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = [], stdout = 'ignore'): Promise<RunningServer> {
   const child = spawnChild([process.execPath, ...extraNodeArgs, ...TSX, SERVER_CHILD, kind, dataDir], {
     env: childEnv(env),
     ipc: true,
     raiseFdLimit: true,
-    stdout: 'ignore',
+    stdout,
   });
   const { port } = await nextMessage<{ port: number }>(child, (m) => typeof m?.port === 'number', 30_000, `${kind} server to listen`);
   return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
