@@ -549,7 +549,7 @@ async function revokeFromCli(bench: Bench, tokenId: string): Promise<{ code: num
 }
 
 async function revoke(bench: Bench): Promise<void> {
-  const issued = withServices(bench.dataDir, (s) => s.tokens.create({ app: 'default', name: 'revoke under load', expires: '1d' }, 'cli'));
+  const issued = await withServices(bench.dataDir, (s) => s.tokens.create({ app: 'default', name: 'revoke under load', expires: '1d' }, 'cli'));
   const server = await startOurs(bench, 'ours');
   const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, env: childEnv() });
   try {
@@ -752,9 +752,11 @@ async function main(): Promise<number> {
   try {
     const { generator, fallbackReason } = pickLoadGenerator();
     const mmload = buildMmload();
-    const tokens = withServices(dataDir, (s) => {
-      s.pipelines.create('default', { slug: 'hold', kind: 'echo', config: { delay_ms: 60_000 } }, 'cli');
-      return Array.from({ length: TOKEN_COUNT }, (_, i) => s.tokens.create({ app: 'default', name: `bench ${i + 1}`, expires: '30d' }, 'cli').value);
+    const tokens = await withServices(dataDir, async (s) => {
+      await s.pipelines.create('default', { slug: 'hold', kind: 'echo', config: { delay_ms: 60_000 } }, 'cli');
+      const values: string[] = [];
+      for (let i = 0; i < TOKEN_COUNT; i++) values.push((await s.tokens.create({ app: 'default', name: `bench ${i + 1}`, expires: '30d' }, 'cli')).value);
+      return values;
     });
     const scratch = path.join(tmp.dir, 'scratch');
     fs.mkdirSync(scratch, { mode: 0o700 });

@@ -200,7 +200,7 @@ async function main(): Promise<number> {
       const { loadConfig } = await import('../../src/config');
       const { openServices } = await import('../../src/services');
       const config = loadConfig({ ...process.env, MM_DATA_DIR: dataDir });
-      const services = openServices(config, { actor: 'cli' });
+      const services = await openServices(config, { actor: 'cli' });
       if (kind === 'ours') {
         const { startServer } = await import('../../src/http/server');
         const started = await startServer(services, { host: '127.0.0.1', port: 0 });
@@ -209,7 +209,7 @@ async function main(): Promise<number> {
       const { createTriggerHandler } = await import('../../src/http/trigger');
       let options: Parameters<typeof createTriggerHandler>[1] = {};
       if (kind === 'ours-noauth') {
-        const verified = services.tokens.verify(process.env.BENCH_TOKEN ?? '');
+        const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
         if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);
         const result = { ok: true as const, token: verified.token };
         options = { verify: () => result };

@@ -26,9 +26,9 @@ export async function concurrency(): Promise<Report> {
   const dataDir = path.join(tmp.dir, 'data');
   const logFile = path.join(tmp.dir, 'server.log');
   try {
-    const { trigger, admin } = withServices(dataDir, (s) => ({
-      trigger: s.tokens.create({ app: 'default', name: 'load', expires: '1d' }, 'cli').value,
-      admin: s.tokens.createAdmin({ name: 'concurrency harness', expires: '1d' }, 'cli').value,
+    const { trigger, admin } = await withServices(dataDir, async (s) => ({
+      trigger: (await s.tokens.create({ app: 'default', name: 'load', expires: '1d' }, 'cli')).value,
+      admin: (await s.tokens.createAdmin({ name: 'concurrency harness', expires: '1d' }, 'cli')).value,
     }));
     const port = await freePort();
     const server = await startServe(dataDir, { port, logFile });

@@ -24,7 +24,7 @@ export async function crash(): Promise<Report> {
   const dataDir = path.join(tmp.dir, 'data');
   const logFile = path.join(tmp.dir, 'server.log');
   try {
-    const admin = withServices(dataDir, (s) => s.tokens.createAdmin({ name: 'crash harness', expires: '1d' }, 'cli').value);
+    const admin = await withServices(dataDir, async (s) => (await s.tokens.createAdmin({ name: 'crash harness', expires: '1d' }, 'cli')).value);
     const port = await freePort();
     const created = new Set<string>(); // acknowledged creates
     const revoked = new Set<string>(); // acknowledged revokes

@@ -111,16 +111,18 @@ export async function fuzz(): Promise<Report> {
   const dataDir = path.join(tmp.dir, 'data');
   const logFile = path.join(tmp.dir, 'server.log');
   try {
-    const ctx: Omit<FuzzContext, 'port'> = withServices(dataDir, (s) => {
-      const revoked = s.tokens.create({ app: 'default', name: 'fuzz revoked', expires: '1d' }, 'cli');
-      s.tokens.revoke(revoked.token.id, 'cli');
-      s.pipelines.create('default', { slug: 'fz', kind: 'echo', config: { delay_ms: 5 } }, 'cli');
-      s.pipelines.create('default', { slug: 'fz-cat', kind: 'command', config: { argv: ['cat'], timeout_ms: 5_000 } }, 'cli');
+    const ctx: Omit<FuzzContext, 'port'> = await withServices(dataDir, async (s) => {
+      const revoked = await s.tokens.create({ app: 'default', name: 'fuzz revoked', expires: '1d' }, 'cli');
+      await s.tokens.revoke(revoked.token.id, 'cli');
+      await s.pipelines.create('default', { slug: 'fz', kind: 'echo', config: { delay_ms: 5 } }, 'cli');
+      await s.pipelines.create('default', { slug: 'fz-cat', kind: 'command', config: { argv: ['cat'], timeout_ms: 5_000 } }, 'cli');
+      const victimIds: string[] = [];
+      for (let i = 0; i < 20; i++) victimIds.push((await s.tokens.create({ app: 'default', name: `victim ${i}`, expires: '30d' }, 'cli')).token.id);
       return {
-        trigger: s.tokens.create({ app: 'default', name: 'fuzz', expires: '30d' }, 'cli').value,
-        admin: s.tokens.createAdmin({ name: 'fuzz', expires: '1d' }, 'cli').value,
+        trigger: (await s.tokens.create({ app: 'default', name: 'fuzz', expires: '30d' }, 'cli')).value,
+        admin: (await s.tokens.createAdmin({ name: 'fuzz', expires: '1d' }, 'cli')).value,
         revoked: revoked.value,
-        victimIds: Array.from({ length: 20 }, (_, i) => s.tokens.create({ app: 'default', name: `victim ${i}`, expires: '30d' }, 'cli').token.id),
+        victimIds,
       };
     });
     const port = await freePort();

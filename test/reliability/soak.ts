@@ -28,13 +28,13 @@ export async function soak(): Promise<Report> {
   const dataDir = path.join(tmp.dir, 'data');
   const logFile = path.join(tmp.dir, 'server.log');
   try {
-    const { trigger, admin } = withServices(dataDir, (s) => {
-      s.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 40 } }, 'cli');
-      s.pipelines.create('default', { slug: 'cat', kind: 'command', config: { argv: ['cat'], timeout_ms: 10_000 } }, 'cli');
-      s.pipelines.create('default', { slug: 'sleeper', kind: 'command', config: { argv: ['sleep', '5'], timeout_ms: 20_000 } }, 'cli');
+    const { trigger, admin } = await withServices(dataDir, async (s) => {
+      await s.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 40 } }, 'cli');
+      await s.pipelines.create('default', { slug: 'cat', kind: 'command', config: { argv: ['cat'], timeout_ms: 10_000 } }, 'cli');
+      await s.pipelines.create('default', { slug: 'sleeper', kind: 'command', config: { argv: ['sleep', '5'], timeout_ms: 20_000 } }, 'cli');
       return {
-        trigger: s.tokens.create({ app: 'default', name: 'soak', expires: '1d' }, 'cli').value,
-        admin: s.tokens.createAdmin({ name: 'soak', expires: '1d' }, 'cli').value,
+        trigger: (await s.tokens.create({ app: 'default', name: 'soak', expires: '1d' }, 'cli')).value,
+        admin: (await s.tokens.createAdmin({ name: 'soak', expires: '1d' }, 'cli')).value,
       };
     });
     const port = await freePort();

@@ -26,12 +26,12 @@ export function makeTempDir(prefix: string): { dir: string; cleanup(): void } {
 }
 
 /** Opens the services on `dataDir` (creating and seeding it), runs `fn`, closes them. */
-export function withServices<T>(dataDir: string, fn: (services: Services) => T): T {
-  const services = openServices(loadConfig({ MM_DATA_DIR: dataDir }), { actor: 'cli' });
+export async function withServices<T>(dataDir: string, fn: (services: Services) => Promise<T> | T): Promise<T> {
+  const services = await openServices(loadConfig({ MM_DATA_DIR: dataDir }), { actor: 'cli' });
   try {
-    return fn(services);
+    return await fn(services);
   } finally {
-    services.close();
+    await services.close();
   }
 }
 
