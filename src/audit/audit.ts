@@ -1,6 +1,7 @@
 import { formatTime, type Clock } from '../clock';
-import type { Repos, Store } from '../db/store';
+import type { AuditRow, Repos, Store } from '../db/store';
 import { AppError } from '../errors';
+import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor, type Page } from '../paging';
 
 /**
  * Who made a change: the CLI, the TUI, the admin HTTP API or the console (with the admin token's id),
@@ -39,7 +40,7 @@ export interface AuditEventView {
   detail: Record<string, unknown> | null;
 }
 
-/** The most events one listing answers. */
+/** The most events one page answers. */
 export const MAX_AUDIT_LIMIT = 1000;
 
 /**
@@ -64,14 +65,26 @@ export class AuditLog {
     });
   }
 
-  /** Newest first; `before` pages backwards by event id. */
-  async list(options: { app?: string | undefined; limit?: number | undefined; before?: number | undefined } = {}): Promise<AuditEventView[]> {
-    const limit = options.limit ?? 50;
+  /** The newest `limit` events (default 50), optionally of one app. */
+  async list(options: { app?: string | undefined; limit?: number | undefined } = {}): Promise<AuditEventView[]> {
+    return (await this.page({ app: options.app, limit: options.limit ?? 50 })).items;
+  }
+
+  /** One page of events, newest first; `cursor` is the previous page's `nextCursor`. */
+  async page(options: { app?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}): Promise<Page<AuditEventView>> {
+    const limit = options.limit ?? DEFAULT_PAGE_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
       throw new AppError('validation_failed', `limit: must be a whole number from 1 to ${MAX_AUDIT_LIMIT} (got ${limit})`, { field: 'limit' });
     }
-    const rows = await this.store.audit.list({ app: options.app || undefined, limit, before: options.before });
-    return rows.map((row) => ({
+    const before = decodeCursor(options.cursor, ['n'])?.[0] as number | undefined;
+    const rows = await this.store.audit.list({ app: options.app || undefined, limit: limit + 1, before });
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    return { items: page.map((row) => this.toView(row)), nextCursor: more ? encodeCursor([page.at(-1)!.id]) : null };
+  }
+
+  private toView(row: AuditRow): AuditEventView {
+    return {
       id: row.id,
       at: formatTime(row.at),
       actor: row.actor,
@@ -79,6 +92,6 @@ export class AuditLog {
       app: row.app,
       token_id: row.tokenId,
       detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
-    }));
+    };
   }
 }

@@ -1,5 +1,4 @@
 import type { Config } from '../config';
-import { PostgresStore } from './postgres/store';
 import { SqliteStore } from './sqlite/store';
 import type { Store } from './store';
 
@@ -11,6 +10,8 @@ import type { Store } from './store';
  */
 export async function openStore(config: Config, options: { clock: () => number }): Promise<Store> {
   if (config.databaseUrl !== undefined) {
+    // Loaded only when used: the embedded default does not pay for the PostgreSQL driver at start.
+    const { PostgresStore } = await import('./postgres/store');
     return PostgresStore.open(config.databaseUrl, { poolSize: config.databasePoolSize, clock: options.clock });
   }
   return SqliteStore.open(config.dataDir, { minFreeBytes: config.readyMinFreeBytes });

@@ -76,8 +76,14 @@ export interface TokenQuery {
   owner: { appId: number } | 'admin';
   status?: 'active' | 'expiring' | 'expired' | 'revoked' | undefined;
   now: number;
-  /** When an active token counts as expiring: within `windowMs` of its expiry and past this fraction of its lifetime. */
+  /** When an active token counts as expiring: within `windowMs` of its expiry and past this fraction of its lifetime (or rotated). */
   expiring: { windowMs: number; lifetimeFraction: number };
+  /** Only tokens whose name contains this text (case-insensitive). */
+  search?: string | undefined;
+  /** Keyset paging: only rows after this one in the listing order (newest first). */
+  after?: { createdAt: number; id: string } | undefined;
+  /** At most this many rows. */
+  limit?: number | undefined;
 }
 
 export interface AppRepo {
@@ -126,7 +132,7 @@ export interface TokenRepo {
 
 export interface AuditRepo {
   insert(row: Omit<AuditRow, 'id'>): Promise<void>;
-  /** Newest first; `before` pages backwards by event id. */
+  /** Newest first; `before` pages backwards by event id (keyset). */
   list(query: { app?: string | undefined; limit: number; before?: number | undefined }): Promise<AuditRow[]>;
 }
 

@@ -6,6 +6,7 @@ import { formatTime, type Clock } from '../clock';
 import { isPromise, type MaybePromise, type Repos, type Store, type TokenRow, type TokenState, type VerifyRow } from '../db/store';
 import { describeSpan, parseExpiry, requireDuration } from '../duration';
 import { AppError } from '../errors';
+import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor, MAX_PAGE_LIMIT, type Page } from '../paging';
 import { EXPIRING_RULE, statusOf, type TokenStatus } from './status';
 import { generateId, generateValue, hashValue, hintFor, parseValue, type TokenKind } from './value';
 
@@ -76,6 +77,15 @@ export type VerifyResult =
 
 /** Whether a token still works now, as the trigger path re-checks it before a run starts. */
 export type TokenLiveness = 'active' | 'revoked' | 'expired';
+
+/** Which tokens a listing wants, and which page. */
+export interface TokenFilter {
+  status?: TokenStatus | undefined;
+  /** Only tokens whose name contains this text (case-insensitive). */
+  search?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
 
 /** Where a token must be found: an app's trigger tokens, or the admin tokens. */
 export type TokenScope = { app: string } | { kind: 'admin' } | 'any';
@@ -153,17 +163,58 @@ export class TokenService {
     return { token: this.toView(row, input.appSlug), value };
   }
 
-  /** Trigger tokens of `app`, newest first, optionally only those in `status` (`active` includes `expiring`). */
-  async list(app: string, filter: { status?: TokenStatus | undefined } = {}): Promise<TokenView[]> {
+  /**
+   * One page of the trigger tokens of `app`, newest first, optionally only those in `status`
+   * (`active` includes `expiring`) and whose name contains `search`; `cursor` is the previous page's
+   * `nextCursor` (see src/paging.ts).
+   */
+  async page(app: string, filter: TokenFilter = {}): Promise<Page<TokenView>> {
     const record = await this.appService.require(app);
-    const rows = await this.store.tokens.list({ owner: { appId: record.id }, status: filter.status, now: this.clock.now(), expiring: EXPIRING_RULE });
-    return rows.map((row) => this.toView(row, record.slug));
+    return this.pageOf({ appId: record.id }, record.slug, filter);
   }
 
-  /** Admin tokens, newest first. */
-  async listAdmin(filter: { status?: TokenStatus | undefined } = {}): Promise<TokenView[]> {
-    const rows = await this.store.tokens.list({ owner: 'admin', status: filter.status, now: this.clock.now(), expiring: EXPIRING_RULE });
-    return rows.map((row) => this.toView(row, null));
+  /** One page of the admin tokens, newest first. */
+  async pageAdmin(filter: TokenFilter = {}): Promise<Page<TokenView>> {
+    return this.pageOf('admin', null, filter);
+  }
+
+  private async pageOf(owner: { appId: number } | 'admin', appSlug: string | null, filter: TokenFilter): Promise<Page<TokenView>> {
+    const limit = filter.limit ?? DEFAULT_PAGE_LIMIT;
+    const after = decodeCursor(filter.cursor, ['n', 's']);
+    const rows = await this.store.tokens.list({
+      owner,
+      status: filter.status,
+      search: filter.search || undefined,
+      now: this.clock.now(),
+      expiring: EXPIRING_RULE,
+      after: after ? { createdAt: after[0] as number, id: after[1] as string } : undefined,
+      limit: limit + 1,
+    });
+    const more = rows.length > limit;
+    const items = (more ? rows.slice(0, limit) : rows).map((row) => this.toView(row, appSlug));
+    const last = more ? rows[limit - 1]! : undefined;
+    return { items, nextCursor: last ? encodeCursor([last.createdAt, last.id]) : null };
+  }
+
+  /** Every trigger token of `app` (page by page), newest first: for small lists; large ones page. */
+  async list(app: string, filter: Omit<TokenFilter, 'limit' | 'cursor'> = {}): Promise<TokenView[]> {
+    return this.all((cursor) => this.page(app, { ...filter, limit: MAX_PAGE_LIMIT, cursor }));
+  }
+
+  /** Every admin token, newest first. */
+  async listAdmin(filter: Omit<TokenFilter, 'limit' | 'cursor'> = {}): Promise<TokenView[]> {
+    return this.all((cursor) => this.pageAdmin({ ...filter, limit: MAX_PAGE_LIMIT, cursor }));
+  }
+
+  private async all(next: (cursor: string | undefined) => Promise<Page<TokenView>>): Promise<TokenView[]> {
+    const tokens: TokenView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await next(cursor);
+      tokens.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return tokens;
   }
 
   /** How many of an app's tokens work now (expiring ones included). */

@@ -87,6 +87,12 @@ function statusCondition(status: TokenQuery['status'], now: number, rule: TokenQ
   }
 }
 
+/** `name` contains `text`, case-insensitively, with LIKE's wildcards in `text` taken literally. */
+function nameContains(text: string): SQL {
+  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return dsql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
+}
+
 async function unique<T>(work: Promise<T>, constraint: string): Promise<T> {
   try {
     return await work;
@@ -144,17 +150,21 @@ class PostgresRepos implements WriteTx {
         return found ? { row: found.row, appSlug: found.appSlug } : undefined;
       },
       update: async (id, patch) => (await q.update(tokens).set(patch).where(eq(tokens.id, id)).returning())[0]!,
-      list: (query) =>
-        q
+      list: (query) => {
+        const listing = q
           .select()
           .from(tokens)
           .where(
             and(
               query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
               statusCondition(query.status, query.now, query.expiring),
+              query.search ? nameContains(query.search) : undefined,
+              query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
             ),
           )
-          .orderBy(desc(tokens.createdAt), desc(tokens.id)),
+          .orderBy(desc(tokens.createdAt), desc(tokens.id));
+        return query.limit === undefined ? listing : listing.limit(query.limit);
+      },
       countActive: async (appId, now) =>
         (
           await q

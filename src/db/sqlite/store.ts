@@ -54,6 +54,12 @@ function tokenStatus(status: TokenQuery['status'], now: number, rule: TokenQuery
   }
 }
 
+/** `name` contains `text`, case-insensitively, with LIKE's wildcards in `text` taken literally. */
+function nameContains(text: string): SQL {
+  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
+}
+
 /** The repositories over one connection (the store's own, used inside and outside transactions). */
 class SqliteRepos implements WriteTx {
   readonly apps: AppRepo;
@@ -98,18 +104,21 @@ class SqliteRepos implements WriteTx {
         return found ? { row: found.row, appSlug: found.appSlug } : undefined;
       },
       update: async (id, patch) => orm.update(tokens).set(patch).where(eq(tokens.id, id)).returning().get()!,
-      list: async (query) =>
-        orm
+      list: async (query) => {
+        const listing = orm
           .select()
           .from(tokens)
           .where(
             and(
               query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
               tokenStatus(query.status, query.now, query.expiring),
+              query.search ? nameContains(query.search) : undefined,
+              query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
             ),
           )
-          .orderBy(desc(tokens.createdAt), desc(tokens.id))
-          .all(),
+          .orderBy(desc(tokens.createdAt), desc(tokens.id));
+        return query.limit === undefined ? listing.all() : listing.limit(query.limit).all();
+      },
       countActive: async (appId, now) =>
         orm
           .select({ n: count() })

@@ -1,11 +1,6 @@
-import { invalidField } from '../../errors';
+import { pageLimit } from '../../paging';
 import type { Route } from './types';
-
-function queryString(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidField(field, 'must be given once');
-  return value;
-}
+import { queryString } from './types';
 
 export const auditRoutes: Route[] = [
   {
@@ -13,11 +8,12 @@ export const auditRoutes: Route[] = [
     path: '/v1/audit',
     auth: 'admin',
     handle: async ({ services, req }) => {
-      const app = queryString(req.query.app, 'app');
-      const limitText = queryString(req.query.limit, 'limit');
-      if (limitText !== undefined && !/^\d+$/.test(limitText)) throw invalidField('limit', `must be a whole number from 1 to 1000 (got "${limitText.slice(0, 20)}")`);
-      const events = await services.audit.list({ ...(app ? { app } : {}), ...(limitText ? { limit: Number(limitText) } : {}) });
-      return { status: 200, json: { events } };
+      const page = await services.audit.page({
+        app: queryString(req.query.app, 'app'),
+        limit: pageLimit(queryString(req.query.limit, 'limit')),
+        cursor: queryString(req.query.cursor, 'cursor'),
+      });
+      return { status: 200, json: { events: page.items, next_cursor: page.nextCursor } };
     },
   },
 ];

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { parseDuration, parseTime } from '../../duration';
 import { invalidField } from '../../errors';
+import { pageLimit } from '../../paging';
 import { requireStatus } from '../../tokens/status';
 import type { Route } from './types';
-import { parseBody } from './types';
+import { parseBody, queryString } from './types';
 
 const expiry = { expires_at: z.string().optional(), expires_in: z.string().optional() };
 const createToken = z.object({ name: z.string(), ...expiry, rate_limit: z.number().int().min(1).max(1_000_000).nullable().optional() });
@@ -34,9 +35,14 @@ export const tokenRoutes: Route[] = [
     path: '/v1/apps/:app/tokens',
     auth: 'admin',
     handle: async ({ services, params, req }) => {
-      const status = req.query.status;
-      if (status !== undefined && typeof status !== 'string') throw invalidField('status', 'must be given once');
-      return { status: 200, json: { tokens: await services.tokens.list(params.app!, { status: status === undefined ? undefined : requireStatus(status) }) } };
+      const status = queryString(req.query.status, 'status');
+      const page = await services.tokens.page(params.app!, {
+        status: status === undefined ? undefined : requireStatus(status),
+        search: queryString(req.query.search, 'search'),
+        limit: pageLimit(queryString(req.query.limit, 'limit')),
+        cursor: queryString(req.query.cursor, 'cursor'),
+      });
+      return { status: 200, json: { tokens: page.items, next_cursor: page.nextCursor } };
     },
   },
   {

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { describeZodError } from '../../apps/validation';
-import { AppError } from '../../errors';
+import { AppError, invalidField } from '../../errors';
 import type { Logger } from '../../log';
 import type { Services } from '../../services';
 import type { Actor } from '../../audit/audit';
@@ -30,6 +30,13 @@ export interface Route {
   /** `admin`: `Authorization: Bearer mm_adm_…` required; `none`: operations endpoints. */
   auth: 'none' | 'admin';
   handle(ctx: RouteContext): Answer | Promise<Answer>;
+}
+
+/** A query parameter given at most once; 422 naming it when repeated. */
+export function queryString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw invalidField(field, 'must be given once');
+  return value;
 }
 
 /** Validates a request body (or query) with `schema`; 422 `validation_failed` naming the field. */
