@@ -28,7 +28,8 @@ export interface Config {
   allowedHosts: string[];
   /** Where the admin API listens when the main host is not loopback (MM_ADMIN_HOST, MM_ADMIN_PORT). */
   adminHost: string;
-  adminPort: number;
+  /** null: the main port + 1 (see `adminPortFor`). */
+  adminPort: number | null;
   /** MM_ALLOW_REMOTE_COMMANDS=1: the admin API may create or change `command` pipelines. */
   allowRemoteCommands: boolean;
   /** HTTPS: both files or neither (--tls-cert/--tls-key, MM_TLS_CERT/MM_TLS_KEY). */
@@ -206,8 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
   return checkListener(result.data);
 }
 
-/** The rules that tie listener settings together; the admin port's default (the main port + 1) is filled in here. */
-function checkListener(parsed: Omit<Config, 'adminPort'> & { adminPort: number | null }): Config {
+/** The rules that tie listener settings together. */
+function checkListener(parsed: Config): Config {
   const fail = (message: string) => new AppError('usage', `invalid configuration: ${message}`);
   if (parsed.headersTimeoutMs > parsed.requestTimeoutMs) {
     throw fail(`MM_HEADERS_TIMEOUT (${parsed.headersTimeoutMs / 1000} s) must not be longer than MM_REQUEST_TIMEOUT (${parsed.requestTimeoutMs / 1000} s): the whole request includes its headers`);
@@ -215,10 +216,16 @@ function checkListener(parsed: Omit<Config, 'adminPort'> & { adminPort: number |
   if ((parsed.tlsCertFile === null) !== (parsed.tlsKeyFile === null)) {
     throw fail('--tls-cert and --tls-key (MM_TLS_CERT, MM_TLS_KEY) go together: give both files for HTTPS, or neither');
   }
-  let adminPort = parsed.adminPort;
-  if (adminPort === null) {
-    adminPort = parsed.port === 0 ? 0 : parsed.port + 1;
-    if (adminPort > 65535) throw fail(`the admin API's port defaults to the main port + 1, which is past 65535 for port ${parsed.port}; set MM_ADMIN_PORT`);
-  }
-  return { ...parsed, adminPort };
+  return parsed;
+}
+
+/**
+ * The admin listener's port for a main listener on `mainPort`: MM_ADMIN_PORT when set, otherwise
+ * the main port + 1 (0, a free port, when the main port is 0). A usage error past 65535.
+ */
+export function adminPortFor(config: Pick<Config, 'adminPort'>, mainPort: number): number {
+  if (config.adminPort !== null) return config.adminPort;
+  if (mainPort === 0) return 0;
+  if (mainPort + 1 > 65535) throw new AppError('usage', `invalid configuration: the admin API's port defaults to the main port + 1, which is past 65535 for port ${mainPort}; set MM_ADMIN_PORT`);
+  return mainPort + 1;
 }

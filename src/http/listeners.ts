@@ -53,19 +53,26 @@ export function markResponse(req: http.IncomingMessage, res: http.ServerResponse
   (req.socket as MarkedSocket)[LAST_RESPONSE] = res;
 }
 
+/** What `clientError` may do on a socket. */
+const ANSWER = 0;
+const CLOSE_NOW = 1;
+const CLOSE_AFTER_ANSWER = 2;
+
 /**
- * May a `clientError` answer be written on `socket`? Not while a response is being written
- * (an SSE stream, a pipelined answer), and not after a request was answered before its body
- * arrived (the 401/413/415 the trigger gives at once: a second, unasked-for response would be
- * read as the answer to the client's next request). Yes when no request was seen yet, when the
- * last exchange is over, or while a handler still waits for the body (a slow upload → 408).
+ * May a `clientError` answer be written on `socket`? Not while a complete request is still being
+ * answered (a slow run, an SSE stream, bytes after a request in the same packet): that answer is
+ * let finish, then the connection closes. Not after a request was answered before its body
+ * arrived (the 401/413/415 the trigger gives at once: a second, unasked-for response would be read
+ * as the answer to the client's next request), nor after an answer with `Connection: close`: the
+ * connection closes at once. Yes when no request was seen yet, when the last exchange is over on a
+ * connection kept alive, or while a handler still waits for the body (a slow upload → 408).
  */
-function mayAnswer(socket: Duplex): boolean {
-  const last = (socket as MarkedSocket)[LAST_RESPONSE];
-  if (last === undefined) return true;
+function verdictFor(last: http.ServerResponse | undefined): typeof ANSWER | typeof CLOSE_NOW | typeof CLOSE_AFTER_ANSWER {
+  if (last === undefined) return ANSWER;
   const requestDone = last.req.complete;
-  if (!last.headersSent) return !requestDone;
-  return last.writableEnded && requestDone;
+  if (!last.writableEnded && requestDone) return CLOSE_AFTER_ANSWER;
+  if (!last.headersSent) return ANSWER; // the handler still waits for the body
+  return last.writableEnded && requestDone && last.shouldKeepAlive ? ANSWER : CLOSE_NOW;
 }
 
 function rawAnswer(status: number, reason: string, code: ErrorCode, message: string): string {
@@ -170,7 +177,18 @@ export function createListener(options: CreateListenerOptions): Listener {
     invalid: rawAnswer(400, 'Bad Request', 'invalid_request', 'the request is not valid HTTP/1.1'),
   };
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || !mayAnswer(socket)) {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const last = (socket as MarkedSocket)[LAST_RESPONSE];
+    const verdict = verdictFor(last);
+    if (verdict === CLOSE_AFTER_ANSWER) {
+      // 'close' follows the end of the answer (or the loss of the connection).
+      last!.once('close', () => socket.destroy());
+      return;
+    }
+    if (verdict === CLOSE_NOW) {
       socket.destroy();
       return;
     }

@@ -3,7 +3,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
-import { defaultMaxConnections, DEFAULTS, type Config } from '../config';
+import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
 import { AppError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
@@ -135,6 +135,7 @@ export async function startServer(services: Services, options: ServerOptions): P
   let tls: TlsMaterial | null = config.tlsCertFile !== null && config.tlsKeyFile !== null ? loadTlsMaterial(config.tlsCertFile, config.tlsKeyFile) : null;
   const scheme = tls ? 'https' : 'http';
   const split = !isLoopbackHost(options.host);
+  const requestedAdminPort = split ? adminPortFor(config, options.port) : 0;
 
   const openFiles = readOpenFileLimit();
   const limits: ListenerLimits = {
@@ -158,14 +159,14 @@ export async function startServer(services: Services, options: ServerOptions): P
   const trigger = createTriggerHandler(services, { logger, metrics, streams });
 
   let url = urlFor(scheme, options.host, options.port);
-  let adminUrl = split ? urlFor(scheme, config.adminHost, config.adminPort) : url;
+  let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
   const urls = { main: () => url, admin: () => adminUrl };
   const mainApp = createApp(services, { logger, metrics, surface: split ? 'public' : 'all', urls });
   const adminApp = split ? createApp(services, { logger, metrics, surface: 'admin', urls }) : null;
 
   const listenHosts = split ? [options.host, config.adminHost] : [options.host];
   // Until the ports are known (port 0), names are matched on any port by the slower path.
-  let hosts = new AllowedHosts({ listenHosts, ports: [options.port, ...(split ? [config.adminPort] : [])].filter((p) => p !== 0), extra: config.allowedHosts });
+  let hosts = new AllowedHosts({ listenHosts, ports: [options.port, ...(split ? [requestedAdminPort] : [])].filter((p) => p !== 0), extra: config.allowedHosts });
 
   const refuseHost = (req: http.IncomingMessage, res: http.ServerResponse, verdict: Exclude<HostVerdict, typeof HOST_OK>) => {
     const answer = HOST_ANSWERS[verdict];
@@ -215,7 +216,7 @@ export async function startServer(services: Services, options: ServerOptions): P
   await listen(server, options.host, options.port, { host: '--host or MM_HOST', port: '--port or MM_PORT' });
   if (adminServer) {
     try {
-      await listen(adminServer, config.adminHost, config.adminPort, { host: 'MM_ADMIN_HOST', port: 'MM_ADMIN_PORT' });
+      await listen(adminServer, config.adminHost, requestedAdminPort, { host: 'MM_ADMIN_HOST', port: 'MM_ADMIN_PORT' });
     } catch (error) {
       abort();
       throw new AppError('io_error', `the admin API's listener: ${(error as Error).message}`);

@@ -131,6 +131,10 @@ describe('HTTP conformance (SPEC "HTTP conformance")', () => {
     assert.equal(statusOf(answer.text), 401, answer.text);
     assert.equal(responseCount(answer.text), 1, answer.text);
     assert.ok(answer.closedByServer && answer.ms < 3500, `closed after ${answer.ms} ms`);
+    // Bytes after a request answered with Connection: close (a GET whose body has no length) get no answer either.
+    const closing = await rawExchange(port, `GET /healthz HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n{"not":"a request"}`);
+    assert.equal(statusOf(closing.text), 200, closing.text);
+    assert.equal(responseCount(closing.text), 1, closing.text);
   });
 
   test('Host allow-list: 421 misdirected_request for names this server does not answer for, before authentication and on /metrics (DNS rebinding)', async () => {
