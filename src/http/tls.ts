@@ -57,10 +57,12 @@ export function loadTlsMaterial(certFile: string, keyFile: string): TlsMaterial 
     privateKey = createPrivateKey(key);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MISSING_PASSPHRASE') {
+    // OpenSSL 3 reports a missing passphrase as "interrupted or cancelled"; the PEM says it plainly.
+    const text = key.toString('latin1');
+    if (code === 'ERR_MISSING_PASSPHRASE' || text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) {
       throw new AppError('io_error', `the TLS key ${keyFile} is encrypted; give an unencrypted key (e.g. \`openssl pkey -in ${keyFile} -out plain.key\`, then keep it at mode 0600)`);
     }
-    throw new AppError('io_error', `the TLS key ${keyFile} is not a PEM private key (it should begin with "-----BEGIN PRIVATE KEY-----" or similar)`);
+    throw new AppError('io_error', `the TLS key ${keyFile} is not a PEM private key (such as \`openssl genpkey\` writes)`);
   }
   if (!x509.checkPrivateKey(privateKey)) {
     throw new AppError('io_error', `the TLS key ${keyFile} does not belong to the certificate ${certFile}`);
