@@ -85,7 +85,7 @@ export const serveCommand: Command = {
     '                            (always answered: localhost, 127.0.0.1, [::1], IP addresses; and this',
     "                            machine's name and the --host name when listening beyond loopback)",
     '  MM_ADMIN_HOST             where the admin API listens when --host is not loopback (default 127.0.0.1;',
-    '                            another address exposes it beyond this machine); on loopback it shares the port',
+    '                            another address exposes it); with --host on loopback it is on the main listener',
     '  MM_ADMIN_PORT             its port (default the main port + 1)',
     '  MM_ALLOW_REMOTE_COMMANDS  1: the admin API may create and change command pipelines',
     '                            (default 0: 403 local_only; the CLI and the TUI always can)',
