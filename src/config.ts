@@ -26,6 +26,27 @@ export interface Config {
   maxRunsPerToken: number;
   /** `command` pipeline processes this server runs at once (then 503 busy). */
   maxChildren: number;
+
+  // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
+  /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
+  maxConnections: number | null;
+  /** The request line and headers must arrive within this (MM_HEADERS_TIMEOUT), else 408. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (MM_REQUEST_TIMEOUT), else 408; at least headersTimeoutMs. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (MM_KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeoutMs: number;
+  /** Host names answered besides the defaults (MM_ALLOWED_HOSTS), lower case; `*` means any Host. */
+  allowedHosts: string[];
+  /** Where the admin API listens when the main host is not loopback (MM_ADMIN_HOST, MM_ADMIN_PORT). */
+  adminHost: string;
+  /** null: the main port + 1 (see `adminPortFor`). */
+  adminPort: number | null;
+  /** MM_ALLOW_REMOTE_COMMANDS=1: the admin API may create or change `command` pipelines. */
+  allowRemoteCommands: boolean;
+  /** HTTPS: both files or neither (--tls-cert/--tls-key, MM_TLS_CERT/MM_TLS_KEY). */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
 }
 
 export const DEFAULTS = {
@@ -40,13 +61,41 @@ export const DEFAULTS = {
   readyMinFree: '16MiB',
   maxRunsPerToken: 100,
   maxChildren: 64,
+  // --- The listener (see Config) ---
+  /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
+  maxConnectionsCeiling: 4096,
+  /** File descriptors kept free for everything that is not a client connection (see defaultMaxConnections). */
+  fdReserve: 256,
+  headersTimeout: '10s',
+  requestTimeout: '30s',
+  keepAliveTimeout: '5s',
+  adminHost: '127.0.0.1',
 } as const;
+
+/**
+ * The default cap on open connections per listener: 4096, or half of what the open-file limit
+ * leaves after a reserve of 256 descriptors, whichever is lower (at least 64).
+ *
+ * Why: every connection holds a file descriptor, and so do the database, the log, child processes'
+ * pipes (three per `command` run) and upstream sockets (one per `http`/`openai` run); a server that
+ * runs out of descriptors fails everything at once (issue 9: 20k half-open connections stopped
+ * /healthz). Halving leaves one descriptor of headroom per connection for the run it may start.
+ * 4096 is far above what the local services of one appliance open, and bounds the memory a flood
+ * can pin (each connection may buffer up to 16 KiB of headers). Raise it with MM_MAX_CONNECTIONS
+ * (and the open-file limit) for thousands of concurrent streams.
+ */
+export function defaultMaxConnections(openFileLimit: number | undefined): number {
+  if (openFileLimit === undefined || !Number.isFinite(openFileLimit)) return DEFAULTS.maxConnectionsCeiling;
+  return Math.max(64, Math.min(DEFAULTS.maxConnectionsCeiling, Math.floor((openFileLimit - DEFAULTS.fdReserve) / 2)));
+}
 
 export interface ConfigFlags {
   dataDir?: string | undefined;
   databaseUrl?: string | undefined;
   host?: string | undefined;
   port?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 const duration = (name: string) =>
@@ -84,18 +133,56 @@ const count = (name: string, max: number) =>
     return n;
   });
 
-const schema = z.object({
-  dataDir: z.string().min(1, 'the data directory must not be empty'),
-  host: z.string().min(1, 'the host must not be empty'),
-  port: z.union([z.number(), z.string()]).transform((input, ctx) => {
+const port = (name: string) =>
+  z.union([z.number(), z.string()]).transform((input, ctx) => {
     const text = String(input).trim();
     const n = Number(text);
     if (!/^\d+$/.test(text) || n > 65535) {
-      ctx.addIssue({ code: 'custom', message: `the port must be a whole number from 0 to 65535 (got "${input}")` });
+      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from 0 to 65535 (got "${input}")` });
       return z.NEVER;
     }
     return n;
-  }),
+  });
+
+const positiveInteger = (name: string) =>
+  z.string().transform((text, ctx) => {
+    const n = Number(text.trim());
+    if (!/^\d+$/.test(text.trim()) || n < 1 || !Number.isSafeInteger(n)) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number of at least 1 (got "${text}")` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const flag = (name: string) =>
+  z.string().transform((text, ctx) => {
+    const value = text.trim().toLowerCase();
+    if (value === '1' || value === 'true' || value === 'yes') return true;
+    if (value === '0' || value === 'false' || value === 'no' || value === '') return false;
+    ctx.addIssue({ code: 'custom', message: `${name} must be 1 or 0 (got "${text}")` });
+    return z.NEVER;
+  });
+
+/** A DNS name or an IP literal (IPv6 in brackets), as it may appear in a Host header without its port. */
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+const hostList = z.string().transform((text, ctx) => {
+  const names = text
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  for (const name of names) {
+    if (name !== '*' && !HOST_NAME.test(name)) {
+      ctx.addIssue({ code: 'custom', message: `MM_ALLOWED_HOSTS must be comma-separated host names without ports, such as "mm.example.com,mm" (or * for any); "${name}" is not one` });
+      return z.NEVER;
+    }
+  }
+  return names;
+});
+
+const schema = z.object({
+  dataDir: z.string().min(1, 'the data directory must not be empty'),
+  host: z.string().min(1, 'the host must not be empty'),
+  port: port('the port'),
   maxTokenTtlMs: duration('MM_MAX_TOKEN_TTL'),
   defaultGraceMs: duration('MM_ROTATE_GRACE'),
   maxBodyBytes: bytes('MM_MAX_BODY'),
@@ -124,7 +211,23 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
+  // --- The listener ---
+  maxConnections: positiveInteger('MM_MAX_CONNECTIONS').nullable(),
+  headersTimeoutMs: duration('MM_HEADERS_TIMEOUT'),
+  requestTimeoutMs: duration('MM_REQUEST_TIMEOUT'),
+  keepAliveTimeoutMs: duration('MM_KEEP_ALIVE_TIMEOUT'),
+  allowedHosts: hostList,
+  adminHost: z.string().trim().min(1, 'MM_ADMIN_HOST must not be empty'),
+  adminPort: port('MM_ADMIN_PORT').nullable(),
+  allowRemoteCommands: flag('MM_ALLOW_REMOTE_COMMANDS'),
+  tlsCertFile: z.string().nullable(),
+  tlsKeyFile: z.string().nullable(),
 });
+
+/** An unset or empty variable or flag (templated environments often pass `MM_TLS_CERT=`). */
+function given(value: string | undefined): string | null {
+  return value === undefined || value.trim() === '' ? null : value;
+}
 
 /** Builds the Config; a bad value is a usage error that names the flag or variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
@@ -141,10 +244,44 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     readyMinFreeBytes: env.MM_READY_MIN_FREE ?? DEFAULTS.readyMinFree,
     maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
     maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
+    // --- The listener ---
+    maxConnections: given(env.MM_MAX_CONNECTIONS),
+    headersTimeoutMs: env.MM_HEADERS_TIMEOUT ?? DEFAULTS.headersTimeout,
+    requestTimeoutMs: env.MM_REQUEST_TIMEOUT ?? DEFAULTS.requestTimeout,
+    keepAliveTimeoutMs: env.MM_KEEP_ALIVE_TIMEOUT ?? DEFAULTS.keepAliveTimeout,
+    allowedHosts: env.MM_ALLOWED_HOSTS ?? '',
+    adminHost: env.MM_ADMIN_HOST ?? DEFAULTS.adminHost,
+    adminPort: given(env.MM_ADMIN_PORT),
+    allowRemoteCommands: env.MM_ALLOW_REMOTE_COMMANDS ?? '',
+    tlsCertFile: given(flags.tlsCert ?? env.MM_TLS_CERT),
+    tlsKeyFile: given(flags.tlsKey ?? env.MM_TLS_KEY),
   });
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new AppError('usage', `invalid configuration: ${issue?.message ?? 'unknown problem'}`);
   }
-  return result.data;
+  return checkListener(result.data);
+}
+
+/** The rules that tie listener settings together. */
+function checkListener(parsed: Config): Config {
+  const fail = (message: string) => new AppError('usage', `invalid configuration: ${message}`);
+  if (parsed.headersTimeoutMs > parsed.requestTimeoutMs) {
+    throw fail(`MM_HEADERS_TIMEOUT (${parsed.headersTimeoutMs / 1000} s) must not be longer than MM_REQUEST_TIMEOUT (${parsed.requestTimeoutMs / 1000} s): the whole request includes its headers`);
+  }
+  if ((parsed.tlsCertFile === null) !== (parsed.tlsKeyFile === null)) {
+    throw fail('--tls-cert and --tls-key (MM_TLS_CERT, MM_TLS_KEY) go together: give both files for HTTPS, or neither');
+  }
+  return parsed;
+}
+
+/**
+ * The admin listener's port for a main listener on `mainPort`: MM_ADMIN_PORT when set, otherwise
+ * the main port + 1 (0, a free port, when the main port is 0). A usage error past 65535.
+ */
+export function adminPortFor(config: Pick<Config, 'adminPort'>, mainPort: number): number {
+  if (config.adminPort !== null) return config.adminPort;
+  if (mainPort === 0) return 0;
+  if (mainPort + 1 > 65535) throw new AppError('usage', `invalid configuration: the admin API's port defaults to the main port + 1, which is past 65535 for port ${mainPort}; set MM_ADMIN_PORT`);
+  return mainPort + 1;
 }

@@ -31,7 +31,14 @@ export type ErrorCode =
   | 'database_too_new'
   | 'database_busy'
   | 'io_error'
-  | 'internal';
+  | 'internal'
+  // the listener (docs/hardening-listener.md)
+  | 'method_not_allowed'
+  | 'misdirected_request'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'admin_on_loopback_only'
+  | 'local_only';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

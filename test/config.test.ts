@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULTS, loadConfig } from '../src/config';
+import { adminPortFor, DEFAULTS, loadConfig } from '../src/config';
 import { AppError } from '../src/errors';
 
 test('defaults, then environment, then flags', () => {
@@ -25,6 +25,69 @@ for (const [env, message] of [
   [{ MM_DATA_DIR: '' }, /data directory must not be empty/],
 ] as const) {
   test(`a bad setting is a usage error naming it: ${JSON.stringify(env)}`, () => {
+    assert.throws(() => loadConfig(env), (error: unknown) => error instanceof AppError && error.code === 'usage' && message.test(error.message));
+  });
+}
+
+test('listener settings: defaults, environment, flags', () => {
+  const defaults = loadConfig({});
+  assert.deepEqual(
+    [defaults.maxConnections, defaults.headersTimeoutMs, defaults.requestTimeoutMs, defaults.keepAliveTimeoutMs, defaults.allowedHosts, defaults.adminHost, defaults.adminPort, defaults.allowRemoteCommands, defaults.tlsCertFile, defaults.tlsKeyFile],
+    [null, 10_000, 30_000, 5_000, [], '127.0.0.1', null, false, null, null],
+  );
+  const env = loadConfig({
+    MM_MAX_CONNECTIONS: '10050',
+    MM_HEADERS_TIMEOUT: '5s',
+    MM_REQUEST_TIMEOUT: '1m',
+    MM_KEEP_ALIVE_TIMEOUT: '65s',
+    MM_ALLOWED_HOSTS: ' MM.example.com , intranet,,[fd00::2] ',
+    MM_ADMIN_HOST: '::1',
+    MM_ADMIN_PORT: '9443',
+    MM_ALLOW_REMOTE_COMMANDS: '1',
+    MM_TLS_CERT: '/etc/mm/cert.pem',
+    MM_TLS_KEY: '/etc/mm/key.pem',
+  });
+  assert.deepEqual(
+    [env.maxConnections, env.headersTimeoutMs, env.requestTimeoutMs, env.keepAliveTimeoutMs, env.allowedHosts, env.adminHost, env.adminPort, env.allowRemoteCommands, env.tlsCertFile, env.tlsKeyFile],
+    [10_050, 5_000, 60_000, 65_000, ['mm.example.com', 'intranet', '[fd00::2]'], '::1', 9443, true, '/etc/mm/cert.pem', '/etc/mm/key.pem'],
+  );
+  assert.deepEqual(loadConfig({ MM_ALLOWED_HOSTS: '*' }).allowedHosts, ['*']);
+  for (const value of ['0', 'false', 'no', '']) assert.equal(loadConfig({ MM_ALLOW_REMOTE_COMMANDS: value }).allowRemoteCommands, false);
+  for (const value of ['true', 'YES']) assert.equal(loadConfig({ MM_ALLOW_REMOTE_COMMANDS: value }).allowRemoteCommands, true);
+  // Flags win over the environment; an empty variable is unset.
+  const flags = loadConfig({ MM_TLS_CERT: '/a', MM_TLS_KEY: '/b' }, { tlsCert: '/c', tlsKey: '/d' });
+  assert.deepEqual([flags.tlsCertFile, flags.tlsKeyFile], ['/c', '/d']);
+  assert.equal(loadConfig({ MM_TLS_CERT: '', MM_TLS_KEY: ' ', MM_MAX_CONNECTIONS: '' }).tlsCertFile, null);
+});
+
+test('the admin port defaults to the main port + 1 (0 for 0), is a usage error past 65535, and MM_ADMIN_PORT wins', () => {
+  assert.equal(adminPortFor(loadConfig({}), 8080), 8081);
+  assert.equal(adminPortFor(loadConfig({}), 0), 0);
+  assert.equal(adminPortFor(loadConfig({ MM_ADMIN_PORT: '9000' }), 65535), 9000);
+  assert.throws(() => adminPortFor(loadConfig({}), 65535), (error: unknown) => error instanceof AppError && error.code === 'usage' && /set MM_ADMIN_PORT/.test(error.message));
+  // A main port of 65535 on loopback needs no admin port.
+  assert.equal(loadConfig({ MM_PORT: '65535' }).port, 65535);
+});
+
+for (const [env, message] of [
+  [{ MM_MAX_CONNECTIONS: '0' }, /MM_MAX_CONNECTIONS must be a whole number of at least 1 \(got "0"\)/],
+  [{ MM_MAX_CONNECTIONS: 'lots' }, /MM_MAX_CONNECTIONS must be a whole number/],
+  [{ MM_MAX_CONNECTIONS: '-5' }, /MM_MAX_CONNECTIONS must be a whole number/],
+  [{ MM_HEADERS_TIMEOUT: '0s' }, /MM_HEADERS_TIMEOUT must be a duration/],
+  [{ MM_HEADERS_TIMEOUT: '500ms' }, /MM_HEADERS_TIMEOUT must be a duration/],
+  [{ MM_REQUEST_TIMEOUT: 'soon' }, /MM_REQUEST_TIMEOUT must be a duration/],
+  [{ MM_KEEP_ALIVE_TIMEOUT: '0s' }, /MM_KEEP_ALIVE_TIMEOUT must be a duration/],
+  [{ MM_HEADERS_TIMEOUT: '1m', MM_REQUEST_TIMEOUT: '30s' }, /MM_HEADERS_TIMEOUT \(60 s\) must not be longer than MM_REQUEST_TIMEOUT \(30 s\)/],
+  [{ MM_ALLOWED_HOSTS: 'mm.example.com:8443' }, /MM_ALLOWED_HOSTS must be comma-separated host names without ports.*"mm\.example\.com:8443" is not one/],
+  [{ MM_ALLOWED_HOSTS: 'http://mm.example.com' }, /MM_ALLOWED_HOSTS must be/],
+  [{ MM_ALLOWED_HOSTS: '*.example.com' }, /MM_ALLOWED_HOSTS must be/],
+  [{ MM_ADMIN_HOST: ' ' }, /MM_ADMIN_HOST must not be empty/],
+  [{ MM_ADMIN_PORT: '70000' }, /MM_ADMIN_PORT must be a whole number from 0 to 65535/],
+  [{ MM_ALLOW_REMOTE_COMMANDS: 'maybe' }, /MM_ALLOW_REMOTE_COMMANDS must be 1 or 0 \(got "maybe"\)/],
+  [{ MM_TLS_CERT: '/etc/mm/cert.pem' }, /--tls-cert and --tls-key \(MM_TLS_CERT, MM_TLS_KEY\) go together/],
+  [{ MM_TLS_KEY: '/etc/mm/key.pem' }, /go together/],
+] as const) {
+  test(`a bad listener setting is a usage error naming it: ${JSON.stringify(env)}`, () => {
     assert.throws(() => loadConfig(env), (error: unknown) => error instanceof AppError && error.code === 'usage' && message.test(error.message));
   });
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { AppError } from '../errors';
 import type { Command } from './context';
 
@@ -16,10 +17,15 @@ export function probeHost(listenHost: string): string {
   return listenHost;
 }
 
-/** GET `url`; resolves with the status, rejects with a one-line reason. */
+/**
+ * GET `url`; resolves with the status, rejects with a one-line reason. Over HTTPS the certificate
+ * is not verified: this probe asks the server on this machine whether it is alive, it sends no
+ * secret, and the certificate names the public host, not the address probed (often loopback).
+ */
 function probe(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { timeout: timeoutMs, headers: { 'user-agent': 'mechamental-healthcheck' } }, (response) => {
+    const client = url.startsWith('https:') ? https : http;
+    const request = client.get(url, { timeout: timeoutMs, headers: { 'user-agent': 'mechamental-healthcheck' }, rejectUnauthorized: false }, (response) => {
       response.resume();
       response.on('end', () => resolve(response.statusCode ?? 0));
       response.on('error', (error) => reject(error));
@@ -40,17 +46,20 @@ function reason(error: unknown): string {
 export const healthcheckCommand: Command = {
   name: 'healthcheck',
   summary: 'exit 0 when the server answers /healthz (for container health checks)',
-  usage: 'healthcheck [--host HOST] [--port PORT]',
+  usage: 'healthcheck [--host HOST] [--port PORT] [--tls]',
   help: [
     'Options:',
     '  --host HOST   where the server listens (env MM_HOST, default 127.0.0.1; 0.0.0.0 is probed on 127.0.0.1)',
     '  --port PORT   its port (env MM_PORT, default 8080)',
+    '  --tls         probe over HTTPS (the default when MM_TLS_CERT is set, as in the server\'s own environment);',
+    '                the certificate is not verified: this only asks whether the local server is alive',
     `Exit 0 when GET /healthz answers 200 within ${HEALTHCHECK_TIMEOUT_MS / 1000} s; otherwise exit 1 with the reason on one line.`,
   ].join('\n'),
-  options: { host: { type: 'string' }, port: { type: 'string' } },
+  options: { host: { type: 'string' }, port: { type: 'string' }, tls: { type: 'boolean' } },
   async run(ctx) {
     const config = ctx.config({ host: ctx.string('host'), port: ctx.string('port') });
-    const url = `http://${probeHost(config.host)}:${config.port}/healthz`;
+    const scheme = ctx.flag('tls') || config.tlsCertFile !== null ? 'https' : 'http';
+    const url = `${scheme}://${probeHost(config.host)}:${config.port}/healthz`;
     const started = process.hrtime.bigint();
     let status: number;
     try {

@@ -11,11 +11,42 @@ import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
 import type { Answer } from './routes/types';
 
+/**
+ * Which part of the HTTP surface an app serves:
+ * - `all`: everything, on one listener (the server listens on loopback: the default);
+ * - `public`: the main listener of a server bound beyond loopback: the trigger and the operations
+ *   endpoints; the admin routes (and the console's paths) answer 403 `admin_on_loopback_only`;
+ * - `admin`: the admin listener (on loopback unless MM_ADMIN_HOST says otherwise): the admin
+ *   routes only; anything else is a 404 that points to the main listener.
+ */
+export type Surface = 'all' | 'public' | 'admin';
+
 export interface AppDeps {
   logger?: Logger;
   metrics?: Metrics;
   /** Token verification; default `services.tokens.verify`. */
   verify?: Verify;
+  /** Default `all`. */
+  surface?: Surface;
+  /** The listeners' URLs (known once they listen), for messages that point from one to the other. */
+  urls?: { main(): string; admin(): string };
+}
+
+/** The trigger's path: served by trigger.ts for POST; Express answers its other methods (405). */
+const TRIGGER_PATHS = '/v1/trigger/{*pipeline}';
+const TRIGGER_ROUTE_LABEL = '/v1/trigger/:pipeline';
+/** The web console's paths (served on the admin surface once it exists). */
+const CONSOLE_PATHS = ['/console', '/console/{*path}'];
+
+/** `Allow` for a set of route methods: HEAD with GET (Express answers it), and OPTIONS (answered below). */
+function allowHeader(methods: Iterable<string>): string {
+  const list = new Set<string>();
+  for (const method of methods) {
+    list.add(method.toUpperCase());
+    if (method === 'get') list.add('HEAD');
+  }
+  list.add('OPTIONS');
+  return [...list].join(', ');
 }
 
 interface Locals {
@@ -36,6 +67,9 @@ function isJson(req: Request): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
+/** RFC 7694 §3 (as used for POST bodies): what a 415 should have sent instead. */
+const ACCEPT_POST = { 'Accept-Post': 'application/json' };
+
 function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.status(status).set(headers).json({ error: { code, message } });
 }
@@ -51,6 +85,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const logger = deps.logger ?? createLogger({ level: services.config.logLevel });
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
   const verify = deps.verify ?? ((value: string) => services.tokens.verify(value));
+  const surface = deps.surface ?? 'all';
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -104,7 +139,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
       req.body = undefined;
       return next();
     }
-    if (!isJson(req)) return sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"');
+    if (!isJson(req)) return sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', ACCEPT_POST);
     jsonBody(req, res, next);
   };
 
@@ -130,16 +165,55 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
       }
     };
 
-  for (const route of ROUTES) {
+  const served = ROUTES.filter((route) => (route.auth === 'admin' ? surface !== 'public' : surface !== 'admin'));
+  const methodsByPath = new Map<string, string[]>();
+  for (const route of served) {
     const label: RequestHandler = (_req, res, next) => {
       locals(res).route = route.path;
       next();
     };
     const chain = route.auth === 'admin' ? [label, requireAdmin, readBody, handlerFor(route)] : [label, handlerFor(route)];
     app[route.method](route.path, ...chain);
+    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
+  }
+
+  // A known path with another method: 405 with Allow (RFC 9110 §15.5.6); OPTIONS: 204 with Allow.
+  const otherMethods = (path: string, allow: string): RequestHandler => {
+    const usable = allow.replace(/, OPTIONS$/, '');
+    return (req, res) => {
+      locals(res).route = path;
+      if (req.method === 'OPTIONS') {
+        res.status(204).set('Allow', allow).end();
+        return;
+      }
+      sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${usable}`, { Allow: allow });
+    };
+  };
+  for (const [path, methods] of methodsByPath) app.all(path, otherMethods(path, allowHeader(methods)));
+  if (surface !== 'admin') app.all(TRIGGER_PATHS, otherMethods(TRIGGER_ROUTE_LABEL, allowHeader(['post'])));
+
+  if (surface === 'public') {
+    // The admin API is not served here; say where it is (on this machine only, so naming it gives a remote caller nothing).
+    const adminPaths = [...new Set(ROUTES.filter((route) => route.auth === 'admin').map((route) => route.path)), ...CONSOLE_PATHS];
+    for (const path of adminPaths) {
+      app.all(path, (_req, res) => {
+        locals(res).route = path;
+        const where = deps.urls ? ` at ${deps.urls.admin()}` : '';
+        sendError(
+          res,
+          403,
+          'admin_on_loopback_only',
+          `the admin API is served only on the server's own machine${where}: call it there (e.g. through \`ssh -L\`) or use the CLI or TUI; to serve it on another address, set MM_ADMIN_HOST`,
+        );
+      });
+    }
   }
 
   app.use((req, res) => {
+    if (surface === 'admin') {
+      const where = deps.urls ? ` at ${deps.urls.main()}` : ' on the main listener';
+      return sendError(res, 404, 'not_found', `this address serves only the admin API; the trigger API, /healthz, /readyz and /metrics are${where}`);
+    }
     sendError(res, 404, 'not_found', `there is no route ${req.method} ${scrubSecrets(req.path).slice(0, 200)}; see the README for the API`);
   });
 
@@ -147,7 +221,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') return sendError(res, 413, 'payload_too_large', `the body is larger than the limit of ${services.config.maxBodyBytes} bytes (MM_MAX_BODY)`, { Connection: 'close' });
     if (type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'the body is not valid JSON');
-    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 415, 'unsupported_media_type', 'the body must be UTF-8 JSON');
+    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 415, 'unsupported_media_type', 'the body must be UTF-8 JSON', ACCEPT_POST);
     if (typeof (error as { status?: unknown }).status === 'number' && !(error instanceof AppError)) {
       const status = (error as { status: number }).status;
       if (status >= 400 && status < 500) return sendError(res, status, 'invalid_request', 'the request could not be read');

@@ -35,6 +35,12 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   database_busy: 503,
   io_error: 500,
   internal: 500,
+  method_not_allowed: 405,
+  misdirected_request: 421,
+  request_timeout: 408,
+  headers_too_large: 431,
+  admin_on_loopback_only: 403,
+  local_only: 403,
 };
 
 export function statusFor(code: ErrorCode): number {

@@ -241,6 +241,6 @@ export async function spawnServe(dataDir: string, args: string[] = ['--port', '0
   after(() => {
     if (!done) child.kill('SIGKILL');
   });
-  const url = await eventually(() => (done ? 'exited' : /listening on (http:\/\/\S+)/.exec(stdout)?.[1]), 20_000, 'the server to listen');
+  const url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), 20_000, 'the server to listen');
   return { child, url: url === 'exited' ? '' : url, stdout: () => stdout, stderr: () => stderr, exited };
 }

@@ -4,7 +4,9 @@ import { generateValue } from '../../src/tokens/value';
 import { expireToken } from '../helpers/rows';
 import { request, runScenario, startTestServer, type Scenario } from '../helpers/server';
 
-const t = await startTestServer();
+// Command pipelines over HTTP are refused by default (403 local_only, test/http/listener-conformance.test.ts);
+// this file tests the CRUD itself, so it allows them.
+const t = await startTestServer({ env: { MM_ALLOW_REMOTE_COMMANDS: '1' } });
 const { services } = t;
 
 const admin = await services.tokens.createAdmin({ name: 'ops', expires: '30d' }, 'cli');

@@ -76,7 +76,7 @@ describe('POST /v1/trigger/:pipeline', () => {
     { name: 'valid, scheme in upper case, JSON with charset', method: 'POST', url: '/v1/trigger/chat', headers: { Authorization: `BEARER ${v.valid}`, 'Content-Type': 'application/json; charset=utf-8' }, body: hello, status: 200, expect: ['"output"'] },
     { name: "other app's token on its own pipeline", method: 'POST', url: '/v1/trigger/secret', headers: bearer('other'), body: { message: 'mine' }, status: 200, expect: ['"output":"mine"'] },
     { name: 'echo without a message', method: 'POST', url: '/v1/trigger/chat', headers: bearer('valid'), body: {}, status: 422, expect: ['"code":"validation_failed"', 'message'] },
-    { name: 'GET on the trigger path', method: 'GET', url: '/v1/trigger/chat', headers: bearer('valid'), status: 404, expect: ['"code":"not_found"'] },
+    { name: 'GET on the trigger path', method: 'GET', url: '/v1/trigger/chat', headers: bearer('valid'), status: 405, expect: ['"code":"method_not_allowed"'], expectHeaders: { Allow: 'POST, OPTIONS' } },
   ];
 
   test('every row of the error table, and the valid answer', async () => {
