@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../errors';
+import { writeBackup } from '../db/backup';
 import { openStore } from '../db/open-store';
 import { SqliteStore } from '../db/sqlite/store';
+import { AppError } from '../errors';
 import { integerOption, type Command } from './context';
 import { table } from './format';
 
@@ -31,24 +31,13 @@ export const maintenanceCommands: Command[] = [
     options: {},
     async run(ctx) {
       const target = path.resolve(ctx.arg(0));
-      if (fs.existsSync(target)) throw new AppError('validation_failed', `${target} already exists; choose a new file name (backups never overwrite)`);
-      if (!fs.existsSync(path.dirname(target))) throw new AppError('io_error', `the directory ${path.dirname(target)} does not exist`);
       const { store } = await ctx.services();
       if (!(store instanceof SqliteStore)) {
         throw new AppError('usage', `backup copies the SQLite file; this mechamental uses PostgreSQL (${store.location}): back it up with pg_dump or your database's own backups`);
       }
-      const { db } = store;
-      const partial = `${target}.partial-${process.pid}`;
-      try {
-        // SQLite's online backup API: a consistent snapshot even while other processes write.
-        await db.sqlite.backup(partial);
-        fs.chmodSync(partial, 0o600);
-        fs.renameSync(partial, target);
-      } catch (error) {
-        fs.rmSync(partial, { force: true });
-        throw new AppError('io_error', `backup to ${target} failed: ${(error as Error).message}`);
-      }
-      ctx.out(`Backed up ${db.file} to ${target}. Restore by stopping mechamental and copying it back as mechamental.db.`);
+      // 0600 from the first byte, never overwriting: see writeBackup.
+      await writeBackup(store.db.sqlite, target);
+      ctx.out(`Backed up ${store.db.file} to ${target}. Restore by stopping mechamental and copying it back as mechamental.db.`);
     },
   },
   {

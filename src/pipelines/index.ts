@@ -3,11 +3,13 @@ import { AppError } from '../errors';
 import { RunAborted } from './abort';
 import { commandRunner } from './command';
 import { echoRunner } from './echo';
+import { runFailure } from './failure';
 import { httpRunner } from './http';
 import { openaiRunner } from './openai';
 import type { PipelineRunner, RunContext, RunInput } from './types';
 
 export { RunAborted } from './abort';
+export { describeRunFailure, GENERIC_FAILURE_MESSAGE, type RunFailure } from './failure';
 export type { PipelineRunner, RunContext, RunInput } from './types';
 
 export const RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
@@ -104,7 +106,8 @@ async function runWithTimeout(runner: PipelineRunner, timeoutMs: number, pipelin
 
 function wrapFailure(error: unknown): unknown {
   if (error instanceof AppError) return error;
-  return new AppError('pipeline_failed', `the pipeline failed: ${(error as Error)?.message ?? String(error)}`);
+  // A runner's unexpected error text is internal: the caller gets the generic message.
+  return runFailure(`the pipeline failed: ${(error as Error)?.message ?? String(error)}`);
 }
 
 async function guard(run: Promise<unknown>, ctx: RunContext): Promise<unknown> {

@@ -13,7 +13,9 @@ export type RunInput = Record<string, unknown>;
 
 /**
  * One pipeline kind. `run` resolves to the run's output (any JSON value) or rejects with an
- * AppError (`pipeline_failed`, `validation_failed`); when `ctx.signal` aborts it must stop its work
+ * AppError: `pipeline_failed` made by `runFailure(detail)` (a generic message for the caller, the
+ * internal text in `details.detail`; see failure.ts), or `validation_failed` / `invalid_json` for an
+ * input it cannot take (a message for the caller); when `ctx.signal` aborts it must stop its work
  * (kill its process, cancel its request) and reject promptly. A runner that has nothing to wait
  * for may answer synchronously (a value, or a thrown AppError) and then should not read
  * `ctx.signal` at all: the signal is created lazily, and the trigger hot path skips the

@@ -51,13 +51,14 @@ describe('SSE', () => {
     assert.equal(client.events.at(-1)!.event, 'run.completed');
   });
 
-  test('a failing pipeline ends with run.failed pipeline_failed (stderr tail); a slow one with pipeline_timeout', async () => {
+  test('a failing pipeline ends with run.failed pipeline_failed (a generic message, the stderr tail only in the log); a slow one with pipeline_timeout', async () => {
     const failing = new SseClient(`${t.url}/v1/trigger/fails`, main.value, { message: 'x' });
     await failing.done;
     assert.deepEqual(failing.events.map((e) => e.event), ['run.started', 'message.delta', 'run.failed']);
     const failure = JSON.parse(failing.events.at(-1)!.data!) as { run_id: string; error: { code: string; message: string } };
     assert.equal(failure.error.code, 'pipeline_failed');
-    assert.match(failure.error.message, /model not loaded/);
+    assert.match(failure.error.message, /the server log has the details/);
+    assert.doesNotMatch(failure.error.message, /model not loaded/);
     const slow = new SseClient(`${t.url}/v1/trigger/slow`, main.value, { message: 'x' });
     await slow.done;
     assert.equal((JSON.parse(slow.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'pipeline_timeout');

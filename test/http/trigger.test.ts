@@ -20,6 +20,7 @@ describe('POST /v1/trigger/:pipeline', () => {
     await services.apps.create({ slug: 'other', name: 'Other' }, 'cli');
     await services.pipelines.create('other', { slug: 'secret', kind: 'echo' }, 'cli');
     await services.pipelines.create('default', { slug: 'fails', kind: 'command', config: { argv: ['sh', '-c', 'echo partial; echo "disk on fire" >&2; exit 3'] } }, 'cli');
+    await services.pipelines.create('default', { slug: 'fails-openly', kind: 'command', config: { argv: ['sh', '-c', 'echo "disk on fire" >&2; exit 3'], expose_errors: true } }, 'cli');
     await services.pipelines.create('default', { slug: 'slow', kind: 'command', config: { argv: ['sleep', '5'], timeout_ms: 200 } }, 'cli');
     const issue = async (name: string, app = 'default', rateLimit: number | null = null) => {
       const issued = await services.tokens.create({ app, name, expires: '30d', rateLimit }, 'cli');
@@ -69,7 +70,10 @@ describe('POST /v1/trigger/:pipeline', () => {
     { name: 'no Content-Type', method: 'POST', url: '/v1/trigger/chat', headers: { Authorization: `Bearer ${v.valid}` }, body: '{}', status: 415, expect: ['"code":"unsupported_media_type"'] },
     { name: 'body over the limit (Content-Length)', method: 'POST', url: '/v1/trigger/chat', headers: bearer('valid'), body: { message: 'x'.repeat(MAX_BODY) }, status: 413, expect: ['"code":"payload_too_large"'] },
     { name: 'body over the limit (chunked)', method: 'POST', url: '/v1/trigger/chat', headers: { ...bearer('valid'), 'Transfer-Encoding': 'chunked' }, body: { message: 'x'.repeat(MAX_BODY) }, status: 413, expect: ['"code":"payload_too_large"'] },
-    { name: 'pipeline failed', method: 'POST', url: '/v1/trigger/fails', headers: bearer('valid'), body: hello, status: 502, expect: ['"code":"pipeline_failed"', 'exited with code 3', 'disk on fire'] },
+    { name: 'pipeline failed', method: 'POST', url: '/v1/trigger/fails', headers: bearer('valid'), body: hello, status: 502, expect: ['"code":"pipeline_failed"', 'the server log has the details (run run_', '"run_id":"run_'], notExpect: ['exited with code 3', 'disk on fire'] },
+    { name: 'pipeline failed, errors exposed by its config', method: 'POST', url: '/v1/trigger/fails-openly', headers: bearer('valid'), body: hello, status: 502, expect: ['"code":"pipeline_failed"', 'disk on fire', '"run_id":"run_'] },
+    { name: 'body nested 65 levels deep', method: 'POST', url: '/v1/trigger/chat', headers: bearer('valid'), body: `{"message":"x","n":${'['.repeat(64)}${']'.repeat(64)}}`, status: 400, expect: ['"code":"invalid_json"', '64'] },
+    { name: 'body nested 64 levels deep is fine', method: 'POST', url: '/v1/trigger/chat', headers: bearer('valid'), body: `{"message":"x","n":${'['.repeat(63)}${']'.repeat(63)}}`, status: 200 },
     { name: 'pipeline timed out', method: 'POST', url: '/v1/trigger/slow', headers: bearer('valid'), body: hello, status: 504, expect: ['"code":"pipeline_timeout"', '200 ms'] },
     { name: 'valid', method: 'POST', url: '/v1/trigger/chat', headers: bearer('valid'), body: hello, status: 200, expect: ['"run_id":"run_', '"pipeline":"chat"', `"output":"${hello.message}"`], expectHeaders: { 'Mechamental-Token-Expiration': validExpiry, 'Content-Type': /^application\/json/ } },
     { name: 'valid, scheme in lower case', method: 'POST', url: '/v1/trigger/chat', headers: { Authorization: `bearer ${v.valid}`, ...JSON_CT }, body: hello, status: 200, expect: ['"output"'] },

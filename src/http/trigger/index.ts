@@ -11,6 +11,7 @@ import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from 
 import type { UsageRecorder } from '../../tokens/usage';
 import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
 import { errorBody, toHttpError } from '../errors';
+import { parseJsonObject } from '../json-body';
 import { prefersEventStream } from '../media';
 import { Metrics } from '../metrics';
 import { RateLimiter } from '../rate-limit';
@@ -364,16 +365,10 @@ class TriggerRequest {
     const { shared, res, started, token, slug } = this;
     if (body === 'aborted') return shared.logRequest(started, 499, token.id, slug, 'client_gone');
     if (body === 'too_large') return this.tooLarge();
-    let input: unknown;
-    try {
-      input = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
-    } catch {
-      return shared.sendError(res, 400, 'invalid_json', 'the body is not valid JSON; send a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      return shared.sendError(res, 400, 'invalid_json', 'the body must be a JSON object such as {"message": "Hello"}', { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
-    }
-    this.input = input as RunInput;
+    // Not JSON, not an object, or nested deeper than 64 levels: 400, judged without recursion.
+    const parsed = parseJsonObject(body);
+    if (!parsed.ok) return shared.sendError(res, 400, 'invalid_json', parsed.message, { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
+    this.input = parsed.value;
     if (this.body!.endTurn === this.verifiedTurn) return this.start();
     let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
     try {

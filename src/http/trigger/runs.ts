@@ -4,7 +4,9 @@ import type { PipelineConfig, PipelineKind } from '../../apps/pipeline-config';
 import type { Logger } from '../../log';
 import { RunAborted, RunControl, startRun, type RunInput } from '../../pipelines/index';
 import { EXPIRATION_HEADER } from '../auth';
-import { errorBody, toHttpError } from '../errors';
+import type { ErrorCode } from '../../errors';
+import { describeRunFailure } from '../../pipelines/failure';
+import { errorBody, scrubSecrets, statusFor, toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
 import { SSE_HEADERS, SseWriter } from '../sse';
 import type { OpenStream, StreamEnd, StreamRegistry } from '../streams';
@@ -33,6 +35,20 @@ export type LogRequest = (started: number, status: number, tokenId: string | nul
 
 const NOOP = (): void => {};
 
+/**
+ * A failed run as its caller sees it (code, run id, a generic message unless the pipeline says
+ * `expose_errors`) and as the log records it (the stderr tail or the upstream's answer).
+ */
+function describeFailure(run: RunState, error: unknown): { code: ErrorCode; message: string } {
+  const failure = describeRunFailure(error, run.config, run.runId);
+  if (failure.detail !== undefined) {
+    const entry = { run_id: run.runId, pipeline: run.slug, code: failure.code, detail: scrubSecrets(failure.detail) };
+    if (failure.code === 'internal') run.logger.error(entry, 'pipeline run failed unexpectedly');
+    else run.logger.warn(entry, 'pipeline run failed');
+  }
+  return { code: failure.code, message: scrubSecrets(failure.message) };
+}
+
 function outcomeOf(error: unknown): string {
   return error instanceof RunAborted ? error.why : toHttpError(error).code;
 }
@@ -58,9 +74,8 @@ export function jsonRun(res: ServerResponse, run: RunState, sendJson: SendJson, 
     const outcome = outcomeOf(error);
     run.metrics.observeRun(run.kind, outcome, (performance.now() - runStarted) / 1000);
     if (control.aborted) return logRequest(run.started, 499, run.tokenId, run.slug, outcome);
-    const failure = toHttpError(error);
-    if (failure.code === 'internal') run.logger.error({ err: error, run_id: run.runId }, 'pipeline run failed unexpectedly');
-    sendJson(res, failure.status, errorBody(failure.code, failure.message, run.runId), headers, run.started, run.tokenId, run.slug);
+    const failure = describeFailure(run, error);
+    sendJson(res, statusFor(failure.code), errorBody(failure.code, failure.message, run.runId), headers, run.started, run.tokenId, run.slug);
   };
   let result: unknown;
   try {
@@ -115,9 +130,8 @@ export async function streamRun(res: ServerResponse, run: RunState, logRequest: 
     if (!control.aborted) sse.event('run.completed', { run_id: runId, output: output ?? null });
   } catch (error) {
     if (!control.aborted) {
-      const failure = toHttpError(error);
+      const failure = describeFailure(run, error);
       outcome = failure.code;
-      if (failure.code === 'internal') run.logger.error({ err: error, run_id: runId }, 'pipeline run failed unexpectedly');
       sse.event('run.failed', { run_id: runId, error: { code: failure.code, message: failure.message } });
     }
   } finally {
