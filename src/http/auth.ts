@@ -1,5 +1,6 @@
 import { isPromise, type MaybePromise } from '../db/store';
 import type { ErrorCode } from '../errors';
+import { safeErrorDescription } from './challenge';
 import type { PipelineTarget, VerifiedToken, VerifyResult } from '../tokens/service';
 
 /** RFC 6750 challenges, hoisted: the same strings on every answer. */
@@ -31,18 +32,9 @@ export type AuthOutcome =
 /** Query parameters that would carry a bearer token (RFC 6750 §2.3 and common variants). */
 const QUERY_TOKEN = /(?:^|[?&;])(?:access_token|token|api_key|apikey|key|bearer)=|mm_(?:tok|adm)_/i;
 
-/**
- * Text fit for `error_description`: RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E, so quotes
- * and backslashes become `'`, and anything outside printable ASCII (control characters, `…`) is
- * replaced. Messages never hold a token value.
- */
-export function errorDescription(text: string): string {
-  return text.replace(/["\\]/g, "'").replace(/…/g, '...').replace(/[^\x20-\x7e]/g, '?');
-}
-
 /** The RFC 6750 challenge for a token that was presented but does not work. */
 export function invalidTokenChallenge(message: string): string {
-  return `${REALM}, error="invalid_token", error_description="${errorDescription(message)}"`;
+  return `${REALM}, error="invalid_token", error_description="${safeErrorDescription(message)}"`;
 }
 
 const UNAUTHORIZED: AuthOutcome = {
