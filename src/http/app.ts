@@ -133,6 +133,33 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
     next();
   };
 
+  /**
+   * A trigger token's own routes (self-service, runs): Bearer mm_tok_…; an admin token gets 403
+   * insufficient_scope. Served where the trigger is (the public surface).
+   */
+  const requireTriggerToken: RequestHandler = async (req, res, next) => {
+    let auth: AuthOutcome;
+    try {
+      auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
+    } catch (error) {
+      return next(error);
+    }
+    if (!auth.ok) {
+      metrics.authFailures.inc({ reason: auth.reason });
+      return sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
+    }
+    res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
+    locals(res).token = auth.token;
+    if (auth.token.kind !== 'trigger') {
+      metrics.authFailures.inc({ reason: 'insufficient_scope' });
+      return sendError(res, 403, 'insufficient_scope', `token ${auth.token.id} is an admin token; this route is for a trigger token (mm_tok_…) acting on itself`, {
+        'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
+      });
+    }
+    services.usage.touch(auth.token.id);
+    next();
+  };
+
   const readBody: RequestHandler = (req, res, next) => {
     if (req.method !== 'POST' && req.method !== 'PUT') return next();
     if (!hasBody(req)) {
@@ -154,7 +181,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
           metrics,
           logger,
           token,
-          actor: token ? `api:${token.id}` : 'cli',
+          actor: token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli',
           params: req.params as Record<string, string>,
         });
         if ('json' in answer) res.status(answer.status).json(answer.json);
@@ -172,7 +199,12 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
       locals(res).route = route.path;
       next();
     };
-    const chain = route.auth === 'admin' ? [label, requireAdmin, readBody, handlerFor(route)] : [label, handlerFor(route)];
+    const chain =
+      route.auth === 'admin'
+        ? [label, requireAdmin, readBody, handlerFor(route)]
+        : route.auth === 'token'
+          ? [label, requireTriggerToken, readBody, handlerFor(route)]
+          : [label, readBody, handlerFor(route)];
     app[route.method](route.path, ...chain);
     methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
   }

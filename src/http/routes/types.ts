@@ -16,9 +16,9 @@ export interface RouteContext {
   services: Services;
   metrics: Metrics;
   logger: Logger;
-  /** The admin token (for `auth: 'admin'` routes). */
+  /** The token that authenticated the request (`auth: 'admin'`: an admin token; `'token'`: a trigger token). */
   token: VerifiedToken | null;
-  /** The audit actor: `api:<admin token id>`. */
+  /** The audit actor: `api:<admin token id>`, or `self:<token id>` for a trigger token acting on itself. */
   actor: Actor;
   params: Record<string, string>;
 }
@@ -27,8 +27,12 @@ export interface Route {
   method: 'get' | 'post' | 'put' | 'delete';
   /** Express path pattern; also the `route` label in logs and metrics. */
   path: string;
-  /** `admin`: `Authorization: Bearer mm_adm_…` required; `none`: operations endpoints. */
-  auth: 'none' | 'admin';
+  /**
+   * `admin`: `Authorization: Bearer mm_adm_…` required, served on the admin surface;
+   * `token`: a trigger token (`mm_tok_…`) acting on itself, served where the trigger is;
+   * `none`: no authentication (operations endpoints), served where the trigger is.
+   */
+  auth: 'none' | 'admin' | 'token';
   handle(ctx: RouteContext): Answer | Promise<Answer>;
 }
 
