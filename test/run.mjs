@@ -1,12 +1,14 @@
 // Runs the test suite: every test/**/*.test.ts(x) under node:test with the tsx loader.
 // Node 20's test runner does not expand globs itself, hence this small launcher.
 //
-// Usage: node test/run.mjs [substring …]   (only files whose path contains one of the substrings)
+// Usage: node test/run.mjs [--postgres] [substring …]   (only files whose path contains one of the substrings)
 //
 // PostgreSQL: when its server tools are installed (Debian: postgresql), a throwaway cluster is
 // started for the run and its URL handed to the tests as MM_TEST_POSTGRES_URL (unless that is set
 // already); tests that need PostgreSQL are skipped without it, saying how to install it.
-// MM_TEST_DATABASE=postgres runs the service and HTTP tests against PostgreSQL instead of SQLite.
+// MM_TEST_DATABASE=postgres (or --postgres) runs the service and HTTP tests against PostgreSQL instead
+// of SQLite; --postgres leaves out what cannot differ by database (the built executable's tests, the
+// benchmark harness, files named *.sqlite.test.ts).
 // MM_TEST_NO_SKIPS=1 (CI) fails the run when any test was skipped.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -15,7 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { INSTALL_HINT, postgresBinDir, startCluster } from './helpers/postgres-cluster.mjs';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const postgresPass = args.includes('--postgres');
+const filters = args.filter((arg) => arg !== '--postgres');
+/** What the PostgreSQL pass leaves out: the same with either database. */
+const SAME_ON_EITHER = [`${path.sep}binary${path.sep}`, `${path.sep}bench${path.sep}`, '.sqlite.test.'];
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -27,13 +33,14 @@ function walk(dir) {
 
 const files = walk(root)
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .filter((file) => !postgresPass || !SAME_ON_EITHER.some((part) => file.includes(part)))
   .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ')}`);
   process.exit(1);
 }
 
-const env = { ...process.env };
+const env = { ...process.env, ...(postgresPass ? { MM_TEST_DATABASE: 'postgres' } : {}) };
 let cluster;
 if (!env.MM_TEST_POSTGRES_URL) {
   if (postgresBinDir()) {

@@ -11,6 +11,8 @@
  * SQLite they answer synchronously (no promise, no microtask hop), on PostgreSQL with a promise.
  */
 
+import type { RateLimits } from './rate-limits';
+
 export type Dialect = 'sqlite' | 'postgres';
 
 /** A value, or a promise of one: what the hot-path reads answer (synchronous on SQLite). */
@@ -203,6 +205,8 @@ export interface ChangeWatch {
 
 export interface Store extends Repos {
   readonly dialect: Dialect;
+  /** Per-token rate limits (GCRA): in memory on SQLite, one row per limited token on PostgreSQL (one limit across instances). */
+  readonly rateLimits: RateLimits;
   /** Where the data is, for people: a file path, or a PostgreSQL URL without its password. */
   readonly location: string;
   /** How many migrations this open applied (0 when the schema was already up to date). */

@@ -85,5 +85,15 @@ export const tokenEvents = pgTable(
   (t) => [index('token_events_at').on(t.at)],
 );
 
+/**
+ * PostgreSQL only: the GCRA state of each rate-limited token (its theoretical arrival time, epoch ms),
+ * so that a token's limit is one across all instances. A row exists only for tokens that have a limit
+ * and were used; it is updated by one atomic upsert per request.
+ */
+export const rateLimits = pgTable('rate_limits', {
+  tokenId: text('token_id').primaryKey(),
+  tat: ms('tat').notNull(),
+});
+
 /** Tables that exist only in this dialect (the schema comparison test allows exactly these). */
-export const POSTGRES_ONLY_TABLES = ['token_events'] as const;
+export const POSTGRES_ONLY_TABLES = ['token_events', 'rate_limits'] as const;

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { AppError } from '../../errors';
 import { isUniqueViolationError } from '../errors';
 import { embeddedMigrations } from '../migrations';
+import { gcraParameters, retryAfterSeconds, type RateLimits } from '../rate-limits';
 import {
   UniqueViolation,
   type AppRepo,
@@ -214,6 +215,7 @@ export class PostgresStore implements Store {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
   readonly hot: HotReads;
+  readonly rateLimits: RateLimits;
   private readonly orm: Orm;
   private readonly watches = new Set<PostgresTokenWatch>();
 
@@ -232,6 +234,7 @@ export class PostgresStore implements Store {
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
     this.audit = repos.audit;
     this.hot = new PostgresHotReads(sql);
+    this.rateLimits = new PostgresRateLimits(sql);
   }
 
   /**
@@ -298,6 +301,28 @@ function describeConnectError(error: unknown, location: string): unknown {
     return new AppError('unavailable', `cannot reach PostgreSQL at ${location} (${code}); is it running, and is MM_DATABASE_URL right?`);
   }
   return new AppError('io_error', `cannot open ${location}: ${message}`);
+}
+
+/**
+ * GCRA (see src/db/rate-limits.ts) with its state in `rate_limits`: one upsert moves the token's
+ * theoretical arrival time on, or — when the request would exceed the burst — changes nothing and
+ * answers no row; only then is the row read again for Retry-After. Atomic per row, so concurrent
+ * requests on any number of instances share one limit.
+ */
+class PostgresRateLimits implements RateLimits {
+  constructor(private readonly sql: postgres.Sql) {}
+
+  async take(tokenId: string, perMinute: number, now: number): Promise<number> {
+    const { interval, burst } = gcraParameters(perMinute);
+    const taken = await this.sql<Array<{ tat: number }>>`
+      INSERT INTO rate_limits AS r (token_id, tat) VALUES (${tokenId}, ${Math.round(now + interval)})
+      ON CONFLICT (token_id) DO UPDATE SET tat = GREATEST(r.tat, ${now}::bigint) + ${interval}::float8
+        WHERE GREATEST(r.tat, ${now}::bigint) - ${now}::bigint <= ${burst}::float8
+      RETURNING tat`;
+    if (taken.length > 0) return 0;
+    const [row] = await this.sql<Array<{ tat: number }>>`SELECT tat FROM rate_limits WHERE token_id = ${tokenId}`;
+    return retryAfterSeconds(row?.tat ?? now, now, burst);
+  }
 }
 
 class PostgresHotReads implements HotReads {

@@ -17,6 +17,7 @@ import {
   type VerifyRow,
   type WriteTx,
 } from '../store';
+import { MemoryRateLimits } from '../rate-limits';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 
@@ -166,6 +167,7 @@ export class SqliteStore implements Store {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
   readonly hot: HotReads;
+  readonly rateLimits = new MemoryRateLimits();
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();

@@ -14,7 +14,6 @@ import { errorBody, toHttpError } from '../errors';
 import { parseJsonObject } from '../json-body';
 import { prefersEventStream } from '../media';
 import { Metrics } from '../metrics';
-import { RateLimiter } from '../rate-limit';
 import { StreamRegistry } from '../streams';
 import { Admission } from './admission';
 import { BodyReader, type BodyOutcome } from './body';
@@ -74,7 +73,6 @@ function isJsonType(contentType: string | undefined): boolean {
 class TriggerShared {
   closing = false;
   activeRuns = 0;
-  readonly limiter = new RateLimiter();
   readonly admission: Admission;
   readonly clock: Clock;
   readonly usage: UsageRecorder;
@@ -166,6 +164,8 @@ class TriggerRequest {
   private token!: VerifiedToken;
   private expiration = '';
   private target!: PipelineTarget;
+  /** The pipeline as the verification read it (undefined: read apart). */
+  private pipelineFound: PipelineTarget | null | undefined;
   private verifiedTurn = -1;
   private holdsRun = false;
   private holdsChild = false;
@@ -239,26 +239,44 @@ class TriggerRequest {
         null,
       );
     }
-    if (token.rateLimit !== null) {
-      const retryAfter = shared.limiter.take(token.id, token.rateLimit, shared.clock.now());
-      if (retryAfter > 0) {
-        return shared.sendError(
-          res,
-          429,
-          'rate_limited',
-          `token ${token.id} is limited to ${token.rateLimit} requests per minute; retry in ${retryAfter} s`,
-          { 'Retry-After': String(retryAfter), [EXPIRATION_HEADER]: expiration },
-          started,
-          token.id,
-          null,
-        );
-      }
+    this.pipelineFound = auth.pipeline;
+    if (token.rateLimit === null) return this.findPipeline();
+    let retryAfter: MaybePromise<number>;
+    try {
+      retryAfter = shared.services.store.rateLimits.take(token.id, token.rateLimit, shared.clock.now());
+    } catch (error) {
+      return this.unavailable(error);
     }
-    if (auth.pipeline !== undefined) return this.admitPipeline(auth.pipeline);
-    // An injected verify (the bench's "authentication off") fetches no pipeline: read it apart.
+    if (isPromise(retryAfter)) {
+      retryAfter.then(
+        (seconds) => this.afterRateLimit(seconds),
+        (error: unknown) => this.unavailable(error),
+      );
+    } else this.afterRateLimit(retryAfter);
+  }
+
+  private afterRateLimit(retryAfter: number): void {
+    if (retryAfter === 0) return this.findPipeline();
+    const { shared, token } = this;
+    shared.sendError(
+      this.res,
+      429,
+      'rate_limited',
+      `token ${token.id} is limited to ${token.rateLimit} requests per minute; retry in ${retryAfter} s`,
+      { 'Retry-After': String(retryAfter), [EXPIRATION_HEADER]: this.expiration },
+      this.started,
+      token.id,
+      null,
+    );
+  }
+
+  /** The pipeline, from the verification's read (or read apart when an injected verify fetched none). */
+  private findPipeline(): void {
+    if (this.pipelineFound !== undefined) return this.admitPipeline(this.pipelineFound);
+    const { shared, token } = this;
     let found: MaybePromise<{ kind: string; config: string } | undefined>;
     try {
-      found = this.slug.length > 0 && this.slug.length <= 63 ? shared.services.store.hot.pipeline(token.appId, this.slug) : undefined;
+      found = this.slug.length > 0 && this.slug.length <= 63 ? shared.services.store.hot.pipeline(token.appId!, this.slug) : undefined;
     } catch (error) {
       return this.unavailable(error);
     }
