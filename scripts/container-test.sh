@@ -415,7 +415,8 @@ remove_our_images() {
 # (hundreds of MB each time). The layers of the last build are recorded; the next build removes those
 # it no longer uses (only untagged ones nothing else builds on: `podman rmi` refuses the others).
 
-readonly LAYERS_FILE="${XDG_CACHE_HOME:-$HOME/.cache}/mechamental/container-test-layers"
+# Not in ~/.cache/mechamental: that is the executable's own addon cache.
+readonly LAYERS_FILE="${XDG_CACHE_HOME:-$HOME/.cache}/mechamental-container-test/layers"
 
 # Full IDs of the images a build log names (new layers and cache hits), in build order.
 layers_of_build() { # LOG
