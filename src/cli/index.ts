@@ -3,6 +3,7 @@ import { isAppError } from '../errors';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
+import { dbCommands } from './db';
 import { healthcheckCommand } from './healthcheck';
 import { maintenanceCommands } from './maintenance';
 import { serveCommand } from './serve';
@@ -18,6 +19,7 @@ export const COMMANDS: Command[] = [
   ...tokenCommands,
   ...adminTokenCommands,
   ...maintenanceCommands,
+  ...dbCommands,
   healthcheckCommand,
 ];
 

@@ -71,6 +71,35 @@ export function openDatabase(dataDir: string): Db {
   return { sqlite, orm, file, dataDir: dir, appliedMigrations, close: () => sqlite.close() };
 }
 
+/**
+ * Opens an existing database read-only, changing nothing in it (for `db copy`): refused like
+ * `openDatabase` refuses (not SQLite, another program's, newer), and also when migrations are
+ * pending, since applying them would change the file: the error says to run `mechamental migrate`.
+ */
+export function openReadOnly(dataDir: string): Database.Database {
+  const file = path.join(path.resolve(dataDir), DB_FILE_NAME);
+  if (!fs.existsSync(file) || fs.statSync(file).size === 0) {
+    throw new AppError('not_found', `there is no database at ${file}; choose the data directory with --data-dir or MM_DATA_DIR`);
+  }
+  const migrations = embeddedMigrations('sqlite');
+  inspectExisting(file, migrations);
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file, { readonly: true, fileMustExist: true, nativeBinding: nativeBinding() as string | undefined });
+    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  } catch (error) {
+    throw describeSqliteError(error, file);
+  }
+  const known = migrations.at(-1);
+  const hasTable = sqlite.prepare(`SELECT 1 FROM sqlite_master WHERE name = '__drizzle_migrations'`).get();
+  const last = hasTable ? (sqlite.prepare('SELECT hash FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 1').get() as { hash: string } | undefined) : undefined;
+  if (known && last?.hash !== known.hash) {
+    sqlite.close();
+    throw new AppError('usage', `${file} has migrations pending; run \`mechamental migrate\` on it first (nothing was changed)`);
+  }
+  return sqlite;
+}
+
 function ensureDataDir(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
