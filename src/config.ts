@@ -191,14 +191,9 @@ const schema = z.object({
     .optional()
     .transform((text, ctx) => {
       if (text === undefined || text.trim() === '') return undefined;
-      let url: URL | undefined;
-      try {
-        url = new URL(text.trim());
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
-        // Never quote the text: it may hold a password.
+      // postgres:// or postgresql://, then something; multi-host URLs (host1:5432,host2:5432) are not
+      // WHATWG URLs, so the driver is left to parse the rest. Never quote the text: it may hold a password.
+      if (!/^postgres(?:ql)?:\/\/[^\s]+$/.test(text.trim())) {
         ctx.addIssue({ code: 'custom', message: 'MM_DATABASE_URL (--database-url) must be a URL such as postgres://user:password@host:5432/mechamental' });
         return z.NEVER;
       }

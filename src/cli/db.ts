@@ -1,4 +1,3 @@
-import { copySqliteToPostgres } from '../db/copy';
 import { AppError } from '../errors';
 import type { Command } from './context';
 
@@ -24,6 +23,8 @@ export const dbCommands: Command[] = [
       if (config.databaseUrl !== undefined) {
         throw new AppError('usage', 'db copy reads the SQLite file of --data-dir (MM_DATA_DIR); unset MM_DATABASE_URL / --database-url for this command');
       }
+      // Loaded on use: other commands do not pay for the PostgreSQL driver.
+      const { copySqliteToPostgres } = await import('../db/copy');
       const report = await copySqliteToPostgres(config.dataDir, to, {
         clock: () => ctx.now(),
         onTable: (table, rows) => {

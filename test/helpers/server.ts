@@ -241,6 +241,11 @@ export async function spawnServe(dataDir: string, args: string[] = ['--port', '0
   after(() => {
     if (!done) child.kill('SIGKILL');
   });
-  const url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), 20_000, 'the server to listen');
+  let url: string;
+  try {
+    url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), 30_000, 'the server to listen');
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; its stdout: ${stdout.slice(-1000)}; its stderr: ${stderr.slice(-1000)}`);
+  }
   return { child, url: url === 'exited' ? '' : url, stdout: () => stdout, stderr: () => stderr, exited };
 }

@@ -40,16 +40,19 @@ export interface PostgresOptions {
   connectTimeoutSeconds?: number;
 }
 
-/** The URL as people may see it: user, host, port and database, never the password. */
+/** The URL as people may see it: user, hosts, ports and database, never the password or parameters. */
 export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    parsed.search = '';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
+  const scheme = /^postgres(?:ql)?:\/\//.exec(url)?.[0];
+  if (!scheme) return 'postgres://(unparseable URL)';
+  const rest = url.slice(scheme.length).split(/[?#]/)[0]!;
+  const slash = rest.indexOf('/');
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const database = slash === -1 ? '' : rest.slice(slash);
+  // The userinfo ends at the authority's LAST "@" (a password may hold an unescaped one).
+  const at = authority.lastIndexOf('@');
+  const user = at === -1 ? '' : authority.slice(0, at).split(':')[0]!;
+  const hosts = at === -1 ? authority : authority.slice(at + 1);
+  return `${scheme}${user ? `${user}@` : ''}${hosts}${database}`;
 }
 
 /** The driver's options shared by the pool and the LISTEN connection. */
