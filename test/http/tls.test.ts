@@ -72,7 +72,7 @@ describe('HTTPS without a proxy: --tls-cert/--tls-key, reloaded on SIGHUP', () =
     fs.copyFileSync(second.key, live.key);
     serve.child.kill('SIGHUP');
     await eventually(async () => (await probe(serve.url)).cn === 'second', 5_000, 'the new certificate');
-    assert.match(serve.stdout(), /"msg":"TLS certificate reloaded"/);
+    await eventually(() => /"msg":"TLS certificate reloaded"/.test(serve.stdout()), 5_000, 'the reload to be logged'); // the log is written asynchronously
 
     // A broken certificate, then a key of another certificate: each reload fails, the old pair stays, the server lives on.
     for (const [file, content, count] of [

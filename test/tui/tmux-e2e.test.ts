@@ -108,7 +108,7 @@ describe('mechamental tui in tmux (end to end)', () => {
   test('in a terminal it is interactive even when CI is set in the environment', async (t) => {
     if (!HAS_TMUX) return t.skip('tmux not installed');
     start('ci', tempDataDir(), ['CI=true']);
-    await waitForPane('ci', 'mechamental › apps');
+    await waitForPane('ci', '› default');
     keys('ci', 'Enter');
     await waitForPane('ci', 'No tokens yet');
     keys('ci', 'q');
@@ -127,7 +127,7 @@ describe('mechamental tui in tmux (end to end)', () => {
     start('plain', dataDir, ['NO_COLOR=1']);
     start('colour', dataDir);
     for (const session of ['plain', 'colour']) {
-      await waitForPane(session, 'mechamental › apps');
+      await waitForPane(session, '› default');
       keys(session, 'Enter');
     }
     const plain = await waitForPane('plain', /Coloured\s+\S+\s+active/);

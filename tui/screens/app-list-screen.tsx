@@ -86,7 +86,7 @@ export function AppListScreen({ size, onOpen, onQuit }: AppListScreenProps) {
                 width={size.columns}
               />
             ) : (
-              <Text>No apps yet. Create one with: mechamental apps create SLUG</Text>
+              <Text>{listing.loading ? 'Loading…' : 'No apps yet. Create one with: mechamental apps create SLUG'}</Text>
             )}
           </Box>
           <MessageLine message={listing.error === undefined ? undefined : { kind: 'error', text: errorMessage(listing.error) }} />

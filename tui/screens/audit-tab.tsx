@@ -46,7 +46,7 @@ export function AuditTab({ app, width, height, isActive, onBack }: TabProps) {
             width={width}
           />
         ) : (
-          <Text>No audit events for app {app} yet.</Text>
+          <Text>{listing.loading ? 'Loading…' : `No audit events for app ${app} yet.`}</Text>
         )}
       </Box>
       <Text color={color('gray')} wrap="truncate-end">

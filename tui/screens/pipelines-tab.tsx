@@ -44,7 +44,7 @@ export function PipelinesTab({ app, width, height, isActive, onBack }: TabProps)
             width={width}
           />
         ) : (
-          <Text>App {app} has no pipelines. Add one with: mechamental pipelines add SLUG --app {app} --kind echo</Text>
+          <Text>{listing.loading ? 'Loading…' : `App ${app} has no pipelines. Add one with: mechamental pipelines add SLUG --app ${app} --kind echo`}</Text>
         )}
       </Box>
       <Text color={color('gray')} wrap="truncate-end">
