@@ -8,7 +8,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: 'mechamental_http_requests_total',
-    help: 'HTTP requests answered, by route pattern, method and status.',
+    help: 'HTTP requests answered, by route pattern, method and status (499: the client went away before the answer, as nginx counts it).',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
   });
@@ -50,7 +50,13 @@ export class Metrics {
   private readonly requestChildren = new Map<string, { inc(): void }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'mechamental_' });
+    if (options.defaultMetrics !== false) {
+      // Node's and the process's metrics under their standard names (process_*, nodejs_*), so that stock
+      // dashboards find them. prom-client also exports three gauges named *_total, which Prometheus
+      // reserves for counters (promtool refuses them); their per-type siblings without _total stay.
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
   }
 
   /**
