@@ -5,6 +5,7 @@ import { AppError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import type { VerifiedToken } from '../tokens/service';
+import { continueIfExpected } from './continue';
 import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER, type AuthOutcome, type Verify } from './auth';
 import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
@@ -167,6 +168,11 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
       return next();
     }
     if (!isJson(req)) return sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', ACCEPT_POST);
+    const declared = Number(req.headers['content-length']);
+    if (declared > services.config.maxBodyBytes) {
+      return sendError(res, 413, 'payload_too_large', `the body is larger than the limit of ${services.config.maxBodyBytes} bytes (MM_MAX_BODY)`, { Connection: 'close' });
+    }
+    continueIfExpected(req, res);
     jsonBody(req, res, next);
   };
 

@@ -162,6 +162,9 @@ export function createListener(options: CreateListenerOptions): Listener {
   const server: Listener = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: limits.headersTimeoutMs }, options.onRequest)
     : http.createServer(serverOptions, options.onRequest);
+  // Expect: 100-continue reaches the same handlers, which send the 100 themselves once the request
+  // passed every check that needs no body (see continue.ts), instead of Node sending it at once.
+  server.on('checkContinue', options.onRequest);
   server.maxConnections = limits.maxConnections;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
 

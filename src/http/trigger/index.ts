@@ -11,6 +11,7 @@ import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from 
 import type { UsageRecorder } from '../../tokens/usage';
 import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
 import { errorBody, toHttpError } from '../errors';
+import { continueIfExpected } from '../continue';
 import { parseJsonObject } from '../json-body';
 import { prefersEventStream } from '../media';
 import { Metrics } from '../metrics';
@@ -349,6 +350,7 @@ class TriggerRequest {
     }
     shared.activeRuns++;
     this.res.once('close', this.release);
+    continueIfExpected(this.req, this.res);
     this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
   }
 
