@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config';
+import { DURATION_HELP, parseDuration, parseTime } from '../duration';
 import { AppError } from '../errors';
+import { TOKEN_STATUSES, type TokenStatus } from '../tokens/status';
 import { openServices, type Services } from '../services';
 import type { Actor } from '../audit/audit';
 import { systemClock } from '../clock';
@@ -117,11 +119,30 @@ export class CommandContext {
   }
 }
 
+/**
+ * `--opt -5d` as `--opt=-5d`: a value that starts with a dash and a digit is a (negative) value, not
+ * an option, so that it reaches the check that explains what is wrong with it instead of the
+ * parser's "ambiguous".
+ */
+function joinDashValues(args: string[], options: OptionSpecs): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 /** Parses `args` for `command` (its options plus the global ones); unknown options are usage errors. */
 export function parseCommandArgs(command: Command, args: string[]): { values: CommandContext['values']; positionals: string[] } {
   try {
     const parsed = parseArgs({
-      args,
+      args: joinDashValues(args, { ...GLOBAL_OPTIONS, ...command.options }),
       options: { ...GLOBAL_OPTIONS, ...command.options },
       allowPositionals: true,
       strict: true,
@@ -136,6 +157,29 @@ export function parseCommandArgs(command: Command, args: string[]): { values: Co
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new AppError('usage', `${command.name}: ${message} (see mechamental ${command.name} --help)`);
   }
+}
+
+/** An expiry option (`--expires`): a duration or an RFC 3339 time, else a usage error (exit 2) that says what it takes. */
+export function expiryOption(ctx: CommandContext, name: string, required: true): string;
+export function expiryOption(ctx: CommandContext, name: string, required: false): string | undefined;
+export function expiryOption(ctx: CommandContext, name: string, required: boolean): string | undefined {
+  const text = required ? ctx.required(name) : ctx.string(name);
+  if (text === undefined) return undefined;
+  if (parseDuration(text) === undefined && parseTime(text) === undefined) {
+    const hint = /^-/.test(text) ? ' (it must be in the future)' : /^\d+$/.test(text) ? ` (with a unit: ${text}d? ${text}h?)` : '';
+    throw new AppError('usage', `${ctx.command.name}: --${name} "${text.slice(0, 40)}" is neither ${DURATION_HELP}${hint}`);
+  }
+  return text;
+}
+
+/** A token status option (`--status`): one of the statuses, else a usage error (exit 2). */
+export function statusOption(ctx: CommandContext, name = 'status'): TokenStatus | undefined {
+  const text = ctx.string(name);
+  if (text === undefined) return undefined;
+  if (!(TOKEN_STATUSES as readonly string[]).includes(text)) {
+    throw new AppError('usage', `${ctx.command.name}: --${name} "${text.slice(0, 40)}" is not a token status; use one of ${TOKEN_STATUSES.join(', ')}`);
+  }
+  return text as TokenStatus;
 }
 
 /** Parses a whole number option such as --limit; a bad one is a usage error. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { DEFAULTS, loadConfig, type Config } from '../config';
 import { AppError, isAppError } from '../errors';
@@ -36,6 +37,19 @@ async function banner(services: Services, server: RunningServer, config: Config)
     lines.push('No active token yet. Create one (its value is shown once) with:', `  ${env}mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d${where}`);
   }
   return lines.join('\n');
+}
+
+/** Resolves when `host:port` can be bound now; otherwise the same one-line error the server gives. */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(new AppError('io_error', `cannot listen on ${host}:${port}: the port is already in use; stop the other process or choose another port with --port or MM_PORT`));
+      } else resolve(); // other problems (no such address, permission) are reported by the real listen, with their own advice
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 /** `text` as one shell word. */
@@ -116,6 +130,8 @@ export const serveCommand: Command = {
     });
     // Bad TLS files are refused before the data directory is touched.
     if (config.tlsCertFile !== null && config.tlsKeyFile !== null) loadTlsMaterial(config.tlsCertFile, config.tlsKeyFile);
+    // So is a port that is taken: nothing is created or seeded for a server that cannot start.
+    if (config.port !== 0) await assertPortFree(config.host, config.port);
     const services = await ctx.services('cli');
     const server = await startServer(services, { host: config.host, port: config.port, config });
     const stopWatching = exitOnUncaught(ctx, server);

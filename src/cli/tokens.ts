@@ -1,6 +1,6 @@
 import { AppError } from '../errors';
-import { requireStatus, type IssuedToken, type TokenView } from '../tokens/service';
-import { integerOption, type Command, type CommandContext } from './context';
+import type { IssuedToken, TokenView } from '../tokens/service';
+import { expiryOption, integerOption, statusOption, type Command, type CommandContext } from './context';
 import { relative, table } from './format';
 
 export function printTokens(ctx: CommandContext, tokens: TokenView[], empty: string): void {
@@ -47,9 +47,14 @@ export const tokenCommands: Command[] = [
     options: { app: { type: 'string' }, status: { type: 'string' }, ...json },
     async run(ctx) {
       const app = ctx.required('app');
-      const status = ctx.string('status');
-      const tokens = await (await ctx.services()).tokens.list(app, { status: status === undefined ? undefined : requireStatus(status) });
-      printTokens(ctx, tokens, `App "${app}" has no ${status ?? ''}${status ? ' ' : ''}tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`);
+      const status = statusOption(ctx);
+      const tokens = await (await ctx.services()).tokens.list(app, { status });
+      // A filter that matches nothing is not a reason to create a token.
+      const empty =
+        status === undefined
+          ? `App "${app}" has no tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`
+          : `App "${app}" has no ${status} tokens.`;
+      printTokens(ctx, tokens, empty);
     },
   },
   {
@@ -60,7 +65,7 @@ export const tokenCommands: Command[] = [
     options: { app: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, 'rate-limit': { type: 'string' }, ...json },
     async run(ctx) {
       const issued = await (await ctx.services()).tokens.create(
-        { app: ctx.required('app'), name: ctx.required('name'), expires: ctx.required('expires'), rateLimit: rateLimitOption(ctx) ?? null },
+        { app: ctx.required('app'), name: ctx.required('name'), expires: expiryOption(ctx, 'expires', true), rateLimit: rateLimitOption(ctx) ?? null },
         'cli',
       );
       printIssued(ctx, issued, `Created token "${issued.token.name}" for app ${issued.token.app}.`);
@@ -84,8 +89,18 @@ export const tokenCommands: Command[] = [
     positionals: ['token-id'],
     options: { ...json },
     async run(ctx) {
-      const token = await (await ctx.services()).tokens.revoke(requireTriggerId(ctx.arg(0)), 'cli');
-      printToken(ctx, token, `Revoked token ${token.id} ("${token.name}"); requests with it now get 401.`);
+      const services = await ctx.services();
+      const id = requireTriggerId(ctx.arg(0));
+      // Revoking is idempotent; say so when nothing changed instead of claiming to revoke again.
+      const before = await services.tokens.get(id);
+      const token = await services.tokens.revoke(id, 'cli');
+      printToken(
+        ctx,
+        token,
+        before.revoked_at !== null
+          ? `Token ${token.id} ("${token.name}") was already revoked at ${before.revoked_at}; nothing changed.`
+          : `Revoked token ${token.id} ("${token.name}"); requests with it now get 401.`,
+      );
     },
   },
   {
@@ -95,7 +110,7 @@ export const tokenCommands: Command[] = [
     positionals: ['token-id'],
     options: { expires: { type: 'string' }, ...json },
     async run(ctx) {
-      const token = await (await ctx.services()).tokens.refresh(requireTriggerId(ctx.arg(0)), ctx.required('expires'), 'cli');
+      const token = await (await ctx.services()).tokens.refresh(requireTriggerId(ctx.arg(0)), expiryOption(ctx, 'expires', true), 'cli');
       printToken(ctx, token, `Refreshed token ${token.id} ("${token.name}"); its value is unchanged.`);
     },
   },
@@ -106,7 +121,7 @@ export const tokenCommands: Command[] = [
     positionals: ['token-id'],
     options: { grace: { type: 'string' }, expires: { type: 'string' }, ...json },
     async run(ctx) {
-      const issued = await (await ctx.services()).tokens.rotate(requireTriggerId(ctx.arg(0)), { grace: ctx.string('grace'), expires: ctx.string('expires') }, 'cli');
+      const issued = await (await ctx.services()).tokens.rotate(requireTriggerId(ctx.arg(0)), { grace: ctx.string('grace'), expires: expiryOption(ctx, 'expires', false) }, 'cli');
       printIssued(ctx, issued, `Rotated token "${issued.token.name}": update your integration to the new value, then revoke the old one.`);
     },
   },
@@ -136,7 +151,7 @@ export const adminTokenCommands: Command[] = [
     usage: 'admin-tokens create --name NAME --expires 30d|RFC3339 [--json]',
     options: { name: { type: 'string' }, expires: { type: 'string' }, ...json },
     async run(ctx) {
-      const issued = await (await ctx.services()).tokens.createAdmin({ name: ctx.required('name'), expires: ctx.required('expires') }, 'cli');
+      const issued = await (await ctx.services()).tokens.createAdmin({ name: ctx.required('name'), expires: expiryOption(ctx, 'expires', true) }, 'cli');
       printIssued(ctx, issued, `Created admin token "${issued.token.name}".`);
     },
   },

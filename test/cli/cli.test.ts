@@ -68,7 +68,7 @@ describe('mechamental CLI (as a child process)', () => {
 
     const revoked = JSON.parse(ok(runCli(['tokens', 'revoke', token.id, '--json'], { dataDir })).stdout) as { token: { status: string } };
     assert.equal(revoked.token.status, 'revoked');
-    assert.match(ok(runCli(['tokens', 'revoke', token.id], { dataDir })).stdout, /Revoked token/, 'revoking again is fine');
+    assert.match(ok(runCli(['tokens', 'revoke', token.id], { dataDir })).stdout, /was already revoked at .*; nothing changed/, 'revoking again is fine, and says nothing changed');
     fails(runCli(['tokens', 'refresh', token.id, '--expires', '90d'], { dataDir }), 1, /is revoked and cannot be refreshed; create a new one/);
 
     const audit = ok(runCli(['audit', '--app', 'default', '--json'], { dataDir })).stdout;
@@ -93,7 +93,9 @@ describe('mechamental CLI (as a child process)', () => {
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x'.repeat(101), '--expires', '30d'], { dataDir }), 1, /name: is 101 characters long; the limit is 100/);
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '2020-01-01T00:00:00Z'], { dataDir }), 1, /not in the future/);
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '2y'], { dataDir }), 1, /maximum token lifetime/);
-    fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', 'whenever'], { dataDir }), 1, /"whenever" is neither a duration/);
+    fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', 'whenever'], { dataDir }), 2, /--expires "whenever" is neither a duration/);
+    fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '30'], { dataDir }), 2, /--expires "30" is neither .* \(with a unit: 30d\? 30h\?\)/);
+    fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '-5d'], { dataDir }), 2, /--expires "-5d" is neither .*\(it must be in the future\)/);
     fails(runCli(['tokens', 'create', '--app', 'ghost', '--name', 'x', '--expires', '30d'], { dataDir }), 1, /app "ghost" does not exist/);
     fails(runCli(['tokens', 'create', '--app', 'default', '--name', 'x', '--expires', '30d', '--rate-limit', 'lots'], { dataDir }), 2, /--rate-limit must be a whole number/);
     fails(runCli(['tokens', 'revoke', 'tok_doesnotexist'], { dataDir }), 1, /token "tok_doesnotexist" does not exist/);
@@ -101,7 +103,7 @@ describe('mechamental CLI (as a child process)', () => {
     fails(runCli(['tokens', 'revoke', 'mm_tok_notanid'], { dataDir }), 2, /looks like a token value, not a token id/);
     fails(runCli(['tokens', 'refresh', token.id, '--expires', '1d'], { dataDir }), 1, /not later than the current one/);
     fails(runCli(['tokens', 'rotate', token.id, '--grace', '90d'], { dataDir }), 1, /grace: .* longer than the limit/);
-    fails(runCli(['tokens', 'list', '--app', 'default', '--status', 'sleepy'], { dataDir }), 1, /status: "sleepy" is not a token status/);
+    fails(runCli(['tokens', 'list', '--app', 'default', '--status', 'sleepy'], { dataDir }), 2, /--status "sleepy" is not a token status; use one of active, expiring, expired, revoked/);
     fails(runCli(['tokens', 'list', '--app', 'default', '--colour'], { dataDir }), 2, /Unknown option '--colour'/);
     fails(runCli(['tokens', 'frobnicate'], { dataDir }), 2, /unknown command "tokens frobnicate"/);
     fails(runCli(['tokens'], { dataDir }), 2, /needs a subcommand/);
@@ -118,7 +120,20 @@ describe('mechamental CLI (as a child process)', () => {
     fails(runCli(['apps', 'list'], { dataDir, env: { MM_MAX_TOKEN_TTL: 'forever' } }), 2, /MM_MAX_TOKEN_TTL must be a duration/);
 
     assert.equal(ok(runCli(['tokens', 'list', '--app', 'default', '--json'], { dataDir })).stdout, before);
+    assert.equal(ok(runCli(['tokens', 'list', '--app', 'default', '--status', 'revoked'], { dataDir })).stdout.trim(), 'App "default" has no revoked tokens.', 'an empty filter does not suggest creating a token');
     assert.equal(ok(runCli(['audit', '--json'], { dataDir })).stdout, auditBefore);
+  });
+
+  test('a data directory that is a file, or that cannot be opened, is one clear line', () => {
+    const file = path.join(tempDir(), 'not-a-dir');
+    fs.writeFileSync(file, 'x');
+    fails(runCli(['apps', 'list'], { dataDir: file }), 1, /is a file, not a directory; choose a data directory with --data-dir/);
+    if (process.getuid?.() !== 0) {
+      const dataDir = tempDataDir();
+      ok(runCli(['apps', 'list'], { dataDir }));
+      fs.chmodSync(path.join(dataDir, 'mechamental.db'), 0o000);
+      fails(runCli(['apps', 'list'], { dataDir }), 1, /cannot open .*mechamental\.db: permission denied; check its owner and permissions/);
+    }
   });
 
   test('--data-dir is accepted before or after the command and its arguments', () => {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -119,12 +120,14 @@ describe('mechamental serve', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const serve = await spawnServe(tempDataDir(), ['--port', String(port)]);
+      const dataDir = tempDataDir();
+      const serve = await spawnServe(dataDir, ['--port', String(port)]);
       const exit = await serve.exited;
       assert.equal(exit.code, 1);
       const lines = serve.stderr().trim().split('\n');
       assert.equal(lines.length, 1, serve.stderr());
       assert.match(lines[0]!, new RegExp(`^mechamental: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use`));
+      assert.ok(!fs.existsSync(dataDir), 'nothing was created or seeded for a server that could not start');
     } finally {
       await blocker.close();
     }

@@ -101,13 +101,23 @@ export function openReadOnly(dataDir: string): Database.Database {
 }
 
 function ensureDataDir(dir: string): void {
+  let stat: fs.Stats | undefined;
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new AppError('io_error', `cannot create the data directory ${dir}: ${(error as Error).message}; choose another with --data-dir or MM_DATA_DIR`);
+    stat = fs.statSync(dir);
+  } catch {
+    stat = undefined;
   }
-  if (!fs.statSync(dir).isDirectory()) {
-    throw new AppError('io_error', `${dir} is not a directory; choose a data directory with --data-dir or MM_DATA_DIR`);
+  if (stat && !stat.isDirectory()) {
+    throw new AppError('io_error', `${dir} is a file, not a directory; choose a data directory with --data-dir or MM_DATA_DIR`);
+  }
+  if (!stat) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : (error as Error).message;
+      throw new AppError('io_error', `cannot create the data directory ${dir}: ${why}; choose another with --data-dir or MM_DATA_DIR`);
+    }
   }
 }
 
@@ -115,7 +125,10 @@ function createEmptyFile(file: string): void {
   try {
     fs.closeSync(fs.openSync(file, 'a', 0o600));
   } catch (error) {
-    throw new AppError('io_error', `cannot create ${file}: ${(error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const exists = fs.existsSync(file);
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    throw new AppError('io_error', exists ? `cannot open ${file}: ${why}; check its owner and permissions` : `cannot create ${file}: ${why}; check the data directory's owner and permissions`);
   }
 }
 
@@ -126,7 +139,13 @@ function createEmptyFile(file: string): void {
  */
 function inspectExisting(file: string, migrations: MigrationMeta[]): void {
   const header = Buffer.alloc(100);
-  const fd = fs.openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new AppError('io_error', `cannot open ${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message}; check its owner and permissions`);
+  }
   try {
     fs.readSync(fd, header, 0, header.length, 0);
   } finally {
