@@ -26,6 +26,9 @@ export interface Config {
   maxRunsPerToken: number;
   /** `command` pipeline processes this server runs at once (then 503 busy). */
   maxChildren: number;
+  // --- retention
+  /** How long audit events are kept (MM_AUDIT_RETENTION); null: for ever. */
+  auditRetentionMs: number | null;
 
   // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
   /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
@@ -61,6 +64,7 @@ export const DEFAULTS = {
   readyMinFree: '16MiB',
   maxRunsPerToken: 100,
   maxChildren: 64,
+  auditRetention: '365d',
   // --- The listener (see Config) ---
   /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
   maxConnectionsCeiling: 4096,
@@ -203,6 +207,15 @@ const schema = z.object({
   readyMinFreeBytes: bytes('MM_READY_MIN_FREE'),
   maxRunsPerToken: count('MM_MAX_RUNS_PER_TOKEN', 1_000_000),
   maxChildren: count('MM_MAX_CHILDREN', 100_000),
+  auditRetentionMs: z.string().transform((text, ctx) => {
+    if (text.trim().toLowerCase() === 'forever') return null;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 86_400_000) {
+      ctx.addIssue({ code: 'custom', message: `MM_AUDIT_RETENTION must be a duration of at least a day, such as 365d, or "forever" (got "${text}")` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
@@ -239,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     readyMinFreeBytes: env.MM_READY_MIN_FREE ?? DEFAULTS.readyMinFree,
     maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
     maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
+    auditRetentionMs: env.MM_AUDIT_RETENTION ?? DEFAULTS.auditRetention,
     // --- The listener ---
     maxConnections: given(env.MM_MAX_CONNECTIONS),
     headersTimeoutMs: env.MM_HEADERS_TIMEOUT ?? DEFAULTS.headersTimeout,

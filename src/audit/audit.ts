@@ -83,6 +83,22 @@ export class AuditLog {
     return { items: page.map((row) => this.toView(row)), nextCursor: more ? encodeCursor([page.at(-1)!.id]) : null };
   }
 
+  /**
+   * Deletes the events older than `retentionMs`, oldest first, in batches of `batch` (one short write
+   * transaction each, with a turn of the event loop between them, so that requests and other writers
+   * never wait long). Answers how many were deleted.
+   */
+  async prune(retentionMs: number, batch = 500): Promise<number> {
+    const cutoff = this.clock.now() - retentionMs;
+    let total = 0;
+    for (;;) {
+      const deleted = await this.store.transaction((tx) => tx.audit.pruneBefore(cutoff, batch));
+      total += deleted;
+      if (deleted < batch) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   private toView(row: AuditRow): AuditEventView {
     return {
       id: row.id,

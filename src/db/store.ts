@@ -136,6 +136,8 @@ export interface AuditRepo {
   insert(row: Omit<AuditRow, 'id'>): Promise<void>;
   /** Newest first; `before` pages backwards by event id (keyset). */
   list(query: { app?: string | undefined; limit: number; before?: number | undefined }): Promise<AuditRow[]>;
+  /** Deletes at most `limit` of the oldest events written before `at`; answers how many. One short write. */
+  pruneBefore(at: number, limit: number): Promise<number>;
 }
 
 /** The repositories, as seen inside or outside a transaction. */

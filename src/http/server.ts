@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
 import { AppError } from '../errors';
+import { Housekeeping } from '../housekeeping';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/usage';
@@ -154,6 +155,7 @@ export async function startServer(services: Services, options: ServerOptions): P
   }
 
   const metrics = new Metrics();
+  const housekeeping = new Housekeeping(logger);
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
   const trigger = createTriggerHandler(services, { logger, metrics, streams });
@@ -233,6 +235,9 @@ export async function startServer(services: Services, options: ServerOptions): P
     streams.start();
     metrics.watchChangeFeed(() => streams.watching);
     services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
+    const retention = config.auditRetentionMs;
+    if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
+    housekeeping.start();
   } catch (error) {
     abort();
     throw error;
@@ -283,6 +288,7 @@ export async function startServer(services: Services, options: ServerOptions): P
         await closed;
       }
       await streams.stop();
+      await housekeeping.stop();
       services.usage.stop();
       try {
         await services.usage.flush();

@@ -191,6 +191,11 @@ class PostgresRepos implements WriteTx {
           .where(and(query.app ? eq(auditEvents.app, query.app) : undefined, query.before ? lt(auditEvents.id, query.before) : undefined))
           .orderBy(desc(auditEvents.id))
           .limit(query.limit),
+      // The oldest rows by id (the primary key: no scan), of which those older than `at`.
+      pruneBefore: async (at, limit) => {
+        const deleted = await q.execute(dsql`DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT ${limit}) AND at < ${at}`);
+        return (deleted as unknown as { count: number }).count;
+      },
     };
   }
 

@@ -142,6 +142,9 @@ class SqliteRepos implements WriteTx {
           .orderBy(desc(auditEvents.id))
           .limit(query.limit)
           .all(),
+      // The oldest rows by id (the primary key: no scan), of which those older than `at`.
+      pruneBefore: async (at, limit) =>
+        orm.run(sql`DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY id LIMIT ${limit}) AND at < ${at}`).changes,
     };
   }
 

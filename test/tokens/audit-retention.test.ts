@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config';
+import { DAY, testServices } from '../helpers/services';
+
+test('audit events older than the retention are pruned in small batches, oldest first; newer ones stay', async () => {
+  const s = await testServices();
+  for (let i = 0; i < 30; i++) await s.apps.create({ slug: `old-${i}`, name: `Old ${i}` }, 'cli');
+  s.clock.advance(400 * DAY);
+  await s.apps.create({ slug: 'recent', name: 'Recent' }, 'cli');
+  const before = (await s.audit.list({ limit: 1000 })).length;
+  assert.equal(await s.audit.prune(365 * DAY, 7), 32, 'the seed events and the 30 old apps, in batches of 7');
+  const left = await s.audit.list({ limit: 1000 });
+  assert.equal(left.length, before - 32);
+  assert.deepEqual(left.map((e) => e.app), ['recent']);
+  assert.equal(await s.audit.prune(365 * DAY), 0, 'nothing more to do');
+});
+
+test('MM_AUDIT_RETENTION: a duration of at least a day, or forever', () => {
+  assert.equal(loadConfig({}).auditRetentionMs, 365 * DAY);
+  assert.equal(loadConfig({ MM_AUDIT_RETENTION: 'forever' }).auditRetentionMs, null);
+  assert.equal(loadConfig({ MM_AUDIT_RETENTION: '90d' }).auditRetentionMs, 90 * DAY);
+  for (const bad of ['1h', 'soon', '0d']) assert.throws(() => loadConfig({ MM_AUDIT_RETENTION: bad }), /MM_AUDIT_RETENTION must be a duration of at least a day/);
+});
