@@ -96,14 +96,17 @@ const MEMO_LIMIT = 256;
  * memoised per address (bounded), so a steady client costs one Map read.
  */
 export class IpRanges {
-  private readonly list = new BlockList();
+  // One list per family: a BlockList would let an IPv6 rule such as ::/0 match IPv4 clients (as
+  // ::ffff:a.b.c.d); here IPv4 rules match IPv4 clients (mapped ones included) and IPv6 rules IPv6 ones.
+  private readonly v4 = new BlockList();
+  private readonly v6 = new BlockList();
   private readonly memo = new Map<string, boolean>();
 
   constructor(entries: readonly string[]) {
     for (const entry of entries) {
       const range = parseIpRange(entry);
       if (!range) throw new Error(`not an address or CIDR range: ${JSON.stringify(entry)}`);
-      this.list.addSubnet(range.address, range.prefix, range.family);
+      (range.family === 'ipv4' ? this.v4 : this.v6).addSubnet(range.address, range.prefix, range.family);
     }
   }
 
@@ -113,8 +116,7 @@ export class IpRanges {
     if (verdict === undefined) {
       const plain = unmapAddress(address);
       const version = isIP(plain);
-      // BlockList matches IPv4-mapped IPv6 against IPv4 rules itself; unmapping first also covers an IPv4 address against a rule stored unmapped.
-      verdict = version !== 0 && this.list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+      verdict = version === 4 ? this.v4.check(plain, 'ipv4') : version === 6 && this.v6.check(plain, 'ipv6');
       if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
       this.memo.set(address, verdict);
     }
