@@ -79,8 +79,8 @@ export function storedControls(input: ControlsInput): StoredControls {
 }
 
 /** A stored list (JSON text of strings) as an array; null for none. */
-export function storedList(text: string | null): string[] | null {
-  return text === null ? null : (JSON.parse(text) as string[]);
+export function storedList(text: string | null | undefined): string[] | null {
+  return text == null ? null : (JSON.parse(text) as string[]);
 }
 
 /** The compiled controls of one token, as the request path checks them. */
@@ -91,8 +91,8 @@ export class CompiledControls {
   readonly ips: IpRanges | null;
 
   constructor(
-    readonly pipelinesText: string | null,
-    readonly ipsText: string | null,
+    readonly pipelinesText: string | null | undefined,
+    readonly ipsText: string | null | undefined,
   ) {
     const pipelines = storedList(pipelinesText);
     this.pipelines = pipelines === null ? null : new Set(pipelines);
@@ -123,8 +123,9 @@ export class ControlsCache {
   private readonly byToken = new Map<string, CompiledControls>();
 
   /** The compiled controls of a token with these stored texts, or null when it has none. */
-  forToken(tokenId: string, pipelinesText: string | null, ipsText: string | null): CompiledControls | null {
-    if (pipelinesText === null && ipsText === null) return null;
+  forToken(tokenId: string, pipelinesText: string | null | undefined, ipsText: string | null | undefined): CompiledControls | null {
+    // `== null`: a verifier injected by a benchmark or a test may leave the fields out altogether.
+    if (pipelinesText == null && ipsText == null) return null;
     let compiled = this.byToken.get(tokenId);
     if (compiled === undefined || compiled.pipelinesText !== pipelinesText || compiled.ipsText !== ipsText) {
       compiled = new CompiledControls(pipelinesText, ipsText);
