@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { AppError } from './errors';
+import { formatIpRange, parseIpRange } from './ip-ranges';
 
 /**
  * The one validated configuration: command-line flags over environment variables over the
@@ -50,6 +51,11 @@ export interface Config {
   /** HTTPS: both files or neither (--tls-cert/--tls-key, MM_TLS_CERT/MM_TLS_KEY). */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
+  /**
+   * Proxies whose X-Forwarded-For is believed (MM_TRUSTED_PROXIES: addresses and CIDR ranges, comma
+   * separated; canonical form). Empty: the client address is always the socket's.
+   */
+  trustedProxies: string[];
 }
 
 export const DEFAULTS = {
@@ -183,6 +189,28 @@ const hostList = z.string().transform((text, ctx) => {
   return names;
 });
 
+/** MM_TRUSTED_PROXIES: comma-separated addresses and CIDR ranges (`loopback` names 127.0.0.0/8 and ::1). */
+const proxyList = z.string().transform((text, ctx) => {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const ranges: string[] = [];
+  for (const entry of entries) {
+    if (entry.toLowerCase() === 'loopback') {
+      ranges.push('127.0.0.0/8', '::1');
+      continue;
+    }
+    const range = parseIpRange(entry);
+    if (!range) {
+      ctx.addIssue({ code: 'custom', message: `MM_TRUSTED_PROXIES must be comma-separated addresses or CIDR ranges of your proxies, such as "10.0.0.0/8,2001:db8::1" (or "loopback"); "${entry.slice(0, 60)}" is not one` });
+      return z.NEVER;
+    }
+    ranges.push(formatIpRange(range));
+  }
+  return [...new Set(ranges)];
+});
+
 const schema = z.object({
   dataDir: z.string().min(1, 'the data directory must not be empty'),
   host: z.string().min(1, 'the host must not be empty'),
@@ -230,6 +258,7 @@ const schema = z.object({
   allowRemoteCommands: flag('MM_ALLOW_REMOTE_COMMANDS'),
   tlsCertFile: z.string().nullable(),
   tlsKeyFile: z.string().nullable(),
+  trustedProxies: proxyList,
 });
 
 /** An unset or empty variable or flag (templated environments often pass `MM_TLS_CERT=`). */
@@ -264,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     allowRemoteCommands: env.MM_ALLOW_REMOTE_COMMANDS ?? '',
     tlsCertFile: given(flags.tlsCert ?? env.MM_TLS_CERT),
     tlsKeyFile: given(flags.tlsKey ?? env.MM_TLS_KEY),
+    trustedProxies: env.MM_TRUSTED_PROXIES ?? '',
   });
   if (!result.success) {
     const issue = result.error.issues[0];

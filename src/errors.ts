@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'token_revoked'
   | 'token_expired'
   | 'insufficient_scope'
+  | 'ip_not_allowed'
   | 'pipeline_not_found'
   | 'invalid_json'
   | 'unsupported_media_type'

@@ -91,3 +91,16 @@ for (const [env, message] of [
     assert.throws(() => loadConfig(env), (error: unknown) => error instanceof AppError && error.code === 'usage' && message.test(error.message));
   });
 }
+
+test('MM_TRUSTED_PROXIES: addresses and CIDR ranges, canonical; "loopback"; a bad entry is a usage error naming it', () => {
+  assert.deepEqual(loadConfig({}).trustedProxies, []);
+  assert.deepEqual(loadConfig({ MM_TRUSTED_PROXIES: '' }).trustedProxies, []);
+  assert.deepEqual(loadConfig({ MM_TRUSTED_PROXIES: ' 10.0.0.0/8, 2001:DB8::1 ,::ffff:192.0.2.1,10.0.0.0/8' }).trustedProxies, ['10.0.0.0/8', '2001:db8::1', '192.0.2.1']);
+  assert.deepEqual(loadConfig({ MM_TRUSTED_PROXIES: 'loopback' }).trustedProxies, ['127.0.0.0/8', '::1']);
+  for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1:8080']) {
+    assert.throws(
+      () => loadConfig({ MM_TRUSTED_PROXIES: `10.0.0.1,${bad}` }),
+      (error: unknown) => error instanceof AppError && error.code === 'usage' && error.message.includes('MM_TRUSTED_PROXIES') && error.message.includes(`"${bad}" is not one`),
+    );
+  }
+});

@@ -47,6 +47,7 @@ if (!env.MM_TEST_POSTGRES_URL) {
     try {
       cluster = await startCluster();
       env.MM_TEST_POSTGRES_URL = cluster.url;
+      env.MM_TEST_POSTGRES_THROWAWAY = '1';
       console.log(`# PostgreSQL test cluster on port ${cluster.port}`);
     } catch (error) {
       console.log(`# PostgreSQL test cluster could not start: ${error.message}`);

@@ -15,6 +15,8 @@ export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Standard input (`tokens revoke --values -`); default process.stdin. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Options every command accepts, before or after the command and its arguments. */

@@ -1,5 +1,6 @@
 import { describeStorageError } from '../db/errors';
 import { isAppError } from '../errors';
+import { redactTokenValues } from '../tokens/value';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
@@ -111,7 +112,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       io.stderr.write(`mechamental: "${words[0]}" needs a subcommand: ${subcommands.join(', ')} (see mechamental ${words[0]} --help)\n`);
     } else {
-      io.stderr.write(`mechamental: unknown command "${name}"; run mechamental --help for the list\n`);
+      // A value pasted in the wrong place is never echoed (it would land in terminal scrollback and CI logs).
+      io.stderr.write(`mechamental: unknown command "${redactTokenValues(name)}"; run mechamental --help for the list\n`);
     }
     return EXIT_USAGE;
   }
@@ -140,11 +142,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 function reportError(thrown: unknown, io: Io): number {
   const error = describeStorageError(thrown);
   if (isAppError(error)) {
-    io.stderr.write(`mechamental: ${error.message}\n`);
+    io.stderr.write(`mechamental: ${redactTokenValues(error.message)}\n`);
     return error.code === 'usage' ? EXIT_USAGE : EXIT_FAILURE;
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr.write(`mechamental: unexpected error: ${message}${io.env.MM_DEBUG ? `\n${(error as Error).stack ?? ''}` : ' (set MM_DEBUG=1 for details)'}\n`);
+  io.stderr.write(`mechamental: unexpected error: ${redactTokenValues(message)}${io.env.MM_DEBUG ? `\n${(error as Error).stack ?? ''}` : ' (set MM_DEBUG=1 for details)'}\n`);
   return EXIT_FAILURE;
 }
 

@@ -9,15 +9,37 @@ export function printTokens(ctx: CommandContext, tokens: TokenView[], empty: str
   const now = ctx.now();
   ctx.out(
     table(
-      ['ID', 'NAME', 'HINT', 'STATUS', 'EXPIRES', 'LAST USED'],
-      tokens.map((t) => [t.id, t.name, t.hint, t.status, `${t.expires_at} (${relative(t.expires_at, now)})`, relative(t.last_used_at, now)]),
+      ['ID', 'NAME', 'HINT', 'STATUS', 'EXPIRES', 'LAST USED', 'PIPELINES', 'ALLOWED IPS'],
+      tokens.map((t) => [
+        t.id,
+        t.name,
+        t.hint,
+        t.status,
+        `${t.expires_at} (${relative(t.expires_at, now)})`,
+        relative(t.last_used_at, now),
+        t.app === null ? '' : (t.pipelines?.join(',') ?? 'all'),
+        t.app === null ? '' : (t.allowed_ips?.join(',') ?? 'any'),
+      ]),
     ),
   );
 }
 
 export function printToken(ctx: CommandContext, token: TokenView, summary: string): void {
   if (ctx.json) return ctx.printJson({ token });
-  ctx.out(`${summary}\n  id       ${token.id}\n  name     ${token.name}\n  status   ${token.status}\n  expires  ${token.expires_at} (${relative(token.expires_at, ctx.now())})`);
+  const now = ctx.now();
+  const lines = [
+    summary,
+    `  id           ${token.id}`,
+    `  name         ${token.name}`,
+    ...(token.description ? [`  description  ${token.description}`] : []),
+    `  status       ${token.status}`,
+    `  expires      ${token.expires_at} (${relative(token.expires_at, now)})`,
+    `  last used    ${relative(token.last_used_at, now)}${token.last_used_ip ? ` from ${token.last_used_ip}` : ''}`,
+  ];
+  if (token.app !== null) {
+    lines.push(`  pipelines    ${token.pipelines?.join(', ') ?? `all of app ${token.app}`}`, `  allowed IPs  ${token.allowed_ips?.join(', ') ?? 'any'}`);
+  }
+  ctx.out(lines.join('\n'));
 }
 
 /**
@@ -35,6 +57,60 @@ export function printIssued(ctx: CommandContext, issued: IssuedToken & { previou
 
 function rateLimitOption(ctx: CommandContext): number | undefined {
   return integerOption(ctx, 'rate-limit');
+}
+
+/** A list option given as comma-separated text, once or several times; undefined when absent. */
+function listOption(ctx: CommandContext, name: string): string[] | undefined {
+  const given = ctx.values[name];
+  if (given === undefined) return undefined;
+  const texts = Array.isArray(given) ? given : [String(given)];
+  return texts
+    .flatMap((text) => text.split(','))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+/** The most bytes `--values -` reads from standard input. */
+const MAX_VALUES_INPUT = 16 * 1_048_576;
+
+/** Standard input as text (at most MAX_VALUES_INPUT bytes). */
+async function readInput(ctx: CommandContext): Promise<string> {
+  const input = ctx.io.stdin ?? process.stdin;
+  if ((input as { isTTY?: boolean }).isTTY) ctx.err('Reading token values from standard input, one a line; end with Ctrl-D.');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > MAX_VALUES_INPUT) throw new AppError('usage', `tokens revoke --values -: standard input is larger than ${MAX_VALUES_INPUT / 1_048_576} MiB; split it`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * `tokens revoke --values -`: revokes every valid token among the values on standard input (one a
+ * line). Never echoes a value, not even in an error: it says how many it read and revoked.
+ */
+async function revokeValues(ctx: CommandContext, source: string): Promise<void> {
+  if (source !== '-') {
+    throw new AppError('usage', 'tokens revoke: --values reads token values from standard input only: pass `--values -` and pipe them in, one a line (a value on the command line ends up in shell history)');
+  }
+  if (ctx.positionals.length > 0) throw new AppError('usage', 'tokens revoke: give either a token id or `--values -`, not both');
+  const values = (await readInput(ctx))
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  if (values.length === 0) {
+    throw new AppError('usage', 'tokens revoke --values -: no values on standard input; pipe them in one a line, e.g. `mechamental tokens revoke --values - < leaked.txt`');
+  }
+  const { revoked } = await (await ctx.services()).tokens.revokeLeaked(values, 'cli');
+  if (ctx.json) return ctx.printJson({ received: values.length, revoked });
+  const others = values.length - revoked;
+  ctx.out(
+    `Read ${values.length} value${values.length === 1 ? '' : 's'}; revoked ${revoked} token${revoked === 1 ? '' : 's'}.` +
+      (others > 0 ? ` ${others === values.length ? 'None' : `The other ${others}`} ${others === 1 ? 'was' : 'were'} not a working token of this server (unknown, malformed, repeated or revoked already).` : ''),
+  );
 }
 
 const json = { json: { type: 'boolean' } } as const;
@@ -60,12 +136,37 @@ export const tokenCommands: Command[] = [
   {
     name: 'tokens create',
     summary: 'create a token; its value is shown once',
-    usage: 'tokens create --app APP --name NAME --expires 30d|RFC3339 [--rate-limit PER_MINUTE] [--json]',
-    help: 'Expiry: a duration (15m, 12h, 30d, 2w, 1y) or an RFC 3339 time, at most MM_MAX_TOKEN_TTL (365d) away.\nExample: mechamental tokens create --app default --name "CI/CD Pipeline" --expires 90d',
-    options: { app: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, 'rate-limit': { type: 'string' }, ...json },
+    usage:
+      'tokens create --app APP --name NAME --expires 30d|RFC3339 [--rate-limit PER_MINUTE] [--description TEXT] [--pipelines SLUG,…] [--allowed-ips ADDR|CIDR,…] [--json]',
+    help: [
+      'Expiry: a duration (15m, 12h, 30d, 2w, 1y) or an RFC 3339 time, at most MM_MAX_TOKEN_TTL (365d) away.',
+      'Restrictions (optional, fixed for the life of the token; a rotation keeps them):',
+      '  --description TEXT      up to 500 characters for people',
+      '  --pipelines a,b         only these pipelines of the app (they must exist); default: all',
+      '  --allowed-ips LIST      only from these addresses or CIDR ranges (IPv4 or IPv6); default: any',
+      'Example: mechamental tokens create --app default --name "CI/CD Pipeline" --expires 90d --pipelines chat --allowed-ips 203.0.113.0/24',
+    ].join('\n'),
+    options: {
+      app: { type: 'string' },
+      name: { type: 'string' },
+      expires: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      description: { type: 'string' },
+      pipelines: { type: 'string', multiple: true },
+      'allowed-ips': { type: 'string', multiple: true },
+      ...json,
+    },
     async run(ctx) {
       const issued = await (await ctx.services()).tokens.create(
-        { app: ctx.required('app'), name: ctx.required('name'), expires: expiryOption(ctx, 'expires', true), rateLimit: rateLimitOption(ctx) ?? null },
+        {
+          app: ctx.required('app'),
+          name: ctx.required('name'),
+          expires: expiryOption(ctx, 'expires', true),
+          rateLimit: rateLimitOption(ctx) ?? null,
+          description: ctx.string('description'),
+          pipelines: listOption(ctx, 'pipelines'),
+          allowedIps: listOption(ctx, 'allowed-ips'),
+        },
         'cli',
       );
       printIssued(ctx, issued, `Created token "${issued.token.name}" for app ${issued.token.app}.`);
@@ -84,11 +185,14 @@ export const tokenCommands: Command[] = [
   },
   {
     name: 'tokens revoke',
-    summary: 'revoke a token at once and for good',
-    usage: 'tokens revoke TOKEN_ID [--json]',
+    summary: 'revoke a token at once and for good (or every token among leaked values on stdin)',
+    usage: 'tokens revoke TOKEN_ID [--json]\n       tokens revoke --values - [--json]   (values on standard input, one a line)',
+    help: 'With `--values -`, reads token values (mm_tok_…, mm_adm_…) from standard input, one a line, and revokes every one that\nthis server issued and that still works; it prints how many it revoked, never the values.\nExample: mechamental tokens revoke --values - < leaked.txt',
     positionals: ['token-id'],
-    options: { ...json },
+    options: { values: { type: 'string' }, ...json },
     async run(ctx) {
+      const source = ctx.string('values');
+      if (source !== undefined) return revokeValues(ctx, source);
       const services = await ctx.services();
       const id = requireTriggerId(ctx.arg(0));
       // Revoking is idempotent; say so when nothing changed instead of claiming to revoke again.

@@ -59,6 +59,15 @@ export interface TokenRow {
   rateLimit: number | null;
   /** Set on the old token by a rotation: the id of the token that replaced it. */
   replacedBy: string | null;
+  // --- Token controls (src/tokens/controls.ts); fixed at create, carried over by a rotation.
+  /** Up to 500 characters for people. */
+  description: string | null;
+  /** JSON text: the sorted slugs of the pipelines of its app it may trigger; null for all. */
+  pipelines: string | null;
+  /** JSON text: the addresses and CIDR ranges it may be used from; null for anywhere. */
+  allowedIps: string | null;
+  /** The client address of the last accepted use, written together with `lastUsedAt`. */
+  lastUsedIp: string | null;
 }
 
 export interface AuditRow {
@@ -115,6 +124,14 @@ export interface TokenWithApp {
   appSlug: string | null;
 }
 
+/** One token's latest use, as `UsageRecorder` writes it in batches. */
+export interface TokenUse {
+  id: string;
+  at: number;
+  /** The client address of that use, when known. */
+  ip?: string | null | undefined;
+}
+
 export interface TokenRepo {
   insert(row: TokenRow): Promise<TokenRow>;
   /**
@@ -128,8 +145,11 @@ export interface TokenRepo {
   list(query: TokenQuery): Promise<TokenRow[]>;
   /** How many of an app's tokens are active at `now` (expiring included). */
   countActive(appId: number, now: number): Promise<number>;
-  /** Records uses: `last_used_at` becomes the later of its value and `at` (never goes backwards). */
-  recordUses(uses: ReadonlyArray<{ id: string; at: number }>): Promise<void>;
+  /**
+   * Records uses: `last_used_at` becomes the later of its value and `at` (never goes backwards), and
+   * `last_used_ip` becomes `ip` when that use is the latest (an absent `ip` leaves it as it is).
+   */
+  recordUses(uses: ReadonlyArray<TokenUse>): Promise<void>;
 }
 
 export interface AuditRepo {
@@ -168,6 +188,9 @@ export interface VerifyRow {
   expires_at: number;
   revoked_at: number | null;
   rate_limit: number | null;
+  /** The stored texts of the token's controls (see TokenRow), compiled once per token by the request path. */
+  pipelines: string | null;
+  allowed_ips: string | null;
   pipeline_kind?: string | null;
   pipeline_config?: string | null;
 }

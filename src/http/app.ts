@@ -4,9 +4,11 @@ import { formatTime } from '../clock';
 import { AppError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
+import { ControlsCache } from '../tokens/controls';
 import type { VerifiedToken } from '../tokens/service';
 import { continueIfExpected } from './continue';
 import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER, type AuthOutcome, type Verify } from './auth';
+import { ClientAddresses } from './client-address';
 import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
@@ -53,10 +55,17 @@ function allowHeader(methods: Iterable<string>): string {
 interface Locals {
   route?: string;
   token?: VerifiedToken;
+  /** The client address (see client-address.ts), once known. */
+  clientAddress?: string;
 }
 
 function locals(res: Response): Locals {
   return res.locals as Locals;
+}
+
+/** A header Node may give as a list (repeated lines), as one comma-separated text. */
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function hasBody(req: Request): boolean {
@@ -87,6 +96,10 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
   const verify = deps.verify ?? ((value: string) => services.tokens.verify(value));
   const surface = deps.surface ?? 'all';
+  const addresses = new ClientAddresses(services.config.trustedProxies);
+  const controls = new ControlsCache();
+  const clientAddressOf = (req: Request, res: Response): string =>
+    (locals(res).clientAddress ??= addresses.of(req.socket.remoteAddress, joined(req.headers['x-forwarded-for'])));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -130,7 +143,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
         'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
       });
     }
-    services.usage.touch(auth.token.id);
+    services.usage.touch(auth.token.id, clientAddressOf(req, res));
     next();
   };
 
@@ -157,7 +170,16 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
         'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
       });
     }
-    services.usage.touch(auth.token.id);
+    // The token's IP allow-list holds here as on the trigger; refused from elsewhere before it counts as a use.
+    const address = clientAddressOf(req, res);
+    const compiled = controls.forToken(auth.token.id, auth.token.pipelines, auth.token.allowedIps);
+    if (compiled !== null && !compiled.allowsAddress(address)) {
+      metrics.authFailures.inc({ reason: 'ip_not_allowed' });
+      res.removeHeader(EXPIRATION_HEADER);
+      const where = address === '' ? 'an address that could not be determined' : address;
+      return sendError(res, 403, 'ip_not_allowed', `token ${auth.token.id} may not be used from ${where}: its allowed_ips do not include it; use it from an allowed network`);
+    }
+    services.usage.touch(auth.token.id, address);
     next();
   };
 
@@ -189,8 +211,9 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
           token,
           actor: token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli',
           params: req.params as Record<string, string>,
+          clientAddress: clientAddressOf(req, res),
         });
-        if ('json' in answer) res.status(answer.status).json(answer.json);
+        if ('json' in answer) res.status(answer.status).set(answer.headers ?? {}).json(answer.json);
         else if ('text' in answer) res.status(answer.status).type(answer.contentType).send(answer.text);
         else res.status(answer.status).end();
       } catch (error) {

@@ -7,6 +7,10 @@ import type { PipelineTarget, VerifiedToken, VerifyResult } from '../tokens/serv
 export const REALM = 'Bearer realm="mechamental"';
 export const CHALLENGE_INVALID_REQUEST = `${REALM}, error="invalid_request"`;
 export const CHALLENGE_INSUFFICIENT_SCOPE = `${REALM}, error="insufficient_scope"`;
+/** RFC 6750 §3: insufficient_scope naming the scope the request needed; `scope` must hold only %x21 / %x23-5B / %x5D-7E (a slug does). */
+export function scopeChallenge(scope: string): string {
+  return `${CHALLENGE_INSUFFICIENT_SCOPE}, scope="${scope}"`;
+}
 /** The header every answer to a valid token carries: when that token lapses (RFC 3339). */
 export const EXPIRATION_HEADER = 'Mechamental-Token-Expiration';
 

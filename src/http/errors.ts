@@ -19,6 +19,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   token_revoked: 401,
   token_expired: 401,
   insufficient_scope: 403,
+  ip_not_allowed: 403,
   pipeline_not_found: 404,
   invalid_json: 400,
   unsupported_media_type: 415,

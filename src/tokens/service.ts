@@ -7,6 +7,7 @@ import { isPromise, type MaybePromise, type Repos, type Store, type TokenRow, ty
 import { describeSpan, parseExpiry, requireDuration } from '../duration';
 import { AppError } from '../errors';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor, MAX_PAGE_LIMIT, type Page } from '../paging';
+import { storedControls, storedList, type ControlsInput, type StoredControls } from './controls';
 import { EXPIRING_RULE, statusOf, type TokenStatus } from './status';
 import { generateId, generateValue, hashValue, hintFor, parseValue, type TokenKind } from './value';
 
@@ -30,6 +31,14 @@ export interface TokenView {
   rate_limit: number | null;
   /** For a rotated token: the id of the token that replaced it. */
   replaced_by: string | null;
+  /** Text for people, up to 500 characters. */
+  description: string | null;
+  /** The pipelines of its app it may trigger (sorted slugs), or null for all of them. */
+  pipelines: string[] | null;
+  /** The addresses and CIDR ranges it may be used from, or null for anywhere. */
+  allowed_ips: string[] | null;
+  /** The client address of its last accepted use. */
+  last_used_ip: string | null;
 }
 
 /** The answer to create and rotate: the only place a token value ever appears. */
@@ -55,6 +64,9 @@ export interface VerifiedToken {
   app: string | null;
   expiresAt: number;
   rateLimit: number | null;
+  /** The stored texts of its controls (null: none); the request path compiles them once per token (ControlsCache). */
+  pipelines: string | null;
+  allowedIps: string | null;
 }
 
 /** A pipeline as the trigger path needs it: its kind and its stored (JSON text) config. */
@@ -109,19 +121,24 @@ export class TokenService {
     private readonly policy: TokenPolicy,
   ) {}
 
-  /** Creates a trigger token for `app`; the answer holds the value, which is never shown again. */
-  async create(input: { app: string; name: string; expires: string; rateLimit?: number | null }, actor: Actor): Promise<IssuedToken> {
+  /**
+   * Creates a trigger token for `app`; the answer holds the value, which is never shown again. Its
+   * controls (description, pipeline scope, IP allow-list) are optional and fixed for its life: a
+   * scope may only name pipelines the app has now (a typo would make a useless token).
+   */
+  async create(input: { app: string; name: string; expires: string; rateLimit?: number | null } & ControlsInput, actor: Actor): Promise<IssuedToken> {
     const app = await this.appService.require(input.app);
-    return this.issue({ kind: 'trigger', appId: app.id, appSlug: app.slug, name: input.name, expires: input.expires, rateLimit: input.rateLimit ?? null }, actor);
+    const controls = storedControls(input);
+    return this.issue({ kind: 'trigger', appId: app.id, appSlug: app.slug, name: input.name, expires: input.expires, rateLimit: input.rateLimit ?? null, controls }, actor);
   }
 
   /** Creates an admin token (authorises the admin HTTP API). Only the CLI and TUI call this. */
   async createAdmin(input: { name: string; expires: string }, actor: 'cli' | 'tui'): Promise<IssuedToken> {
-    return this.issue({ kind: 'admin', appId: null, appSlug: null, name: input.name, expires: input.expires, rateLimit: null }, actor);
+    return this.issue({ kind: 'admin', appId: null, appSlug: null, name: input.name, expires: input.expires, rateLimit: null, controls: NO_CONTROLS }, actor);
   }
 
   private async issue(
-    input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expires: string; rateLimit: number | null },
+    input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expires: string; rateLimit: number | null; controls: StoredControls },
     actor: Actor,
   ): Promise<IssuedToken> {
     const name = requireName(input.name);
@@ -129,21 +146,40 @@ export class TokenService {
     const expiresAt = this.checkExpiry(parseExpiry(input.expires, now), now);
     const rateLimit = checkRateLimit(input.rateLimit);
     return this.store.transaction(async (tx) => {
+      if (input.controls.pipelines !== null && input.appId !== null) await this.requirePipelinesExist(tx, input.appId, input.appSlug!, input.controls.pipelines);
       const issued = await this.insertToken(tx, { ...input, name, expiresAt, rateLimit, now });
       await this.audit.record(tx, {
         actor,
         action: input.kind === 'admin' ? 'admin_token.created' : 'token.created',
         app: input.appSlug,
         tokenId: issued.token.id,
-        detail: { name, expires_at: issued.token.expires_at },
+        detail: {
+          name,
+          expires_at: issued.token.expires_at,
+          ...(issued.token.pipelines ? { pipelines: issued.token.pipelines } : {}),
+          ...(issued.token.allowed_ips ? { allowed_ips: issued.token.allowed_ips } : {}),
+        },
       });
       return issued;
     });
   }
 
+  /** A scope names only pipelines the app has (checked in the creating transaction). */
+  private async requirePipelinesExist(tx: Repos, appId: number, appSlug: string, scopeText: string): Promise<void> {
+    const existing = new Set((await tx.pipelines.listByApp(appId)).map((p) => p.slug));
+    const missing = storedList(scopeText)!.filter((slug) => !existing.has(slug));
+    if (missing.length > 0) {
+      throw new AppError(
+        'validation_failed',
+        `pipelines: app "${appSlug}" has no pipeline ${missing.map((slug) => `"${slug}"`).join(', ')}; list them with \`mechamental pipelines list --app ${appSlug}\``,
+        { field: 'pipelines' },
+      );
+    }
+  }
+
   private async insertToken(
     tx: Repos,
-    input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expiresAt: number; rateLimit: number | null; now: number },
+    input: { kind: TokenKind; appId: number | null; appSlug: string | null; name: string; expiresAt: number; rateLimit: number | null; now: number; controls: StoredControls },
   ): Promise<IssuedToken> {
     const value = generateValue(input.kind);
     const row = await tx.tokens.insert({
@@ -159,6 +195,10 @@ export class TokenService {
       lastUsedAt: null,
       rateLimit: input.rateLimit,
       replacedBy: null,
+      description: input.controls.description,
+      pipelines: input.controls.pipelines,
+      allowedIps: input.controls.allowedIps,
+      lastUsedIp: null,
     });
     return { token: this.toView(row, input.appSlug), value };
   }
@@ -280,14 +320,14 @@ export class TokenService {
   }
 
   /**
-   * The rotation strategy as one step: a new token with the same name, app and rate limit (and,
+   * The rotation strategy as one step: a new token with the same name, app, rate limit and controls (and,
    * unless `expires` is given, the same lifetime the old one was created with, capped at the max
    * lifetime), while the old one keeps working for `grace` (default 24h) and then expires. The old
    * token's expiry never moves later.
    */
   async rotate(
     id: string,
-    options: { grace?: string | undefined; expires?: string | undefined },
+    options: { grace?: string | undefined; expires?: string | undefined; /** Refuse a token that was rotated already (self-rotation). */ onlyOnce?: boolean },
     actor: Actor,
     scope: TokenScope = 'any',
   ): Promise<IssuedToken & { previous: TokenView }> {
@@ -299,11 +339,15 @@ export class TokenService {
       const now = this.clock.now();
       const { row, appSlug } = await this.find(tx, id, scope, true);
       this.requireActive(row, now, 'rotated');
+      if (options.onlyOnce && row.replacedBy !== null) {
+        throw new AppError('conflict', `token ${row.id} was already rotated (replaced by ${row.replacedBy}); use the new token, which can rotate itself in turn`);
+      }
       const expiresAt =
         options.expires === undefined
           ? Math.min(now + (row.expiresAt - row.createdAt), now + this.policy.maxTtlMs)
           : this.checkExpiry(parseExpiry(options.expires, now), now);
-      const issued = await this.insertToken(tx, { kind: row.kind, appId: row.appId, appSlug, name: row.name, expiresAt, rateLimit: row.rateLimit, now });
+      const controls = { description: row.description, pipelines: row.pipelines, allowedIps: row.allowedIps };
+      const issued = await this.insertToken(tx, { kind: row.kind, appId: row.appId, appSlug, name: row.name, expiresAt, rateLimit: row.rateLimit, now, controls });
       const previous = await tx.tokens.update(row.id, { expiresAt: Math.min(row.expiresAt, now + graceMs), replacedBy: issued.token.id });
       await tx.tokenChanged(row.id);
       await this.audit.record(tx, {
@@ -315,6 +359,36 @@ export class TokenService {
       });
       return { ...issued, previous: this.toView(previous, appSlug) };
     });
+  }
+
+  /**
+   * Self-rotation (`POST /v1/token/rotate`): the trigger token `id`, acting on itself, replaced by a
+   * new one with the same name, app, rate limit, controls and lifetime (capped at the max lifetime),
+   * while it keeps working for `grace`. Its expiry never moves later. A token that was rotated
+   * already cannot rotate again (a value left over in its grace period could otherwise mint new
+   * tokens); the new token can. Audit actor `self:<id>`.
+   */
+  async rotateSelf(id: string, grace: string | undefined): Promise<IssuedToken & { previous: TokenView }> {
+    return this.rotate(id, { grace, onlyOnce: true }, `self:${id}`);
+  }
+
+  /**
+   * Revokes every token among `values` that this server knows and has not revoked (trigger and
+   * admin tokens alike): the leaked-value report (`POST /v1/tokens/revoke`, actor `leak-report`)
+   * and `mechamental tokens revoke --values -` (actor `cli`). Anything else (malformed, unknown,
+   * revoked) is skipped without a trace. Answers how many it revoked, never which values matched;
+   * values are hashed and looked up, never stored, logged or quoted.
+   */
+  async revokeLeaked(values: readonly string[], actor: 'leak-report' | 'cli'): Promise<{ revoked: number }> {
+    let revoked = 0;
+    for (const value of new Set(values)) {
+      if (!parseValue(value).ok) continue;
+      const row = await this.store.hot.verify(hashValue(value));
+      if (!row || row.revoked_at !== null) continue;
+      const view = await this.revoke(row.id, actor);
+      if (view.status === 'revoked') revoked++;
+    }
+    return { revoked };
   }
 
   /**
@@ -335,7 +409,16 @@ export class TokenService {
     if (!row || row.kind !== kind) return { ok: false, reason: 'unknown', message: 'the token is not known to this server' };
     if (row.revoked_at !== null) return { ok: false, reason: 'revoked', message: `token ${row.id} was revoked at ${formatTime(row.revoked_at)}`, tokenId: row.id };
     if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired', message: `token ${row.id} expired at ${formatTime(row.expires_at)}`, tokenId: row.id };
-    const token: VerifiedToken = { id: row.id, kind: row.kind, appId: row.app_id, app: row.app, expiresAt: row.expires_at, rateLimit: row.rate_limit };
+    const token: VerifiedToken = {
+      id: row.id,
+      kind: row.kind,
+      appId: row.app_id,
+      app: row.app,
+      expiresAt: row.expires_at,
+      rateLimit: row.rate_limit,
+      pipelines: row.pipelines,
+      allowedIps: row.allowed_ips,
+    };
     if (pipeline === undefined) return { ok: true, token };
     return { ok: true, token, pipeline: row.pipeline_kind ? { kind: row.pipeline_kind as PipelineKind, config: row.pipeline_config! } : null };
   }
@@ -417,6 +500,10 @@ export class TokenService {
       revoked_at: row.revokedAt === null ? null : formatTime(row.revokedAt),
       rate_limit: row.rateLimit,
       replaced_by: row.replacedBy,
+      description: row.description,
+      pipelines: storedList(row.pipelines),
+      allowed_ips: storedList(row.allowedIps),
+      last_used_ip: row.lastUsedIp,
     };
   }
 }
@@ -430,6 +517,8 @@ export function safeId(id: string): string {
   if (/mm_(?:tok|adm)_/i.test(id)) return '(a token value was given where a token id belongs)';
   return JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
 }
+
+const NO_CONTROLS: StoredControls = { description: null, pipelines: null, allowedIps: null };
 
 function checkRateLimit(limit: number | null): number | null {
   if (limit === null) return null;

@@ -97,3 +97,8 @@ export function hashValue(value: string): string {
 export function hintFor(value: string): string {
   return `${value.slice(0, PREFIX_LENGTH + 4)}…${value.slice(-4)}`;
 }
+
+/** Anything that looks like a token value in `text`, replaced by `mm_…` (for messages that quote what a user typed). */
+export function redactTokenValues(text: string): string {
+  return text.replace(/mm_(?:tok|adm)_[0-9A-Za-z]*/gi, 'mm_…');
+}

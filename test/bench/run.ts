@@ -89,7 +89,7 @@ const DIST_BINARY = path.join(REPO_ROOT, 'dist/mechamental');
 // Report
 
 const hasServer = fs.existsSync(path.join(REPO_ROOT, 'src/http/server.ts'));
-const hasTrigger = fs.existsSync(path.join(REPO_ROOT, 'src/http/trigger.ts'));
+const hasTrigger = fs.existsSync(path.join(REPO_ROOT, 'src/http/trigger/index.ts'));
 const notes: string[] = [];
 const summary: Array<{ figure: string; value: string; goal: string; met: boolean | undefined; metByCpu?: boolean }> = [];
 const started = performance.now();
@@ -115,6 +115,9 @@ interface Bench {
   scratch: string;
   tokens: string[];
   tokensFile: string;
+  /** As many tokens again, each with a pipeline scope and an IP allow-list (the `ours-controls` variant). */
+  controlledTokens: string[];
+  controlledTokensFile: string;
   generator: LoadGenerator;
   /** The compiled paced generator, or why there is none. */
   mmload: { binary: string } | { problem: string };
@@ -123,6 +126,8 @@ interface Bench {
 }
 
 function target(bench: Bench, server: RunningServer, tokensFile = bench.tokensFile, tokens: readonly string[] = bench.tokens): LoadTarget {
+  // ours-controls is ours, loaded with the restricted tokens: what a scope and an allow-list cost.
+  if (server.kind === 'ours-controls' && tokensFile === bench.tokensFile) return { url: server.url, path: TRIGGER_PATH, tokens: bench.controlledTokens, tokensFile: bench.controlledTokensFile, body: BODY };
   return { url: server.url, path: TRIGGER_PATH, tokens, tokensFile, body: BODY };
 }
 
@@ -148,6 +153,7 @@ async function startKind(bench: Bench, kind: string): Promise<RunningServer> {
   if (kind === 'ours') return startOurs(bench, kind);
   // ours-nolog: the same server with the per-request access log off, to show what the line costs.
   if (kind === 'ours-nolog') return startOurs(bench, kind, { MM_LOG_LEVEL: 'warn' });
+  if (kind === 'ours-controls') return startOurs(bench, kind);
   return startBenchServer(kind, bench.dataDir, { BENCH_TOKEN: bench.tokens[0] }, [], logSink(bench, kind));
 }
 
@@ -201,6 +207,7 @@ async function measure(bench: Bench, server: RunningServer, t: LoadTarget, secon
 const DESCRIBE: Record<string, string> = {
   ours: 'mechamental serve, access log on',
   'ours-nolog': 'the same, access log off',
+  'ours-controls': 'ours; tokens with a pipeline scope and an IP allow-list',
   'ours-handler': 'trigger handler on bare node:http',
   'ours-noauth': 'trigger handler, auth switched off',
   bare: 'bare node:http, JSON in/out, no auth',
@@ -211,8 +218,8 @@ const DESCRIBE: Record<string, string> = {
 };
 
 async function throughput(bench: Bench): Promise<void> {
-  const kinds = ['ours', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
-    if (k === 'ours' || k === 'ours-nolog') return hasServer;
+  const kinds = ['ours', 'ours-controls', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
+    if (k === 'ours' || k === 'ours-nolog' || k === 'ours-controls') return hasServer;
     if (k === 'ours-handler' || k === 'ours-noauth') return hasTrigger;
     return true;
   });
@@ -229,7 +236,7 @@ async function throughput(bench: Bench): Promise<void> {
         notes.push(`${kind}: did not start (${(error as Error).message.split('\n')[0]}); not measured`);
         continue;
       }
-      const problem = await check(server, bench.tokens[0]!);
+      const problem = await check(server, kind === 'ours-controls' ? bench.controlledTokens[0]! : bench.tokens[0]!);
       if (problem) {
         notes.push(`${kind}: sanity request failed (${problem}); not measured`);
         await server.stop();
@@ -331,6 +338,9 @@ async function throughput(bench: Bench): Promise<void> {
     goal(`${baseName} ÷ ${label} (req/s)`, `${fmt(r, 2)}× (CPU/req ${fmt(c, 2)}×)`, `≥ ${min}×`, r >= min, c >= min);
   };
   ratio('bare', 0.5, 'bare node:http');
+  // Token controls (issue 13): a scope and an allow-list cost at most 3 % of throughput.
+  const controlled = medians.get('ours-controls');
+  if (controlled) ratio('ours', 0.97, 'ours, tokens without controls', controlled, 'ours-controls');
   // Authentication's share is judged like for like: the same handler on the same bare listener,
   // with and without verification (the full server adds logs and metrics to both).
   const handler = medians.get('ours-handler');
@@ -756,11 +766,27 @@ async function main(): Promise<number> {
       await s.pipelines.create('default', { slug: 'hold', kind: 'echo', config: { delay_ms: 60_000 } }, 'cli');
       const values: string[] = [];
       for (let i = 0; i < TOKEN_COUNT; i++) values.push((await s.tokens.create({ app: 'default', name: `bench ${i + 1}`, expires: '30d' }, 'cli')).value);
-      return values;
+      // A realistic restriction: one pipeline, and an allow-list of a few networks, the load generator's (loopback) last.
+      const controlled: string[] = [];
+      const allowedIps = ['10.0.0.0/8', '192.168.0.0/16', '2001:db8::/32', '127.0.0.1/32'];
+      for (let i = 0; i < TOKEN_COUNT; i++) {
+        controlled.push((await s.tokens.create({ app: 'default', name: `bench controlled ${i + 1}`, expires: '30d', pipelines: ['chat'], allowedIps }, 'cli')).value);
+      }
+      return { values, controlled };
     });
     const scratch = path.join(tmp.dir, 'scratch');
     fs.mkdirSync(scratch, { mode: 0o700 });
-    const bench: Bench = { dataDir, scratch, tokens, tokensFile: writeTokensFile(scratch, 'tokens.txt', tokens), generator, mmload, oursBinary: hasServer ? chooseOurs() : undefined };
+    const bench: Bench = {
+      dataDir,
+      scratch,
+      tokens: tokens.values,
+      tokensFile: writeTokensFile(scratch, 'tokens.txt', tokens.values),
+      controlledTokens: tokens.controlled,
+      controlledTokensFile: writeTokensFile(scratch, 'controlled-tokens.txt', tokens.controlled),
+      generator,
+      mmload,
+      oursBinary: hasServer ? chooseOurs() : undefined,
+    };
 
     console.log(`mechamental bench — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ' — QUICK (a smoke run, not figures of record)' : ''}`);
     console.log(`load generator: ${generator.description}${fallbackReason ? ` — fallback: ${fallbackReason}` : ''}`);

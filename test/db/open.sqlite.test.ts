@@ -104,7 +104,7 @@ describe('opening the database', () => {
   test('a data dir that is a file is a clear error', () => {
     const file = path.join(tempDir(), 'not-a-dir');
     fs.writeFileSync(file, 'x');
-    assert.throws(() => openDatabase(file), (error: unknown) => error instanceof AppError && /is not a directory|cannot create/.test(error.message));
+    assert.throws(() => openDatabase(file), (error: unknown) => error instanceof AppError && /is a file, not a directory; choose a data directory with --data-dir/.test(error.message));
   });
 });
 

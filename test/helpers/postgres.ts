@@ -43,15 +43,20 @@ export async function freshDatabase(prefix = 'mm_test'): Promise<string> {
   } finally {
     await admin.end({ timeout: 1 });
   }
-  after(async () => {
-    const dropper = postgres(url, { max: 1, onnotice: () => {} });
-    try {
-      await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } catch {
-      // the cluster is gone already
-    } finally {
-      await dropper.end({ timeout: 1 });
-    }
-  });
+  // A throwaway cluster (test/run.mjs) goes away whole at the end of the run. On a cluster of the
+  // user's, the database is dropped after the test, but never forcibly: a server or services still
+  // closing hold connections, and killing them would fail the test in their shutdown.
+  if (process.env.MM_TEST_POSTGRES_THROWAWAY !== '1') {
+    after(async () => {
+      const dropper = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name}`);
+      } catch {
+        // still in use, or the cluster is gone: leave it
+      } finally {
+        await dropper.end({ timeout: 1 });
+      }
+    });
+  }
   return withDatabase(url, name);
 }

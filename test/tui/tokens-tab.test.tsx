@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { storedBytes } from '../helpers/rows';
 import { DAY, testServices, type TestServices } from '../helpers/services';
-import { BACKSPACE, ENTER, ESC, ARROW_DOWN, ARROW_UP } from './keys';
+import { BACKSPACE, CTRL_U, ENTER, ESC, ARROW_DOWN, ARROW_UP } from './keys';
 import { renderTui, VALUE_PATTERN } from './render-tui';
 
 const WARNING = 'copy it now: it will not be shown again';
@@ -260,5 +260,81 @@ describe('Tokens tab', () => {
     await ui.waitFor('Revoke "second"');
     ui.press(ESC);
     await ui.waitForGone('[y/N]');
+  });
+});
+
+describe('Tokens tab: restrictions at create', () => {
+  test('the fast path is unchanged and says restrictions are optional; o adds description, pipelines and IPs; the detail line shows them', async () => {
+    const { services, ui } = await tokensTab(async (s) => {
+      await s.pipelines.create('default', { slug: 'summarise', kind: 'echo' }, 'cli');
+    });
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token for app default');
+    ui.press(`Edge relay${ENTER}`);
+    let frame = await ui.waitFor('expires in:');
+    assert.match(frame, /No restrictions: any pipeline, any address\. Press o/);
+    assert.match(frame, /o restrictions/);
+
+    ui.press('o');
+    await ui.waitFor('(1/3) — description');
+    ui.press(`Relays webhooks from the edge${ENTER}`);
+    frame = await ui.waitFor('(2/3) — pipelines');
+    assert.match(frame, /App default has: chat, summarise/);
+    ui.press(`nope${ENTER}`);
+    await ui.waitFor('Error: pipelines: app default has no pipeline "nope"');
+    ui.press(CTRL_U, `chat${ENTER}`);
+    await ui.waitFor('(3/3) — addresses');
+    ui.press(`10.0.0.0/33${ENTER}`);
+    await ui.waitFor('Error: allowed_ips: "10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR range');
+    ui.press(CTRL_U, `10.0.0.0/8, 2001:db8::/32${ENTER}`);
+    frame = await ui.waitFor('Restrictions: pipelines chat · IPs 10.0.0.0/8,2001:db8::/32');
+    assert.match(frame, /expires in:/);
+    ui.press('2'); // 30 days
+    frame = await ui.waitFor(WARNING);
+    assert.match(frame, /pipelines chat · IPs 10\.0\.0\.0\/8,2001:db8::\/32/);
+    const [token] = await services.tokens.list('default');
+    assert.deepEqual(
+      { description: token?.description, pipelines: token?.pipelines, allowed_ips: token?.allowed_ips },
+      { description: 'Relays webhooks from the edge', pipelines: ['chat'], allowed_ips: ['10.0.0.0/8', '2001:db8::/32'] },
+    );
+    ui.press(ENTER);
+    frame = await ui.waitFor(/Edge relay\s+mm_tok_/);
+    assert.match(frame, new RegExp(`${token!.id} · pipelines chat · IPs 10\\.0\\.0\\.0/8,2001:db8::/32`));
+  });
+
+  test('without restrictions the token is created as before, and the detail line says all and any', async () => {
+    const { services, ui } = await tokensTab();
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token');
+    ui.press(`Plain${ENTER}`);
+    await ui.waitFor('expires in:');
+    ui.press(ENTER);
+    await ui.waitFor(WARNING);
+    ui.press(ENTER);
+    const frame = await ui.waitFor(/Plain\s+mm_tok_/);
+    const [token] = await services.tokens.list('default');
+    assert.equal(token?.pipelines, null);
+    assert.equal(token?.allowed_ips, null);
+    assert.match(frame, /pipelines all · IPs any/);
+  });
+
+  test('esc in a restriction step goes back a step, keeping what was typed', async () => {
+    const { ui } = await tokensTab();
+    await ui.waitFor('No tokens yet');
+    ui.press('c');
+    await ui.waitFor('Create a token');
+    ui.press(`Backtrack${ENTER}`);
+    await ui.waitFor('expires in:');
+    ui.press('o');
+    await ui.waitFor('(1/3)');
+    ui.press(`first draft${ENTER}`);
+    await ui.waitFor('(2/3)');
+    ui.press(ESC);
+    const frame = await ui.waitFor('(1/3)');
+    assert.match(frame, /first draft/);
+    ui.press(ESC);
+    await ui.waitFor('expires in:');
   });
 });

@@ -2,6 +2,8 @@ import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
 import { useLayoutEffect, useRef, useState } from 'react';
 import { requireName } from '../../src/apps/validation';
+import { invalidField } from '../../src/errors';
+import { requireAllowedIps, requireDescription, requirePipelineScope } from '../../src/tokens/controls';
 import type { TokenView } from '../../src/tokens/service';
 import { ChoiceList, type Choice } from '../components/choice-list';
 import { ConfirmPrompt } from '../components/confirm-prompt';
@@ -35,6 +37,34 @@ export const GRACE_CHOICES: readonly Choice<string>[] = [
 
 const DATE_PLACEHOLDER = '2026-12-31, 2026-12-31T18:00:00Z or 45d';
 
+/**
+ * The optional restrictions of a token being created, as typed (lists comma-separated); empty means
+ * none. Offered from the expiry step with `o`, so the fast path (name → expiry → done) is unchanged.
+ */
+interface Restrictions {
+  description: string;
+  pipelines: string;
+  allowedIps: string;
+}
+
+const NO_RESTRICTIONS: Restrictions = { description: '', pipelines: '', allowedIps: '' };
+
+/** A comma-separated list as typed, as the service takes it (undefined when empty: no restriction). */
+function listOf(text: string): string[] | undefined {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  return entries.length === 0 ? undefined : entries;
+}
+
+/** One line saying what the restrictions are, for the expiry step and the detail line. */
+function describeRestrictions(pipelines: readonly string[] | null | undefined, allowedIps: readonly string[] | null | undefined, description?: string | null): string {
+  const parts = [`pipelines ${pipelines?.join(',') ?? 'all'}`, `IPs ${allowedIps?.join(',') ?? 'any'}`];
+  if (description) parts.push(`"${description}"`);
+  return parts.join(' · ');
+}
+
 /** The one-time display of a value; dropping this object (dismissal) is what forgets the value. */
 interface Issued {
   title: string;
@@ -46,8 +76,11 @@ type Mode =
   | { kind: 'browse' }
   | { kind: 'filter' }
   | { kind: 'create-name'; name: string }
-  | { kind: 'create-expiry'; name: string }
-  | { kind: 'create-date'; name: string }
+  | { kind: 'create-expiry'; name: string; restrictions: Restrictions }
+  | { kind: 'create-date'; name: string; restrictions: Restrictions }
+  | { kind: 'create-description'; name: string; restrictions: Restrictions }
+  | { kind: 'create-pipelines'; name: string; restrictions: Restrictions }
+  | { kind: 'create-ips'; name: string; restrictions: Restrictions }
   | { kind: 'revoke'; token: TokenView }
   | { kind: 'refresh'; token: TokenView }
   | { kind: 'refresh-date'; token: TokenView }
@@ -89,6 +122,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const [selectedId, setSelectedId] = useState<string | undefined>();
   const [fallbackIndex, setFallbackIndex] = useState(0);
   const listing = useLiveQuery(async () => sortTokens(await services.tokens.list(app)), [app]);
+  // For the scope step: which pipelines the app has.
+  const pipelineSlugs = useLiveQuery(async () => (await services.pipelines.list(app)).map((p) => p.slug), [app]);
 
   const all = listing.data ?? [];
   const rows = all.filter((t) => matchesFilter(t, query));
@@ -119,9 +154,19 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     listing.reload();
   };
 
-  const create = async (name: string, expires: string) => {
+  const create = async (name: string, expires: string, restrictions: Restrictions) => {
     try {
-      const { token, value } = await services.tokens.create({ app, name, expires }, 'tui');
+      const { token, value } = await services.tokens.create(
+        {
+          app,
+          name,
+          expires,
+          description: restrictions.description || undefined,
+          pipelines: listOf(restrictions.pipelines),
+          allowedIps: listOf(restrictions.allowedIps),
+        },
+        'tui',
+      );
       setSelectedId(token.id);
       setQuery('');
       listing.reload();
@@ -131,7 +176,11 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         issued: {
           title: `New token "${token.name}" (${token.id})`,
           value,
-          lines: [`expires ${token.expires_at} (${relativeShort(token.expires_at, services.clock.now())})`, 'use it as the header  Authorization: Bearer <value>'],
+          lines: [
+            `expires ${token.expires_at} (${relativeShort(token.expires_at, services.clock.now())})`,
+            ...(token.pipelines || token.allowed_ips ? [describeRestrictions(token.pipelines, token.allowed_ips)] : []),
+            'use it as the header  Authorization: Bearer <value>',
+          ],
         },
       });
     } catch (error) {
@@ -208,6 +257,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     { isActive: isActive && mode.kind === 'browse' },
   );
 
+  // The expiry step's extra key: `o` opens the optional restrictions (ChoiceList ignores letters but j/k).
+  useKeys(
+    (input) => {
+      if (mode.kind !== 'create-expiry' || input !== 'o') return;
+      setMessage(undefined);
+      setMode({ kind: 'create-description', name: mode.name, restrictions: mode.restrictions });
+    },
+    { isActive: isActive && mode.kind === 'create-expiry' },
+  );
+
   const cancel = () => {
     setMessage(undefined);
     setMode({ kind: 'browse' });
@@ -230,7 +289,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
                 try {
                   const name = requireName(text);
                   setMessage(undefined);
-                  setMode({ kind: 'create-expiry', name });
+                  setMode({ kind: 'create-expiry', name, restrictions: NO_RESTRICTIONS });
                 } catch (error) {
                   fail(error);
                 }
@@ -238,7 +297,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             />
           </Form>
         );
-      case 'create-expiry':
+      case 'create-expiry': {
+        const { description, pipelines, allowedIps } = mode.restrictions;
+        const restricted = description !== '' || pipelines !== '' || allowedIps !== '';
         return (
           <Form title={`Create "${mode.name}" — expires in:`} message={message}>
             <ChoiceList
@@ -248,20 +309,97 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               onCancel={cancel}
               onSelect={(value) => {
                 setMessage(undefined);
-                if (value === null) setMode({ kind: 'create-date', name: mode.name });
-                else void create(mode.name, value);
+                if (value === null) setMode({ kind: 'create-date', name: mode.name, restrictions: mode.restrictions });
+                else void create(mode.name, value, mode.restrictions);
               }}
             />
+            <Text> </Text>
+            <Text color={color('gray')} wrap="truncate-end">
+              {restricted
+                ? `Restrictions: ${describeRestrictions(listOf(pipelines), listOf(allowedIps), description)} (o to change)`
+                : 'No restrictions: any pipeline, any address. Press o to limit it to pipelines or IPs, or describe it.'}
+            </Text>
           </Form>
         );
+      }
       case 'create-date':
         return (
           <Form title={`Create "${mode.name}" — expires at (UTC date, RFC 3339 time or duration):`} message={message}>
             <TextInput
               placeholder={DATE_PLACEHOLDER}
               isActive={formActive}
-              onCancel={() => setMode({ kind: 'create-expiry', name: mode.name })}
-              onSubmit={(text) => void create(mode.name, text.trim())}
+              onCancel={() => setMode({ kind: 'create-expiry', name: mode.name, restrictions: mode.restrictions })}
+              onSubmit={(text) => void create(mode.name, text.trim(), mode.restrictions)}
+            />
+          </Form>
+        );
+      case 'create-description':
+        return (
+          <Form title={`Restrictions for "${mode.name}" (1/3) — description, optional:`} message={message}>
+            <Text wrap="wrap">What it is for, for whoever reads the token list later (up to 500 characters; Enter to skip):</Text>
+            <TextInput
+              key="description"
+              initialValue={mode.restrictions.description}
+              placeholder="Deploys from the CI runners in eu-west"
+              isActive={formActive}
+              onCancel={() => setMode({ kind: 'create-expiry', name: mode.name, restrictions: mode.restrictions })}
+              onSubmit={(text) => {
+                try {
+                  const description = requireDescription(text) ?? '';
+                  setMessage(undefined);
+                  setMode({ kind: 'create-pipelines', name: mode.name, restrictions: { ...mode.restrictions, description } });
+                } catch (error) {
+                  fail(error);
+                }
+              }}
+            />
+          </Form>
+        );
+      case 'create-pipelines':
+        return (
+          <Form title={`Restrictions for "${mode.name}" (2/3) — pipelines it may trigger:`} message={message}>
+            <Text wrap="wrap">
+              Comma-separated slugs; empty for all. App {app} has: {pipelineSlugs.data ? pipelineSlugs.data.join(', ') || 'no pipelines' : '…'}
+            </Text>
+            <TextInput
+              key="pipelines"
+              initialValue={mode.restrictions.pipelines}
+              placeholder="all pipelines"
+              isActive={formActive}
+              onCancel={() => setMode({ kind: 'create-description', name: mode.name, restrictions: mode.restrictions })}
+              onSubmit={(text) => {
+                try {
+                  const scope = requirePipelineScope(listOf(text));
+                  const unknown = scope?.filter((slug) => pipelineSlugs.data !== undefined && !pipelineSlugs.data.includes(slug)) ?? [];
+                  if (unknown.length > 0) return fail(invalidField('pipelines', `app ${app} has no pipeline ${unknown.map((slug) => `"${slug}"`).join(', ')}`));
+                  setMessage(undefined);
+                  setMode({ kind: 'create-ips', name: mode.name, restrictions: { ...mode.restrictions, pipelines: scope?.join(', ') ?? '' } });
+                } catch (error) {
+                  fail(error);
+                }
+              }}
+            />
+          </Form>
+        );
+      case 'create-ips':
+        return (
+          <Form title={`Restrictions for "${mode.name}" (3/3) — addresses it may be used from:`} message={message}>
+            <Text wrap="wrap">Comma-separated IPv4/IPv6 addresses or CIDR ranges (e.g. 203.0.113.0/24, 2001:db8::/32); empty for any.</Text>
+            <TextInput
+              key="ips"
+              initialValue={mode.restrictions.allowedIps}
+              placeholder="any address"
+              isActive={formActive}
+              onCancel={() => setMode({ kind: 'create-pipelines', name: mode.name, restrictions: mode.restrictions })}
+              onSubmit={(text) => {
+                try {
+                  const ranges = requireAllowedIps(listOf(text));
+                  setMessage(undefined);
+                  setMode({ kind: 'create-expiry', name: mode.name, restrictions: { ...mode.restrictions, allowedIps: ranges?.join(', ') ?? '' } });
+                } catch (error) {
+                  fail(error);
+                }
+              }}
             />
           </Form>
         );
@@ -318,7 +456,15 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   })();
 
   if (form) {
-    const keys: KeyHint[] = mode.kind === 'issued' ? [['enter', 'done, forget the value']] : mode.kind.endsWith('name') || mode.kind.endsWith('date') ? [['enter', 'next'], ['esc', 'back']] : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+    const typing = ['create-name', 'create-date', 'refresh-date', 'create-description', 'create-pipelines', 'create-ips'].includes(mode.kind);
+    const keys: KeyHint[] =
+      mode.kind === 'issued'
+        ? [['enter', 'done, forget the value']]
+        : typing
+          ? [['enter', 'next'], ['esc', 'back']]
+          : mode.kind === 'create-expiry'
+            ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
+            : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
         <Box flexDirection="column" flexGrow={1} overflow="hidden">
@@ -379,6 +525,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const detail = current
     ? [
         current.id,
+        describeRestrictions(current.pipelines, current.allowed_ips),
         current.replaced_by ? `replaced by ${current.replaced_by}` : undefined,
         current.revoked_at ? `revoked ${shortTime(current.revoked_at)} UTC` : `expires ${shortTime(current.expires_at)} UTC`,
         `created ${current.created_at.slice(0, 10)}`,

@@ -48,6 +48,11 @@ export const tokens = pgTable(
     lastUsedAt: ms('last_used_at'),
     rateLimit: integer('rate_limit'),
     replacedBy: text('replaced_by'),
+    // Token controls (src/tokens/controls.ts): JSON text arrays, null for "no restriction".
+    description: text('description'),
+    pipelines: text('pipelines'),
+    allowedIps: text('allowed_ips'),
+    lastUsedIp: text('last_used_ip'),
   },
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),

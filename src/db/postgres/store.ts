@@ -17,6 +17,7 @@ import {
   type TokenRepo,
   type TokenRow,
   type TokenState,
+  type TokenUse,
   type VerifyRow,
   type WriteTx,
 } from '../store';
@@ -267,10 +268,14 @@ export class PostgresStore implements Store {
   }
 
   /** One statement for the whole batch; GREATEST keeps a later time written by another instance. */
-  private async recordUses(uses: ReadonlyArray<{ id: string; at: number }>): Promise<void> {
+  private async recordUses(uses: ReadonlyArray<TokenUse>): Promise<void> {
     if (uses.length === 0) return;
-    await this.sql`UPDATE tokens AS t SET last_used_at = GREATEST(coalesce(t.last_used_at, 0), u.at)
-      FROM (SELECT unnest(${uses.map((u) => u.id)}::text[]) AS id, unnest(${uses.map((u) => String(u.at))}::bigint[]) AS at) AS u
+    // Both assignments see the row as it was: the address follows only a use that is the latest.
+    await this.sql`UPDATE tokens AS t
+      SET last_used_ip = CASE WHEN u.at >= coalesce(t.last_used_at, 0) THEN coalesce(u.ip, t.last_used_ip) ELSE t.last_used_ip END,
+          last_used_at = GREATEST(coalesce(t.last_used_at, 0), u.at)
+      FROM (SELECT unnest(${uses.map((u) => u.id)}::text[]) AS id, unnest(${uses.map((u) => String(u.at))}::bigint[]) AS at,
+                   unnest(${uses.map((u) => u.ip ?? null) as string[]}::text[]) AS ip) AS u
       WHERE t.id = u.id`;
   }
 
@@ -340,11 +345,11 @@ class PostgresHotReads implements HotReads {
     const rows =
       pipeline === undefined
         ? await this.sql<VerifyRow[]>`
-            SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit
+            SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips
               FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
              WHERE t.hash = ${hash}`
         : await this.sql<VerifyRow[]>`
-            SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit,
+            SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips,
                    p.kind AS pipeline_kind, p.config AS pipeline_config
               FROM tokens t
               LEFT JOIN apps a ON a.id = t.app_id

@@ -46,6 +46,11 @@ export const tokens = sqliteTable(
     rateLimit: integer('rate_limit'),
     /** Set on the old token by a rotation: the id of the token that replaced it. */
     replacedBy: text('replaced_by'),
+    // Token controls (src/tokens/controls.ts): JSON text arrays, null for "no restriction".
+    description: text('description'),
+    pipelines: text('pipelines'),
+    allowedIps: text('allowed_ips'),
+    lastUsedIp: text('last_used_ip'),
   },
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),

@@ -14,6 +14,7 @@ import {
   type TokenRepo,
   type TokenRow,
   type TokenState,
+  type TokenUse,
   type VerifyRow,
   type WriteTx,
 } from '../store';
@@ -175,7 +176,7 @@ export class SqliteStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
   private readonly versionStatement: Statement<[], { v: number; c: number }>;
-  private readonly recordUseStatement: Statement<[number, string]>;
+  private readonly recordUseStatement: Statement<[{ at: number; ip: string | null; id: string }]>;
 
   constructor(
     readonly db: Db,
@@ -187,7 +188,12 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
-    this.recordUseStatement = db.sqlite.prepare('UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+    // Both assignments see the row as it was: the address follows only a use that is the latest.
+    this.recordUseStatement = db.sqlite.prepare(
+      `UPDATE tokens SET last_used_ip = CASE WHEN :at >= coalesce(last_used_at, 0) THEN coalesce(:ip, last_used_ip) ELSE last_used_ip END,
+                         last_used_at = max(coalesce(last_used_at, 0), :at)
+        WHERE id = :id`,
+    );
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
     this.hot = new SqliteHotReads(db);
@@ -225,12 +231,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  private recordUses(uses: ReadonlyArray<{ id: string; at: number }>): Promise<void> {
+  private recordUses(uses: ReadonlyArray<TokenUse>): Promise<void> {
     if (uses.length === 0) return Promise.resolve();
     return this.serial(async () => {
       this.db.sqlite
         .transaction(() => {
-          for (const use of uses) this.recordUseStatement.run(use.at, use.id);
+          for (const use of uses) this.recordUseStatement.run({ at: use.at, ip: use.ip ?? null, id: use.id });
         })
         .immediate();
     });
@@ -316,12 +322,12 @@ class SqliteHotReads implements HotReads {
   constructor(private readonly db: Db) {
     const sqlite = db.sqlite;
     this.verifyStatement = sqlite.prepare(
-      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit
+      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips
          FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
         WHERE t.hash = ?`,
     );
     this.verifyWithPipelineStatement = sqlite.prepare(
-      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit,
+      `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips,
               p.kind AS pipeline_kind, p.config AS pipeline_config
          FROM tokens t
          LEFT JOIN apps a ON a.id = t.app_id

@@ -1,7 +1,9 @@
 import { appRoutes } from './apps';
 import { auditRoutes } from './audit';
+import { leakRoutes } from './leaks';
 import { operationRoutes } from './operations';
 import { pipelineRoutes } from './pipelines';
+import { selfRoutes } from './self';
 import { tokenRoutes } from './tokens';
 import type { Route } from './types';
 
@@ -10,6 +12,6 @@ import type { Route } from './types';
  * the framework-free handler in `../trigger.ts`, which runs before Express on the same listener.
  * Admin tokens cannot be created over HTTP (SPEC: only on the machine itself).
  */
-export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes];
+export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...selfRoutes, ...leakRoutes];
 
 export type { Route } from './types';

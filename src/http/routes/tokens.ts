@@ -7,7 +7,15 @@ import type { Route } from './types';
 import { parseBody, queryString } from './types';
 
 const expiry = { expires_at: z.string().optional(), expires_in: z.string().optional() };
-const createToken = z.object({ name: z.string(), ...expiry, rate_limit: z.number().int().min(1).max(1_000_000).nullable().optional() });
+const createToken = z.object({
+  name: z.string(),
+  ...expiry,
+  rate_limit: z.number().int().min(1).max(1_000_000).nullable().optional(),
+  // Token controls (src/tokens/controls.ts checks them; the service checks the pipelines exist).
+  description: z.string().nullable().optional(),
+  pipelines: z.array(z.string()).nullable().optional(),
+  allowed_ips: z.array(z.string()).nullable().optional(),
+});
 const refreshToken = z.object(expiry);
 const rotateToken = z.object({ grace: z.string().optional(), ...expiry });
 
@@ -52,7 +60,10 @@ export const tokenRoutes: Route[] = [
     handle: async ({ services, params, req, actor }) => {
       const body = parseBody(createToken, req.body);
       const expires = expiryOf(body, true)!;
-      const issued = await services.tokens.create({ app: params.app!, name: body.name, expires, rateLimit: body.rate_limit ?? null }, actor);
+      const issued = await services.tokens.create(
+        { app: params.app!, name: body.name, expires, rateLimit: body.rate_limit ?? null, description: body.description, pipelines: body.pipelines, allowedIps: body.allowed_ips },
+        actor,
+      );
       return { status: 201, json: { token: issued.token, value: issued.value } };
     },
   },

@@ -9,7 +9,7 @@ import type { VerifiedToken } from '../../tokens/service';
 import type { Metrics } from '../metrics';
 
 /** What a route handler answers: a JSON body with a status, or raw text (metrics). */
-export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string } | { status: 204 };
+export type Answer = { status: number; json: unknown; headers?: Record<string, string> } | { status: number; text: string; contentType: string } | { status: 204 };
 
 export interface RouteContext {
   req: Request;
@@ -21,6 +21,8 @@ export interface RouteContext {
   /** The audit actor: `api:<admin token id>`, or `self:<token id>` for a trigger token acting on itself. */
   actor: Actor;
   params: Record<string, string>;
+  /** Who is asking: the socket's address, or X-Forwarded-For's from a trusted proxy (src/http/client-address.ts). */
+  clientAddress: string;
 }
 
 export interface Route {

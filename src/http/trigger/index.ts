@@ -7,9 +7,11 @@ import type { ErrorCode } from '../../errors';
 import { accessLogger, createLogger, type Logger } from '../../log';
 import type { RunInput } from '../../pipelines/index';
 import type { Services } from '../../services';
+import { ControlsCache, type CompiledControls } from '../../tokens/controls';
 import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from '../../tokens/service';
 import type { UsageRecorder } from '../../tokens/usage';
-import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
+import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, scopeChallenge, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
+import { ClientAddresses } from '../client-address';
 import { errorBody, toHttpError } from '../errors';
 import { continueIfExpected } from '../continue';
 import { parseJsonObject } from '../json-body';
@@ -79,6 +81,9 @@ class TriggerShared {
   readonly usage: UsageRecorder;
   readonly tokens: TokenService;
   readonly maxBodyBytes: number;
+  /** Tokens' pipeline scopes and IP allow-lists, compiled once per token. */
+  readonly controls = new ControlsCache();
+  readonly addresses: ClientAddresses;
   private readonly configs = new Map<string, PipelineConfig>();
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
@@ -99,6 +104,7 @@ class TriggerShared {
     this.usage = services.usage;
     this.tokens = services.tokens;
     this.maxBodyBytes = maxBodyBytes;
+    this.addresses = new ClientAddresses(services.config.trustedProxies);
     this.admission = new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
     this.writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
     this.countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
@@ -162,6 +168,7 @@ class TriggerRequest {
   private contentType: string | undefined;
   private contentLength: string | undefined;
   private accept: string | undefined;
+  private forwardedFor: string | undefined;
   private token!: VerifiedToken;
   private expiration = '';
   private target!: PipelineTarget;
@@ -200,6 +207,9 @@ class TriggerRequest {
         case 6:
           if (name.toLowerCase() === 'accept') this.accept = this.accept === undefined ? raw[i + 1] : `${this.accept},${raw[i + 1]}`;
           break;
+        case 15:
+          if (name.toLowerCase() === 'x-forwarded-for') this.forwardedFor = this.forwardedFor === undefined ? raw[i + 1] : `${this.forwardedFor},${raw[i + 1]}`;
+          break;
       }
     }
     this.verifiedTurn = currentTurn();
@@ -225,7 +235,12 @@ class TriggerRequest {
       return shared.sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge }, started, auth.tokenId ?? null, null);
     }
     const token = (this.token = auth.token);
-    shared.usage.touch(token.id);
+    // The token's controls: compiled once per token; null (no lookup at all) for a token without any.
+    const controls = shared.controls.forToken(token.id, token.pipelines, token.allowedIps);
+    const address = shared.addresses.of(this.req.socket.remoteAddress, this.forwardedFor);
+    // From elsewhere: refused before it counts as a use.
+    if (controls !== null && !controls.allowsAddress(address)) return this.refuseAddress(address);
+    shared.usage.touch(token.id, address);
     const expiration = (this.expiration = shared.expirationOf(token.expiresAt));
     if (token.kind !== 'trigger' || token.appId === null) {
       shared.countAuthFailure('insufficient_scope');
@@ -240,6 +255,7 @@ class TriggerRequest {
         null,
       );
     }
+    if (controls !== null && !controls.allowsPipeline(this.slug)) return this.refuseScope(controls);
     this.pipelineFound = auth.pipeline;
     if (token.rateLimit === null) return this.findPipeline();
     let retryAfter: MaybePromise<number>;
@@ -287,6 +303,41 @@ class TriggerRequest {
         (error: unknown) => this.unavailable(error),
       );
     } else this.admitPipeline(found ? { kind: found.kind as PipelineKind, config: found.config } : null);
+  }
+
+  /** 403 ip_not_allowed: the token's allow-list does not hold the client address (nothing else is said about the token). */
+  private refuseAddress(address: string): void {
+    const { shared, token } = this;
+    shared.countAuthFailure('ip_not_allowed');
+    const where = address === '' ? 'an address that could not be determined' : address;
+    shared.sendError(
+      this.res,
+      403,
+      'ip_not_allowed',
+      `token ${token.id} may not be used from ${where}: its allowed_ips do not include it; use it from an allowed network, or create a token for this one`,
+      null,
+      this.started,
+      token.id,
+      null,
+    );
+  }
+
+  /** 403 insufficient_scope naming the pipeline asked for (RFC 6750 `scope`): the token's scope does not include it. */
+  private refuseScope(controls: CompiledControls): void {
+    const { shared, token, slug } = this;
+    shared.countAuthFailure('insufficient_scope');
+    const valid = SLUG.test(slug);
+    const allowed = [...controls.pipelines!].map((p) => `"${p}"`).join(', ');
+    shared.sendError(
+      this.res,
+      403,
+      'insufficient_scope',
+      `token ${token.id} may trigger only ${allowed} of app "${token.app}"; ${valid ? `"${slug}"` : 'that pipeline'} is outside its scope (a token's scope is fixed: create a token for that pipeline)`,
+      { 'WWW-Authenticate': valid ? scopeChallenge(`pipeline:${slug}`) : CHALLENGE_INSUFFICIENT_SCOPE, [EXPIRATION_HEADER]: this.expiration },
+      this.started,
+      token.id,
+      valid ? slug : null,
+    );
   }
 
   private admitPipeline(pipeline: PipelineTarget | null): void {
