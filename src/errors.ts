@@ -61,3 +61,9 @@ export function isAppError(error: unknown): error is AppError {
 export function invalidField(field: string, problem: string): AppError {
   return new AppError('validation_failed', `${field}: ${problem}`, { field });
 }
+
+/** The first line of an error's message: what a one-line report on stderr shows (the log has the rest). */
+export function firstLine(error: unknown): string {
+  const text = isAppError(error) || error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
-import { AppError } from '../errors';
+import { AppError, firstLine } from '../errors';
 import { Housekeeping } from '../housekeeping';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
@@ -239,8 +239,11 @@ export async function startServer(services: Services, options: ServerOptions): P
     if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
     housekeeping.start();
   } catch (error) {
+    // The listeners were up: close them, say why in the log and on stderr, and leave nothing behind.
     abort();
-    throw error;
+    logger.fatal({ err: error }, 'failed right after it began listening: stopped');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    throw new AppError('internal', `the server stopped right after it started: ${firstLine(error)}`);
   }
   logger.info({ url, ...(adminServer ? { admin_url: adminUrl } : {}), max_connections: limits.maxConnections, tls: tls !== null }, 'listening');
   const warnIfExpired = (material: TlsMaterial) => {
