@@ -8,6 +8,8 @@ import { maintenanceCommands } from './maintenance';
 import { serveCommand } from './serve';
 import { adminTokenCommands, tokenCommands } from './tokens';
 import { tuiCommand } from './tui';
+import { tokenUsageCommand } from './usage';
+import { webhookCommands } from './webhooks';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [
@@ -16,7 +18,9 @@ export const COMMANDS: Command[] = [
   ...appCommands,
   ...pipelineCommands,
   ...tokenCommands,
+  tokenUsageCommand,
   ...adminTokenCommands,
+  ...webhookCommands,
   ...maintenanceCommands,
   healthcheckCommand,
 ];

@@ -3,6 +3,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
+import { BackgroundJobs, type BackgroundOptions } from '../background';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
 import { AppError } from '../errors';
 import { createLogger, type Logger } from '../log';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   usageFlushMs?: number;
   /** How long `close` lets in-flight JSON runs finish before cutting connections (ms); default 10 000. */
   shutdownGraceMs?: number;
+  /** The background jobs' intervals (webhook deliveries, expiry scan, pruning); see BackgroundOptions. */
+  background?: Omit<BackgroundOptions, 'onError' | 'observe'>;
 }
 
 export interface RunningServer {
@@ -56,6 +59,8 @@ export interface RunningServer {
   logger: Logger;
   trigger: TriggerHandler;
   streams: StreamRegistry;
+  /** Webhook deliveries, the expiry scan and pruning (started with the server, stopped by `close`). */
+  background: BackgroundJobs;
   /** Is HTTPS on (--tls-cert/--tls-key)? */
   readonly tls: boolean;
   /**
@@ -157,6 +162,11 @@ export async function startServer(services: Services, options: ServerOptions): P
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
   const trigger = createTriggerHandler(services, { logger, metrics, streams });
+  const background = new BackgroundJobs(services, {
+    ...options.background,
+    onError: (error, job) => logger.error({ err: error, job }, 'background job failed'),
+    observe: (outcome, seconds, gaveUp) => metrics.observeWebhookAttempt(outcome, seconds, gaveUp),
+  });
 
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
@@ -208,6 +218,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     try {
       void streams.stop();
       services.usage.stop();
+      background.halt();
     } catch {
       // abort never throws: it runs when something else already failed
     }
@@ -233,6 +244,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     streams.start();
     metrics.watchChangeFeed(() => streams.watching);
     services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
+    background.start();
   } catch (error) {
     abort();
     throw error;
@@ -283,6 +295,7 @@ export async function startServer(services: Services, options: ServerOptions): P
         await closed;
       }
       await streams.stop();
+      await background.stop();
       services.usage.stop();
       try {
         await services.usage.flush();
@@ -305,6 +318,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     logger,
     trigger,
     streams,
+    background,
     get tls() {
       return tls !== null;
     },

@@ -15,6 +15,7 @@ import { clip, errorMessage, matchesFilter, relativeShort, shortTime, sortTokens
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
+import { TokenUsage } from './token-usage';
 
 /** Expiry presets for create and refresh; `null` asks for a typed date, time or duration. */
 export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
@@ -52,6 +53,7 @@ type Mode =
   | { kind: 'refresh'; token: TokenView }
   | { kind: 'refresh-date'; token: TokenView }
   | { kind: 'rotate'; token: TokenView }
+  | { kind: 'usage'; token: TokenView }
   | { kind: 'issued'; issued: Issued };
 
 export const TOKENS_KEYS: readonly KeyHint[] = [
@@ -60,7 +62,7 @@ export const TOKENS_KEYS: readonly KeyHint[] = [
   ['f', 'refresh'],
   ['o', 'rotate'],
   ['/', 'filter'],
-  ['tab', 'next tab'],
+  ['u', 'usage'],
   ['?', 'help'],
   ['q', 'back'],
 ];
@@ -91,11 +93,11 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const listing = useLiveQuery(async () => sortTokens(await services.tokens.list(app)), [app]);
 
   const all = listing.data ?? [];
-  const rows = all.filter((t) => matchesFilter(t, query));
+  const now = services.clock.now();
+  const rows = all.filter((t) => matchesFilter(t, query, now));
   const found = rows.findIndex((t) => t.id === selectedId);
   const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
   const current = rows[selected];
-  const now = services.clock.now();
   // Several keys can arrive before the next render (a held arrow key): moves count from the latest.
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
@@ -202,6 +204,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       }
       if (input === 'f') return needToken((token) => setMode({ kind: 'refresh', token }));
       if (input === 'o') return needToken((token) => setMode({ kind: 'rotate', token }));
+      if (input === 'u') return needToken((token) => setMode({ kind: 'usage', token }));
       if (key.escape && query !== '') return setQuery('');
       if (input === 'q' || key.escape) return onBack();
     },
@@ -302,6 +305,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => void rotate(mode.token, grace)} />
           </Form>
         );
+      case 'usage':
+        return <TokenUsage token={all.find((t) => t.id === mode.token.id) ?? mode.token} width={width} height={height - 1} isActive={formActive} onClose={cancel} />;
       case 'issued':
         return (
           <IssuedValueBox
@@ -318,7 +323,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   })();
 
   if (form) {
-    const keys: KeyHint[] = mode.kind === 'issued' ? [['enter', 'done, forget the value']] : mode.kind.endsWith('name') || mode.kind.endsWith('date') ? [['enter', 'next'], ['esc', 'back']] : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+    const keys: KeyHint[] = mode.kind === 'issued' ? [['enter', 'done, forget the value']] : mode.kind === 'usage' ? [['esc', 'back to the tokens']] : mode.kind.endsWith('name') || mode.kind.endsWith('date') ? [['enter', 'next'], ['esc', 'back']] : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
         <Box flexDirection="column" flexGrow={1} overflow="hidden">
@@ -333,7 +338,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     if (mode.kind === 'filter') {
       return (
         <Box>
-          <Text bold>Filter (name or status): </Text>
+          <Text bold>Filter (name, status, or unused:30d): </Text>
           <TextInput
             initialValue={query}
             isActive={isActive}

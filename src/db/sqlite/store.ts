@@ -14,11 +14,14 @@ import {
   type TokenRepo,
   type TokenRow,
   type TokenState,
+  type UsageRepo,
   type VerifyRow,
+  type WebhookRepo,
   type WriteTx,
 } from '../store';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
+import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
 
 /** How many ids one `IN (…)` binds: SQLite caps the number of bound parameters. */
 const IN_BATCH = 500;
@@ -60,14 +63,28 @@ function nameContains(text: string): SQL {
   return sql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
 }
 
+/** Active at `now`, created at or before `since`, and not used since then (or never). */
+function unusedSince(since: number, now: number): SQL | undefined {
+  return and(
+    isNull(tokens.revokedAt),
+    gt(tokens.expiresAt, now),
+    lte(tokens.createdAt, since),
+    or(isNull(tokens.lastUsedAt), lte(tokens.lastUsedAt, since)),
+  );
+}
+
 /** The repositories over one connection (the store's own, used inside and outside transactions). */
 class SqliteRepos implements WriteTx {
   readonly apps: AppRepo;
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
 
   constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
+    this.usage = sqliteUsageRepo(orm);
+    this.webhooks = sqliteWebhookRepo(orm);
     this.apps = {
       list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
       bySlug: async (slug) => orm.select().from(apps).where(eq(apps.slug, slug)).get(),
@@ -113,6 +130,7 @@ class SqliteRepos implements WriteTx {
               query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
               tokenStatus(query.status, query.now, query.expiring),
               query.search ? nameContains(query.search) : undefined,
+              query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
               query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
             ),
           )
@@ -165,6 +183,8 @@ export class SqliteStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
   readonly hot: HotReads;
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
@@ -182,6 +202,8 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
+    this.usage = this.repos.usage;
+    this.webhooks = this.repos.webhooks;
     this.recordUseStatement = db.sqlite.prepare('UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
