@@ -367,7 +367,8 @@ export interface WebhookRepo {
   marks(): Promise<ScanMark[]>;
   setMark(mark: ScanMark): Promise<void>;
   /**
-   * Active trigger tokens of apps with webhooks whose (expires_at, id) is after `after` and whose
+   * Active trigger tokens of apps with webhooks whose (expires_at, id) is after `after` (a `tokenId`
+   * of '' stands for every token at that instant: only later expiries) and whose
    * expires_at is at most `upTo`, in that order, at most `limit`.
    */
   expiryCandidates(after: { expiresAt: number; tokenId: string }, upTo: number, limit: number): Promise<ExpiryCandidate[]>;

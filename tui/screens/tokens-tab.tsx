@@ -337,21 +337,26 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const bottom = (() => {
     if (mode.kind === 'filter') {
       return (
-        <Box>
-          <Text bold>Filter (name, status, or unused:30d): </Text>
-          <TextInput
-            initialValue={query}
-            isActive={isActive}
-            onChange={(text) => {
-              setQuery(text);
-              setFallbackIndex(0);
-            }}
-            onSubmit={() => setMode({ kind: 'browse' })}
-            onCancel={() => {
-              setQuery('');
-              setMode({ kind: 'browse' });
-            }}
-          />
+        <Box flexDirection="column">
+          <Box>
+            <Text bold>Filter (name or status): </Text>
+            <TextInput
+              initialValue={query}
+              isActive={isActive}
+              onChange={(text) => {
+                setQuery(text);
+                setFallbackIndex(0);
+              }}
+              onSubmit={() => setMode({ kind: 'browse' })}
+              onCancel={() => {
+                setQuery('');
+                setMode({ kind: 'browse' });
+              }}
+            />
+          </Box>
+          <Text color={color('gray')} wrap="truncate-end">
+            or unused:30d for the active tokens not used for 30 days (any span: unused:7d, unused:90d)
+          </Text>
         </Box>
       );
     }

@@ -132,7 +132,10 @@ export function sqliteWebhookRepo(orm: Orm): WebhookRepo {
         .innerJoin(apps, eq(apps.id, tokens.appId))
         .where(
           and(
-            or(gt(tokens.expiresAt, after.expiresAt), and(eq(tokens.expiresAt, after.expiresAt), gt(tokens.id, after.tokenId))),
+            // A mark without a token id covers every token at its instant.
+            after.tokenId === ''
+              ? gt(tokens.expiresAt, after.expiresAt)
+              : or(gt(tokens.expiresAt, after.expiresAt), and(eq(tokens.expiresAt, after.expiresAt), gt(tokens.id, after.tokenId))),
             lte(tokens.expiresAt, upTo),
             eq(tokens.kind, 'trigger'),
             isNull(tokens.revokedAt),
