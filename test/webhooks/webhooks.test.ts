@@ -3,7 +3,9 @@ import { after, describe, test } from 'node:test';
 import { BackgroundJobs } from '../../src/background';
 import { backoffMs, FIRST_BACKOFF_MS, MAX_BACKOFF_MS } from '../../src/webhooks/service';
 import { execSql, rowsOf, storedBytes } from '../helpers/rows';
+import { freshDatabase, requirePostgres } from '../helpers/postgres';
 import { DAY, testServices, type TestServices } from '../helpers/services';
+import { eventually } from '../helpers/server';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const HOUR = 3_600_000;
@@ -383,6 +385,51 @@ describe('webhooks: expiry notices', () => {
     assert.deepEqual(
       marks.map((m) => m.kind),
       ['expired', 'expiring_1d', 'expiring_7d'],
+    );
+  });
+});
+
+describe('webhooks: several instances on PostgreSQL', () => {
+  test('two instances (two connection pools, two workers) deliver each event exactly once (FOR UPDATE SKIP LOCKED)', async (t) => {
+    const url = requirePostgres(t);
+    if (!url) return;
+    const databaseUrl = await freshDatabase('mm_webhooks');
+    const one = await testServices({ databaseUrl, env: ANY });
+    const two = await testServices({ databaseUrl, env: ANY });
+    const receiver = await WebhookReceiver.start();
+    receiver.secret = (await one.webhooks.set('default', receiver.url, 'cli')).secret;
+    const workers = [new BackgroundJobs(one), new BackgroundJobs(two)];
+    after(() => Promise.all(workers.map((w) => w.stop())));
+    const tokens = [];
+    for (let i = 0; i < 40; i++) tokens.push(await (i % 2 ? one : two).tokens.create({ app: 'default', name: `t${i}`, expires: '30d' }, 'cli'));
+    await Promise.all([workers[0]!.poke(), workers[1]!.poke(), workers[0]!.poke(), workers[1]!.poke()]);
+    const ids = receiver.deliveredIds();
+    assert.equal(ids.length, 40, 'every event delivered');
+    assert.equal(new Set(ids).size, 40, 'none twice');
+    assert.ok(receiver.received.every((r) => r.verifyError === undefined));
+    const rows = await rowsOf(one, 'webhook_attempts');
+    assert.equal(rows.length, 40, 'one attempt each');
+    assert.ok((await rowsOf(one, 'webhook_deliveries')).every((d) => d.status === 'delivered'));
+    assert.equal(tokens.length, 40);
+
+    // The claim itself: while one instance's claim transaction holds its rows, the other's skips them (no waiting, no overlap).
+    for (let i = 0; i < 4; i++) await one.tokens.create({ app: 'default', name: `late${i}`, expires: '30d' }, 'cli');
+    const now = one.clock.now();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let firstClaim: number[] = [];
+    const claiming = one.store.transaction(async (tx) => {
+      firstClaim = (await tx.webhooks.due(now, 2)).map((d) => d.id);
+      await held;
+    });
+    await eventually(() => firstClaim.length === 2, 5_000, 'the first claim');
+    const secondClaim = await two.store.transaction(async (tx) => (await tx.webhooks.due(now, 10)).map((d) => d.id));
+    release();
+    await claiming;
+    assert.equal(secondClaim.length, 2, 'the other instance gets the two rows not locked');
+    assert.deepEqual(
+      secondClaim.filter((id) => firstClaim.includes(id)),
+      [],
     );
   });
 });
