@@ -41,7 +41,7 @@ export function TokenUsage({ token, width, height, isActive, onClose }: TokenUsa
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">
-        Usage of "{token.name}" ({token.id}) — requests per UTC day, last {USAGE_CHART_DAYS} days
+        Usage of "{token.name}" ({token.id}), requests per UTC day
       </Text>
       <Text wrap="truncate-end">
         {token.status} · expires {relativeShort(token.expires_at, now)} · last used {agoShort(token.last_used_at, now)} · created {token.created_at.slice(0, 10)}
@@ -56,9 +56,9 @@ export function TokenUsage({ token, width, height, isActive, onClose }: TokenUsa
           <UsageChart days={days} height={chartHeight} width={width - 1} />
           <Text> </Text>
           <Text wrap="truncate-end">
-            accepted {data.totals.accepted} · refused {data.totals.refused_total}
-            {data.totals.refused_total > 0 ? ` (${describeReasons(data.totals.refused)})` : ''}
+            accepted {data.totals.accepted} · refused {data.totals.refused_total} in the last {USAGE_CHART_DAYS} days
           </Text>
+          {data.totals.refused_total > 0 ? <Text wrap="wrap">refused by reason: {describeReasons(data.totals.refused)}</Text> : null}
         </>
       )}
     </Box>
