@@ -293,6 +293,34 @@ describe('webhooks: delivery rules', () => {
     assert.ok(errors.some((e) => /no answer within 1000 ms \(MM_WEBHOOK_TIMEOUT\)/.test(e)), errors.join('\n'));
   });
 
+  test('a worker that dies holding a lease: the delivery waits for the lease to run out, then another worker delivers it once', async () => {
+    const { services, receiver, worker } = await setUp();
+    await services.tokens.create({ app: 'default', name: 'orphan', expires: '30d' }, 'cli');
+    const now = services.clock.now();
+    // A worker claims the delivery and dies before attempting it.
+    const claimed = await services.store.transaction(async (tx) => {
+      const due = await tx.webhooks.due(now, 10);
+      await tx.webhooks.lease(
+        due.map((d) => d.id),
+        'dead-worker',
+        now + 40_000,
+      );
+      return due;
+    });
+    assert.equal(claimed.length, 1);
+    await worker.poke();
+    assert.equal(receiver.received.length, 0, 'leased: nobody else attempts it');
+    services.clock.advance(40_001);
+    await worker.poke();
+    assert.equal(receiver.deliveredIds().length, 1);
+    // The dead worker's late report changes nothing: it no longer holds the lease.
+    const late = await services.store.transaction((tx) =>
+      tx.webhooks.finishAttempt(claimed[0]!.id, 'dead-worker', { status: 'pending', attempts: 1, nextAttemptAt: now, lastAttemptAt: now, lastStatus: 500, lastError: 'x', finishedAt: null }, { at: now, responseStatus: 500, error: 'x', durationMs: 1 }),
+    );
+    assert.equal(late, false);
+    assert.equal((await deliveries(services))[0]!.status, 'delivered');
+  });
+
   test('two workers (two leases) deliver each event once', async () => {
     const { services, receiver, worker } = await setUp();
     const other = new BackgroundJobs(services);
