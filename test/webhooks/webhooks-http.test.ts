@@ -41,10 +41,10 @@ describe('webhooks over the admin API', async () => {
       { url: '/v1/apps/default/webhooks/wh_aaaaaaaaaaaaaaaaaaaa', status: 404, part: 'not_found' },
       { method: 'DELETE', url: '/v1/apps/default/webhooks/whsec_abc', status: 404, part: 'a webhook secret was given' },
       { method: 'POST', url: '/v1/apps/default/webhooks/wh_aaaaaaaaaaaaaaaaaaaa/test', status: 404, part: 'not_found' },
-      { url: '/v1/apps/default/webhooks/deliveries?status=lost', status: 422, part: 'status' },
-      { url: '/v1/apps/default/webhooks/deliveries?limit=5000', status: 422, part: 'limit' },
-      { url: '/v1/apps/default/webhooks/deliveries?cursor=x!', status: 422, part: 'cursor' },
-      { url: '/v1/apps/default/webhooks/deliveries?webhook=wh_nope', status: 404, part: 'not_found' },
+      { url: '/v1/apps/default/webhook-deliveries?status=lost', status: 422, part: 'status' },
+      { url: '/v1/apps/default/webhook-deliveries?limit=5000', status: 422, part: 'limit' },
+      { url: '/v1/apps/default/webhook-deliveries?cursor=x!', status: 422, part: 'cursor' },
+      { url: '/v1/apps/default/webhook-deliveries?webhook=wh_nope', status: 404, part: 'not_found' },
     ];
     for (const c of cases) {
       await runScenario(t.url, {
@@ -67,7 +67,7 @@ describe('webhooks over the admin API', async () => {
       ['GET', `/v1/apps/default/webhooks/${webhook.id}`],
       ['DELETE', `/v1/apps/default/webhooks/${webhook.id}`],
       ['POST', `/v1/apps/default/webhooks/${webhook.id}/test`],
-      ['GET', '/v1/apps/default/webhooks/deliveries'],
+      ['GET', '/v1/apps/default/webhook-deliveries'],
       ['GET', `/v1/apps/default/tokens/${trigger.token.id}/usage`],
     ] as const;
     for (const [method, url] of routes) {
@@ -87,12 +87,12 @@ describe('webhooks over the admin API', async () => {
     assert.equal(event.data.actor, `api:${admin.token.id}`);
     assert.ok(receiver.received.every((r) => r.verifyError === undefined && !r.body.includes(value)));
 
-    const first = (await request(`${t.url}/v1/apps/default/webhooks/deliveries?limit=1`, { headers: asAdmin })).json<{ deliveries: DeliveryView[]; next_cursor: string }>();
+    const first = (await request(`${t.url}/v1/apps/default/webhook-deliveries?limit=1`, { headers: asAdmin })).json<{ deliveries: DeliveryView[]; next_cursor: string }>();
     assert.equal(first.deliveries.length, 1);
     assert.equal(first.deliveries[0]!.type, 'webhook.test', 'newest first');
     assert.equal(first.deliveries[0]!.attempt_log.length, 1);
     assert.equal(first.deliveries[0]!.attempt_log[0]!.response_status, 204);
-    const rest = (await request(`${t.url}/v1/apps/default/webhooks/deliveries?limit=10&cursor=${first.next_cursor}`, { headers: asAdmin })).json<{ deliveries: DeliveryView[]; next_cursor: null }>();
+    const rest = (await request(`${t.url}/v1/apps/default/webhook-deliveries?limit=10&cursor=${first.next_cursor}`, { headers: asAdmin })).json<{ deliveries: DeliveryView[]; next_cursor: null }>();
     assert.deepEqual(
       rest.deliveries.map((d) => [d.type, d.status]),
       [['token.created', 'delivered']],

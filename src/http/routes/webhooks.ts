@@ -26,10 +26,10 @@ export const webhookRoutes: Route[] = [
       return { status: 201, json: { webhook: created.webhook, secret: created.secret } };
     },
   },
-  // Before /webhooks/:id, which would otherwise take "deliveries" for an id.
+  // A path of its own (not /webhooks/deliveries, which /webhooks/:id would also match).
   {
     method: 'get',
-    path: '/v1/apps/:app/webhooks/deliveries',
+    path: '/v1/apps/:app/webhook-deliveries',
     auth: 'admin',
     handle: async ({ services, params, req }) => {
       const page = await services.webhooks.deliveries(params.app!, {
