@@ -112,7 +112,8 @@ export class UsageRecorder {
     const batch = this.pending;
     this.pending = new Map();
     this.carry(this.takeCurrent());
-    const counts = [...this.carried.values()];
+    // In key order: instances upserting the same rows at once then lock them in the same order (no deadlock on PostgreSQL).
+    const counts = [...this.carried.values()].sort((a, b) => (a.tokenId < b.tokenId ? -1 : a.tokenId > b.tokenId ? 1 : a.day - b.day || (a.outcome < b.outcome ? -1 : a.outcome > b.outcome ? 1 : 0)));
     this.carried = new Map();
     let failure: unknown;
     if (batch.size > 0) {

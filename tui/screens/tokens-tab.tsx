@@ -355,7 +355,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             />
           </Box>
           <Text color={color('gray')} wrap="truncate-end">
-            or unused:30d for the active tokens not used for 30 days (any span: unused:7d, unused:90d)
+            or unused:30d: the active tokens not used for 30 days (any span: 7d, 90d, …)
           </Text>
         </Box>
       );
