@@ -39,7 +39,7 @@ export class Metrics {
   });
   readonly webhookGaveUp = new Counter({
     name: 'mechamental_webhook_deliveries_failed_total',
-    help: 'Webhook deliveries given up after their retry period (MM_WEBHOOK_RETRY_FOR), and failed test deliveries.',
+    help: 'Webhook deliveries given up after their retry period (MM_WEBHOOK_RETRY_FOR).',
     registers: [this.registry],
   });
   readonly webhookDuration = new Histogram({

@@ -165,7 +165,13 @@ export async function startServer(services: Services, options: ServerOptions): P
   const background = new BackgroundJobs(services, {
     ...options.background,
     onError: (error, job) => logger.error({ err: error, job }, 'background job failed'),
-    observe: (outcome, seconds, gaveUp) => metrics.observeWebhookAttempt(outcome, seconds, gaveUp),
+    observe: (outcome, seconds, gaveUp, attempt) => {
+      metrics.observeWebhookAttempt(outcome, seconds, gaveUp);
+      if (outcome === 'delivered') return;
+      const entry = { delivery_id: attempt.deliveryId, webhook_id: attempt.webhookId, type: attempt.type, attempts: attempt.attempts, outcome, error: attempt.error };
+      if (gaveUp) logger.error(entry, 'webhook delivery given up (see mechamental webhooks deliveries)');
+      else logger.warn(entry, 'webhook delivery attempt failed; it will be retried');
+    },
   });
 
   let url = urlFor(scheme, options.host, options.port);

@@ -87,8 +87,8 @@ export interface WebhookSettings {
   retentionMs: number;
 }
 
-/** Reports each delivery attempt (the server turns these into `mechamental_webhook_*` metrics). */
-export type AttemptObserver = (outcome: AttemptOutcome, seconds: number, gaveUp: boolean) => void;
+/** Reports each delivery attempt (the server turns these into `mechamental_webhook_*` metrics and log lines). */
+export type AttemptObserver = (outcome: AttemptOutcome, seconds: number, gaveUp: boolean, attempt: { deliveryId: number; webhookId: string; type: string; attempts: number; error: string | null }) => void;
 
 /** The settings as the config gives them. */
 export function webhookSettings(config: Config): WebhookSettings {
@@ -437,7 +437,7 @@ export class WebhookService implements TokenChangeSink {
     } catch {
       // The database failed: the lease runs out and the delivery is attempted again (at least once).
     }
-    options.observe?.(result.outcome, result.durationMs / 1000, gaveUp);
+    options.observe?.(result.outcome, result.durationMs / 1000, gaveUp, { deliveryId: delivery.id, webhookId: delivery.webhookId, type: delivery.type, attempts, error: result.error });
     return result;
   }
 
