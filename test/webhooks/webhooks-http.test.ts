@@ -167,18 +167,19 @@ describe('the outbox survives kill -9', () => {
     receiver.answer = () => 503;
     receiver.secret = (await services.webhooks.set('default', receiver.url, 'cli')).secret;
 
-    const first = await spawnServe(dataDir, ['--port', '0'], env);
+    // Generous start-up deadlines: the development entry point compiles on start, and the machine may be busy.
+    const first = await spawnServe(dataDir, ['--port', '0'], env, 60_000);
     const issued = await services.tokens.create({ app: 'default', name: 'survivor', expires: '30d' }, 'cli');
     // Killed once the failed attempt is recorded (a worker killed in the middle of an attempt holds its lease
     // until MM_WEBHOOK_TIMEOUT + 30 s have passed: see the lease test in webhooks.test.ts).
-    await eventually(async () => (await services.webhooks.deliveries('default')).items[0]?.attempts === 1, 15_000, 'the first (failing) attempt');
+    await eventually(async () => (await services.webhooks.deliveries('default')).items[0]?.attempts === 1, 30_000, 'the first (failing) attempt');
     first.child.kill('SIGKILL');
     await first.exited;
     const eventId = receiver.received[0]!.id;
     receiver.answer = () => 200;
 
-    await spawnServe(dataDir, ['--port', '0'], env);
-    await eventually(() => receiver.deliveredIds().length >= 1, 30_000, 'the delivery after the restart');
+    await spawnServe(dataDir, ['--port', '0'], env, 60_000);
+    await eventually(() => receiver.deliveredIds().length >= 1, 60_000, 'the delivery after the restart');
     // Long enough for a duplicate to show up if there were one (the worker polls every second).
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.deepEqual(receiver.deliveredIds(), [eventId], 'delivered once, with the webhook-id of the first attempt');
