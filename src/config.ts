@@ -56,7 +56,27 @@ export interface Config {
    * separated; canonical form). Empty: the client address is always the socket's.
    */
   trustedProxies: string[];
+
+  // --- Usage and webhooks (docs/usage-and-webhooks.md) ---
+  /** Per-token daily usage rows older than this are pruned (MM_USAGE_RETENTION). */
+  usageRetentionMs: number;
+  /** Which addresses a webhook may be delivered to (MM_WEBHOOK_ADDRESSES): see WebhookAddressPolicy. */
+  webhookAddresses: WebhookAddressPolicy;
+  /** One delivery attempt's limit: connect, send and answer (MM_WEBHOOK_TIMEOUT). */
+  webhookTimeoutMs: number;
+  /** How long an undelivered event is retried, with exponential backoff (MM_WEBHOOK_RETRY_FOR). */
+  webhookRetryForMs: number;
+  /** Finished deliveries (delivered or given up) older than this are pruned (MM_WEBHOOK_RETENTION). */
+  webhookRetentionMs: number;
 }
+
+/**
+ * Where webhooks may go, judged on the address a receiver's name resolves to at delivery time:
+ * `public` — globally routable addresses only; `private` (the default) — those and private networks
+ * (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), where an on-prem appliance's receivers live;
+ * `any` — also loopback and link-local (a receiver on this very machine).
+ */
+export type WebhookAddressPolicy = 'public' | 'private' | 'any';
 
 export const DEFAULTS = {
   dataDir: './mechamental-data',
@@ -80,6 +100,12 @@ export const DEFAULTS = {
   requestTimeout: '30s',
   keepAliveTimeout: '5s',
   adminHost: '127.0.0.1',
+  // --- Usage and webhooks ---
+  usageRetention: '90d',
+  webhookAddresses: 'private',
+  webhookTimeout: '10s',
+  webhookRetryFor: '24h',
+  webhookRetention: '30d',
 } as const;
 
 /**
@@ -259,6 +285,14 @@ const schema = z.object({
   tlsCertFile: z.string().nullable(),
   tlsKeyFile: z.string().nullable(),
   trustedProxies: proxyList,
+  // --- Usage and webhooks ---
+  usageRetentionMs: duration('MM_USAGE_RETENTION'),
+  webhookAddresses: z.enum(['public', 'private', 'any'], {
+    error: (issue) => `MM_WEBHOOK_ADDRESSES must be one of public, private, any (got "${String(issue.input)}")`,
+  }),
+  webhookTimeoutMs: duration('MM_WEBHOOK_TIMEOUT'),
+  webhookRetryForMs: duration('MM_WEBHOOK_RETRY_FOR'),
+  webhookRetentionMs: duration('MM_WEBHOOK_RETENTION'),
 });
 
 /** An unset or empty variable or flag (templated environments often pass `MM_TLS_CERT=`). */
@@ -294,6 +328,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     tlsCertFile: given(flags.tlsCert ?? env.MM_TLS_CERT),
     tlsKeyFile: given(flags.tlsKey ?? env.MM_TLS_KEY),
     trustedProxies: env.MM_TRUSTED_PROXIES ?? '',
+    // --- Usage and webhooks ---
+    usageRetentionMs: env.MM_USAGE_RETENTION ?? DEFAULTS.usageRetention,
+    webhookAddresses: env.MM_WEBHOOK_ADDRESSES?.trim().toLowerCase() || DEFAULTS.webhookAddresses,
+    webhookTimeoutMs: env.MM_WEBHOOK_TIMEOUT ?? DEFAULTS.webhookTimeout,
+    webhookRetryForMs: env.MM_WEBHOOK_RETRY_FOR ?? DEFAULTS.webhookRetryFor,
+    webhookRetentionMs: env.MM_WEBHOOK_RETENTION ?? DEFAULTS.webhookRetention,
   });
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -311,6 +351,8 @@ function checkListener(parsed: Config): Config {
   if ((parsed.tlsCertFile === null) !== (parsed.tlsKeyFile === null)) {
     throw fail('--tls-cert and --tls-key (MM_TLS_CERT, MM_TLS_KEY) go together: give both files for HTTPS, or neither');
   }
+  if (parsed.usageRetentionMs < 86_400_000) throw fail('MM_USAGE_RETENTION must be at least 1d: usage is counted per day');
+  if (parsed.webhookTimeoutMs > 120_000) throw fail('MM_WEBHOOK_TIMEOUT must be at most 120s: a receiver should answer quickly and do slow work afterwards');
   return parsed;
 }
 

@@ -6,6 +6,8 @@ import { openStore } from './db/open-store';
 import type { Store } from './db/store';
 import { TokenService } from './tokens/service';
 import { UsageRecorder } from './tokens/usage';
+import { UsageReport } from './tokens/usage-report';
+import { webhookSettings, WebhookService } from './webhooks/service';
 
 /**
  * Everything the HTTP API, the CLI and the TUI call: one implementation of each rule, on one store
@@ -20,6 +22,10 @@ export interface Services {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
+  /** Per-token daily usage: reports and pruning. */
+  readonly usageReport: UsageReport;
+  /** Webhooks per app and their outbox (TokenService writes events into it). */
+  readonly webhooks: WebhookService;
   /** Writes pending last-use times and closes the store. */
   close(): Promise<void>;
 }
@@ -35,8 +41,10 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const audit = new AuditLog(store, clock);
     const apps = new AppService(store, clock, audit);
     const pipelines = new PipelineService(store, clock, audit, apps);
-    const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
+    const webhooks = new WebhookService(store, clock, apps, audit, webhookSettings(config));
+    const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs }, webhooks);
     const usage = new UsageRecorder(store, clock);
+    const usageReport = new UsageReport(store, clock, tokens);
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -48,6 +56,8 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       tokens,
       audit,
       usage,
+      usageReport,
+      webhooks,
       close: () =>
         (closing ??= (async () => {
           usage.stop();

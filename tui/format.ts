@@ -1,6 +1,8 @@
 import type { AuditEventView } from '../src/audit/audit';
 import type { TokenView } from '../src/tokens/service';
+import { parseDuration } from '../src/duration';
 import { AppError } from '../src/errors';
+import { isUnused } from '../src/tokens/usage';
 
 /** Text of any error for an inline message: an AppError's sentence as it is, anything else flagged. */
 export function errorMessage(error: unknown): string {
@@ -74,10 +76,31 @@ export function sortTokens(tokens: readonly TokenView[]): TokenView[] {
   });
 }
 
-/** The `/` filter: a token matches when its name contains the query, or its status or id starts with it. */
-export function matchesFilter(token: TokenView, query: string): boolean {
+/** The default span of the `unused` filter. */
+export const DEFAULT_UNUSED = '30d';
+
+/**
+ * The `unused` form of the `/` filter: `unused` (30 days), `unused:90d` or `unused 7d`, as
+ * milliseconds; undefined for any other query (and for `unused:` with a span still being typed).
+ */
+export function unusedQuery(query: string): number | undefined {
+  const match = /^unused(?:[:\s]\s*(\S*))?$/.exec(query.trim().toLowerCase());
+  if (!match) return undefined;
+  return parseDuration(match[1] || DEFAULT_UNUSED);
+}
+
+/**
+ * The `/` filter: a token matches when its name contains the query, or its status or id starts
+ * with it; `unused[:30d]` keeps the active tokens not used for that long (src/tokens/usage.ts isUnused).
+ */
+export function matchesFilter(token: TokenView, query: string, now: number): boolean {
   const q = query.trim().toLowerCase();
   if (q === '') return true;
+  const unusedFor = unusedQuery(q);
+  if (unusedFor !== undefined) {
+    const at = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+    return isUnused({ revokedAt: at(token.revoked_at), expiresAt: Date.parse(token.expires_at), createdAt: Date.parse(token.created_at), lastUsedAt: at(token.last_used_at) }, now, unusedFor);
+  }
   return token.name.toLowerCase().includes(q) || token.status.startsWith(q) || token.id.startsWith(q);
 }
 

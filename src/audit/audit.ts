@@ -19,7 +19,9 @@ export type AuditAction =
   | 'token.refreshed'
   | 'token.rotated'
   | 'admin_token.created'
-  | 'admin_token.revoked';
+  | 'admin_token.revoked'
+  | 'webhook.created'
+  | 'webhook.removed';
 
 export interface AuditEntry {
   actor: Actor;

@@ -10,6 +10,8 @@ import { maintenanceCommands } from './maintenance';
 import { serveCommand } from './serve';
 import { adminTokenCommands, tokenCommands } from './tokens';
 import { tuiCommand } from './tui';
+import { tokenUsageCommand } from './usage';
+import { webhookCommands } from './webhooks';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [
@@ -18,7 +20,9 @@ export const COMMANDS: Command[] = [
   ...appCommands,
   ...pipelineCommands,
   ...tokenCommands,
+  tokenUsageCommand,
   ...adminTokenCommands,
+  ...webhookCommands,
   ...maintenanceCommands,
   ...dbCommands,
   healthcheckCommand,

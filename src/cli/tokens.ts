@@ -1,5 +1,6 @@
 import { AppError } from '../errors';
 import type { IssuedToken, TokenView } from '../tokens/service';
+import { unusedFilter } from '../tokens/usage-report';
 import { expiryOption, integerOption, statusOption, type Command, type CommandContext } from './context';
 import { relative, table } from './format';
 
@@ -53,6 +54,15 @@ export function printIssued(ctx: CommandContext, issued: IssuedToken & { previou
   ctx.err('\nThe token value follows. Copy it now: it will not be shown again.');
   ctx.out(issued.value);
   ctx.err('Use it as the header  Authorization: Bearer <value>');
+}
+
+/** `--unused 30d` as milliseconds; a bad duration is a usage error. */
+function unusedOption(text: string | undefined): number | undefined {
+  try {
+    return unusedFilter(text, '--unused');
+  } catch (error) {
+    throw new AppError('usage', `tokens list: ${(error as Error).message}`);
+  }
 }
 
 function rateLimitOption(ctx: CommandContext): number | undefined {
@@ -119,12 +129,16 @@ export const tokenCommands: Command[] = [
   {
     name: 'tokens list',
     summary: "list an app's tokens (never their values)",
-    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--json]',
-    options: { app: { type: 'string' }, status: { type: 'string' }, ...json },
+    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--unused 30d] [--json]',
+    help: '--unused 30d lists the active tokens not used for 30 days, never-used ones older than that included:\ncandidates for revocation.',
+    options: { app: { type: 'string' }, status: { type: 'string' }, unused: { type: 'string' }, ...json },
     async run(ctx) {
       const app = ctx.required('app');
       const status = statusOption(ctx);
-      const tokens = await (await ctx.services()).tokens.list(app, { status });
+      const unused = ctx.string('unused');
+      const unusedForMs = unusedOption(unused);
+      const tokens = await (await ctx.services()).tokens.list(app, { status, unusedForMs });
+      if (unused !== undefined && tokens.length === 0 && !ctx.json) return ctx.out(`Every active token of app "${app}" was used within ${unused} (or is younger than that).`);
       // A filter that matches nothing is not a reason to create a token.
       const empty =
         status === undefined

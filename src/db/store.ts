@@ -95,6 +95,11 @@ export interface TokenQuery {
   after?: { createdAt: number; id: string } | undefined;
   /** At most this many rows. */
   limit?: number | undefined;
+  /**
+   * Only active tokens unused since this time: created at or before it, and last used at or before
+   * it or never (the seed's "revoke unused tokens"; see UNUSED_RULE in src/tokens/usage.ts).
+   */
+  unusedSince?: number | undefined;
 }
 
 export interface AppRepo {
@@ -166,6 +171,8 @@ export interface Repos {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
 }
 
 /** What a write transaction may do besides writing rows: note token changes for other instances. */
@@ -258,6 +265,142 @@ export interface Store extends Repos {
    */
   checkReady(): Promise<string | undefined>;
   close(): Promise<void>;
+}
+
+// --- Usage and webhooks (issue 14; docs/usage-and-webhooks.md) -----------------------------------
+
+/** How many requests one token had on one UTC day with one outcome (`accepted` or an error code). */
+export interface UsageCountRow {
+  tokenId: string;
+  /** Epoch milliseconds of the day's 00:00 UTC. */
+  day: number;
+  outcome: string;
+  count: number;
+}
+
+export interface UsageRepo {
+  /** Adds the counts (one upsert batch: `count = count + excluded.count`); rows must be unique by key. */
+  add(rows: readonly UsageCountRow[]): Promise<void>;
+  /** A token's rows for the days from `fromDay` to `toDay`, both included. */
+  ofToken(tokenId: string, fromDay: number, toDay: number): Promise<UsageCountRow[]>;
+  /** Deletes at most `limit` rows of days before `beforeDay`; answers how many it deleted. */
+  prune(beforeDay: number, limit: number): Promise<number>;
+}
+
+export interface WebhookRow {
+  id: string;
+  appId: number;
+  url: string;
+  /** The signing secret (`whsec_…`): stored because the server signs; never shown after creation. */
+  secret: string;
+  createdAt: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveryRow {
+  id: number;
+  webhookId: string;
+  appId: number;
+  eventId: string;
+  type: string;
+  payload: string;
+  createdAt: number;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due; null once finished. */
+  nextAttemptAt: number | null;
+  /** A worker holds the delivery until then (null: nobody does). */
+  leaseUntil: number | null;
+  leaseOwner: string | null;
+  lastAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  /** When it was delivered or given up. */
+  finishedAt: number | null;
+}
+
+export interface AttemptRow {
+  id: number;
+  deliveryId: number;
+  at: number;
+  responseStatus: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** A due delivery with what sending it needs. */
+export interface DueDelivery extends DeliveryRow {
+  url: string;
+  secret: string;
+}
+
+/** A token the expiry scan considers (an active trigger token of an app that has webhooks). */
+export interface ExpiryCandidate {
+  id: string;
+  appId: number;
+  app: string;
+  name: string;
+  createdAt: number;
+  expiresAt: number;
+  replacedBy: string | null;
+}
+
+/** The expiry scan's position for one notice kind: (expires_at, token id), in that order. */
+export interface ScanMark {
+  kind: string;
+  expiresAt: number;
+  tokenId: string;
+}
+
+export interface WebhookRepo {
+  /** Throws `UniqueViolation` when the app has a webhook for that URL. */
+  insert(row: WebhookRow): Promise<WebhookRow>;
+  /** An app's webhooks, oldest first. */
+  listByApp(appId: number): Promise<WebhookRow[]>;
+  byId(appId: number, id: string): Promise<WebhookRow | undefined>;
+  /** Deletes the webhook and (cascade) its deliveries; answers whether it existed. */
+  delete(appId: number, id: string): Promise<boolean>;
+  /** Whether any app has a webhook. */
+  any(): Promise<boolean>;
+  insertDeliveries(rows: ReadonlyArray<Omit<DeliveryRow, 'id'>>): Promise<DeliveryRow[]>;
+  /** An app's deliveries, newest first (by id); `before` pages by id (keyset). */
+  deliveries(query: { appId: number; webhookId?: string | undefined; status?: DeliveryStatus | undefined; before?: number | undefined; limit: number }): Promise<DeliveryRow[]>;
+  /** The attempts of these deliveries, oldest first. */
+  attemptsOf(deliveryIds: readonly number[]): Promise<AttemptRow[]>;
+  /** A cheap read: is any pending delivery due at `now` and not leased? */
+  hasDue(now: number): Promise<boolean>;
+  /**
+   * Pending deliveries due at `now` and not leased, soonest due first. In a write transaction they
+   * are locked until it ends, and rows another transaction locked are skipped (PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED`; SQLite's write transactions are serial anyway).
+   */
+  due(now: number, limit: number): Promise<DueDelivery[]>;
+  /** Takes the lease of these deliveries for `owner` until `until`. */
+  lease(ids: readonly number[], owner: string, until: number): Promise<void>;
+  /**
+   * Records an attempt and the delivery's new state, if `owner` still holds its lease (else nothing
+   * is written: another worker took it over). Answers whether it wrote.
+   */
+  finishAttempt(
+    id: number,
+    owner: string,
+    patch: Pick<DeliveryRow, 'status' | 'attempts' | 'nextAttemptAt' | 'lastAttemptAt' | 'lastStatus' | 'lastError' | 'finishedAt'>,
+    attempt: Omit<AttemptRow, 'id' | 'deliveryId'>,
+  ): Promise<boolean>;
+  /** Gives back every lease `owner` holds (a worker that stops). */
+  releaseLeases(owner: string): Promise<void>;
+  /** Deletes at most `limit` deliveries finished before `before` (with their attempts); answers how many. */
+  pruneFinished(before: number, limit: number): Promise<number>;
+  /** The scan marks; in a write transaction, locked until it ends (PostgreSQL `FOR UPDATE`). */
+  marks(): Promise<ScanMark[]>;
+  setMark(mark: ScanMark): Promise<void>;
+  /**
+   * Active trigger tokens of apps with webhooks whose (expires_at, id) is after `after` (a `tokenId`
+   * of '' stands for every token at that instant: only later expiries) and whose
+   * expires_at is at most `upTo`, in that order, at most `limit`.
+   */
+  expiryCandidates(after: { expiresAt: number; tokenId: string }, upTo: number, limit: number): Promise<ExpiryCandidate[]>;
 }
 
 /** Thrown by repositories when a unique constraint refuses an insert. */

@@ -3,6 +3,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
+import { BackgroundJobs, type BackgroundOptions } from '../background';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
 import { AppError, firstLine } from '../errors';
 import { Housekeeping } from '../housekeeping';
@@ -37,6 +38,8 @@ export interface ServerOptions {
   usageFlushMs?: number;
   /** How long `close` lets in-flight JSON runs finish before cutting connections (ms); default 10 000. */
   shutdownGraceMs?: number;
+  /** The background jobs' intervals (webhook deliveries, expiry scan, pruning); see BackgroundOptions. */
+  background?: Omit<BackgroundOptions, 'onError' | 'observe'>;
 }
 
 export interface RunningServer {
@@ -57,6 +60,8 @@ export interface RunningServer {
   logger: Logger;
   trigger: TriggerHandler;
   streams: StreamRegistry;
+  /** Webhook deliveries, the expiry scan and pruning (started with the server, stopped by `close`). */
+  background: BackgroundJobs;
   /** Is HTTPS on (--tls-cert/--tls-key)? */
   readonly tls: boolean;
   /**
@@ -159,6 +164,17 @@ export async function startServer(services: Services, options: ServerOptions): P
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
   const trigger = createTriggerHandler(services, { logger, metrics, streams });
+  const background = new BackgroundJobs(services, {
+    ...options.background,
+    onError: (error, job) => logger.error({ err: error, job }, 'background job failed'),
+    observe: (outcome, seconds, gaveUp, attempt) => {
+      metrics.observeWebhookAttempt(outcome, seconds, gaveUp);
+      if (outcome === 'delivered') return;
+      const entry = { delivery_id: attempt.deliveryId, webhook_id: attempt.webhookId, type: attempt.type, attempts: attempt.attempts, outcome, error: attempt.error };
+      if (gaveUp) logger.error(entry, 'webhook delivery given up (see mechamental webhooks deliveries)');
+      else logger.warn(entry, 'webhook delivery attempt failed; it will be retried');
+    },
+  });
 
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
@@ -210,6 +226,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     try {
       void streams.stop();
       services.usage.stop();
+      background.halt();
     } catch {
       // abort never throws: it runs when something else already failed
     }
@@ -238,6 +255,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     const retention = config.auditRetentionMs;
     if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
     housekeeping.start();
+    background.start();
   } catch (error) {
     // The listeners were up: close them, say why in the log and on stderr, and leave nothing behind.
     abort();
@@ -292,6 +310,7 @@ export async function startServer(services: Services, options: ServerOptions): P
       }
       await streams.stop();
       await housekeeping.stop();
+      await background.stop();
       services.usage.stop();
       try {
         await services.usage.flush();
@@ -314,6 +333,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     logger,
     trigger,
     streams,
+    background,
     get tls() {
       return tls !== null;
     },

@@ -226,7 +226,7 @@ export interface ServeProcess {
  * Spawns `mechamental serve --port 0 …args` on `dataDir` and waits for its "listening on" line
  * (or its exit, for tests of start-up failures: then `url` is empty). Killed after the test file.
  */
-export async function spawnServe(dataDir: string, args: string[] = ['--port', '0'], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+export async function spawnServe(dataDir: string, args: string[] = ['--port', '0'], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<ServeProcess> {
   const { spawn } = await import('node:child_process');
   const { cliEnv, devCommand, REPO_ROOT } = await import('./cli');
   const [program, ...rest] = devCommand();
@@ -243,7 +243,7 @@ export async function spawnServe(dataDir: string, args: string[] = ['--port', '0
   });
   let url: string;
   try {
-    url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), 30_000, 'the server to listen');
+    url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), timeoutMs, 'the server to listen');
   } catch (error) {
     throw new Error(`${(error as Error).message}; its stdout: ${stdout.slice(-1000)}; its stderr: ${stderr.slice(-1000)}`);
   }

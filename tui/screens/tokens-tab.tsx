@@ -17,6 +17,7 @@ import { clip, errorMessage, matchesFilter, relativeShort, shortTime, sortTokens
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
+import { TokenUsage } from './token-usage';
 
 /** Expiry presets for create and refresh; `null` asks for a typed date, time or duration. */
 export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
@@ -85,6 +86,7 @@ type Mode =
   | { kind: 'refresh'; token: TokenView }
   | { kind: 'refresh-date'; token: TokenView }
   | { kind: 'rotate'; token: TokenView }
+  | { kind: 'usage'; token: TokenView }
   | { kind: 'issued'; issued: Issued };
 
 export const TOKENS_KEYS: readonly KeyHint[] = [
@@ -93,7 +95,7 @@ export const TOKENS_KEYS: readonly KeyHint[] = [
   ['f', 'refresh'],
   ['o', 'rotate'],
   ['/', 'filter'],
-  ['tab', 'next tab'],
+  ['u', 'usage'],
   ['?', 'help'],
   ['q', 'back'],
 ];
@@ -126,11 +128,11 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const pipelineSlugs = useLiveQuery(async () => (await services.pipelines.list(app)).map((p) => p.slug), [app]);
 
   const all = listing.data ?? [];
-  const rows = all.filter((t) => matchesFilter(t, query));
+  const now = services.clock.now();
+  const rows = all.filter((t) => matchesFilter(t, query, now));
   const found = rows.findIndex((t) => t.id === selectedId);
   const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
   const current = rows[selected];
-  const now = services.clock.now();
   // Several keys can arrive before the next render (a held arrow key): moves count from the latest.
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
@@ -251,6 +253,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       }
       if (input === 'f') return needToken((token) => setMode({ kind: 'refresh', token }));
       if (input === 'o') return needToken((token) => setMode({ kind: 'rotate', token }));
+      if (input === 'u') return needToken((token) => setMode({ kind: 'usage', token }));
       if (key.escape && query !== '') return setQuery('');
       if (input === 'q' || key.escape) return onBack();
     },
@@ -440,6 +443,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => void rotate(mode.token, grace)} />
           </Form>
         );
+      case 'usage':
+        return <TokenUsage token={all.find((t) => t.id === mode.token.id) ?? mode.token} width={width} height={height - 1} isActive={formActive} onClose={cancel} />;
       case 'issued':
         return (
           <IssuedValueBox
@@ -460,11 +465,13 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     const keys: KeyHint[] =
       mode.kind === 'issued'
         ? [['enter', 'done, forget the value']]
-        : typing
-          ? [['enter', 'next'], ['esc', 'back']]
-          : mode.kind === 'create-expiry'
-            ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
-            : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+        : mode.kind === 'usage'
+          ? [['esc', 'back to the tokens']]
+          : typing
+            ? [['enter', 'next'], ['esc', 'back']]
+            : mode.kind === 'create-expiry'
+              ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
+              : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
         <Box flexDirection="column" flexGrow={1} overflow="hidden">
@@ -478,21 +485,26 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const bottom = (() => {
     if (mode.kind === 'filter') {
       return (
-        <Box>
-          <Text bold>Filter (name or status): </Text>
-          <TextInput
-            initialValue={query}
-            isActive={isActive}
-            onChange={(text) => {
-              setQuery(text);
-              setFallbackIndex(0);
-            }}
-            onSubmit={() => setMode({ kind: 'browse' })}
-            onCancel={() => {
-              setQuery('');
-              setMode({ kind: 'browse' });
-            }}
-          />
+        <Box flexDirection="column">
+          <Box>
+            <Text bold>Filter (name or status): </Text>
+            <TextInput
+              initialValue={query}
+              isActive={isActive}
+              onChange={(text) => {
+                setQuery(text);
+                setFallbackIndex(0);
+              }}
+              onSubmit={() => setMode({ kind: 'browse' })}
+              onCancel={() => {
+                setQuery('');
+                setMode({ kind: 'browse' });
+              }}
+            />
+          </Box>
+          <Text color={color('gray')} wrap="truncate-end">
+            or unused:30d: the active tokens not used for 30 days (any span: 7d, 90d, …)
+          </Text>
         </Box>
       );
     }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, pgTable, serial, text, uniqueIndex, bigserial } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgTable, primaryKey, serial, text, uniqueIndex, bigserial } from 'drizzle-orm/pg-core';
 
 /**
  * The PostgreSQL schema: the same tables, columns and indexes as `../sqlite/schema.ts` (a test
@@ -57,6 +57,7 @@ export const tokens = pgTable(
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),
     index('tokens_app').on(t.appId, t.createdAt),
+    index('tokens_expires').on(t.expiresAt),
     check('tokens_kind_app', sql`(${t.kind} = 'trigger' AND ${t.appId} IS NOT NULL) OR (${t.kind} = 'admin' AND ${t.appId} IS NULL)`),
   ],
 );
@@ -74,6 +75,83 @@ export const auditEvents = pgTable(
   },
   (t) => [index('audit_app').on(t.app, t.id)],
 );
+
+// --- Usage and webhooks (issue 14): the same tables as in ../sqlite/schema.ts, which explains them ---
+
+export const tokenUsage = pgTable(
+  'token_usage',
+  {
+    tokenId: text('token_id').notNull(),
+    day: ms('day').notNull(),
+    outcome: text('outcome').notNull(),
+    count: bigint('count', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.day, t.outcome] }), index('token_usage_day').on(t.day)],
+);
+
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('webhooks_app_url').on(t.appId, t.url)],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    appId: integer('app_id').notNull(),
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: ms('created_at').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: ms('next_attempt_at'),
+    leaseUntil: ms('lease_until'),
+    leaseOwner: text('lease_owner'),
+    lastAttemptAt: ms('last_attempt_at'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    finishedAt: ms('finished_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_app').on(t.appId, t.id),
+    index('webhook_deliveries_finished').on(t.finishedAt),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: bigint('delivery_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    at: ms('at').notNull(),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)],
+);
+
+export const webhookScanMarks = pgTable('webhook_scan_marks', {
+  kind: text('kind').primaryKey(),
+  expiresAt: ms('expires_at').notNull(),
+  tokenId: text('token_id').notNull(),
+});
 
 /**
  * PostgreSQL only: token state changes (revoke, refresh, rotate), in commit order, so that an

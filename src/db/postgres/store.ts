@@ -18,10 +18,13 @@ import {
   type TokenRow,
   type TokenState,
   type TokenUse,
+  type UsageRepo,
   type VerifyRow,
+  type WebhookRepo,
   type WriteTx,
 } from '../store';
 import { applyPostgresMigrations } from './migrate';
+import { postgresUsageRepo, postgresWebhookRepo } from './usage-webhooks';
 import * as schema from './schema';
 import { apps, auditEvents, pipelines, tokenEvents, tokens } from './schema';
 
@@ -98,6 +101,16 @@ function nameContains(text: string): SQL {
   return dsql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
 }
 
+/** Active at `now`, created at or before `since`, and not used since then (or never). */
+function unusedSince(since: number, now: number): SQL | undefined {
+  return and(
+    isNull(tokens.revokedAt),
+    gt(tokens.expiresAt, now),
+    lte(tokens.createdAt, since),
+    or(isNull(tokens.lastUsedAt), lte(tokens.lastUsedAt, since)),
+  );
+}
+
 async function unique<T>(work: Promise<T>, constraint: string): Promise<T> {
   try {
     return await work;
@@ -112,8 +125,12 @@ class PostgresRepos implements WriteTx {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
 
   constructor(private readonly q: Queries, private readonly clock: () => number) {
+    this.usage = postgresUsageRepo(q);
+    this.webhooks = postgresWebhookRepo(q);
     this.apps = {
       list: () => q.select().from(apps).orderBy(asc(apps.slug)),
       bySlug: async (slug) => (await q.select().from(apps).where(eq(apps.slug, slug)).limit(1))[0],
@@ -164,6 +181,7 @@ class PostgresRepos implements WriteTx {
               query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
               statusCondition(query.status, query.now, query.expiring),
               query.search ? nameContains(query.search) : undefined,
+              query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
               query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
             ),
           )
@@ -223,6 +241,8 @@ export class PostgresStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
   readonly hot: HotReads;
   readonly rateLimits: RateLimits;
   private readonly orm: Orm;
@@ -242,6 +262,8 @@ export class PostgresStore implements Store {
     this.pipelines = repos.pipelines;
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
     this.audit = repos.audit;
+    this.usage = repos.usage;
+    this.webhooks = repos.webhooks;
     this.hot = new PostgresHotReads(sql);
     this.rateLimits = new PostgresRateLimits(sql);
   }

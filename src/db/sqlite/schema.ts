@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * The database schema. Times are integer milliseconds since the epoch (UTC); they become RFC 3339
@@ -55,6 +55,8 @@ export const tokens = sqliteTable(
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),
     index('tokens_app').on(t.appId, t.createdAt),
+    // The webhook expiry scan reads tokens by expiry range (src/webhooks/expiry-scan.ts).
+    index('tokens_expires').on(t.expiresAt),
     check('tokens_kind_app', sql`(${t.kind} = 'trigger' AND ${t.appId} IS NOT NULL) OR (${t.kind} = 'admin' AND ${t.appId} IS NULL)`),
   ],
 );
@@ -73,3 +75,99 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index('audit_app').on(t.app, t.id)],
 );
+
+// --- Usage and webhooks (issue 14; docs/usage-and-webhooks.md) ---
+
+/**
+ * Requests per token, UTC day and outcome (`accepted`, or the refusal's error code), added to in
+ * batches by the UsageRecorder (never a write per request). `day` is the epoch milliseconds of that
+ * day's 00:00 UTC. No foreign key: a count for a token deleted meanwhile must not fail the batch;
+ * rows are pruned by age (MM_USAGE_RETENTION).
+ */
+export const tokenUsage = sqliteTable(
+  'token_usage',
+  {
+    tokenId: text('token_id').notNull(),
+    day: integer('day').notNull(),
+    outcome: text('outcome').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.day, t.outcome] }), index('token_usage_day').on(t.day)],
+);
+
+/** An app's webhook endpoints. `secret` signs deliveries (Standard Webhooks), so it is stored; it is shown once. */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('webhooks_app_url').on(t.appId, t.url)],
+);
+
+/**
+ * The outbox: one row per event and endpoint, written in the transaction that made the change.
+ * A worker claims due rows with a lease, delivers, and records the outcome.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    appId: integer('app_id').notNull(),
+    /** The `webhook-id` header: one per event, the same on every attempt. */
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    /** The JSON body, exactly as signed and sent. */
+    payload: text('payload').notNull(),
+    createdAt: integer('created_at').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: integer('next_attempt_at'),
+    leaseUntil: integer('lease_until'),
+    leaseOwner: text('lease_owner'),
+    lastAttemptAt: integer('last_attempt_at'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_app').on(t.appId, t.id),
+    index('webhook_deliveries_finished').on(t.finishedAt),
+  ],
+);
+
+/** Every delivery attempt: when, the receiver's status or the failure, how long it took. */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: integer('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    at: integer('at').notNull(),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)],
+);
+
+/**
+ * The expiry scan's watermarks, one per notice kind: every active token whose (expires_at, id) is
+ * at or before the mark has had that notice considered, so each scan reads only the tokens that
+ * crossed a threshold since the last one (an index range on expires_at), never every token.
+ */
+export const webhookScanMarks = sqliteTable('webhook_scan_marks', {
+  kind: text('kind').primaryKey(),
+  expiresAt: integer('expires_at').notNull(),
+  tokenId: text('token_id').notNull(),
+});

@@ -15,12 +15,15 @@ import {
   type TokenRow,
   type TokenState,
   type TokenUse,
+  type UsageRepo,
   type VerifyRow,
+  type WebhookRepo,
   type WriteTx,
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
+import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
 
 /** How many ids one `IN (…)` binds: SQLite caps the number of bound parameters. */
 const IN_BATCH = 500;
@@ -62,14 +65,28 @@ function nameContains(text: string): SQL {
   return sql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
 }
 
+/** Active at `now`, created at or before `since`, and not used since then (or never). */
+function unusedSince(since: number, now: number): SQL | undefined {
+  return and(
+    isNull(tokens.revokedAt),
+    gt(tokens.expiresAt, now),
+    lte(tokens.createdAt, since),
+    or(isNull(tokens.lastUsedAt), lte(tokens.lastUsedAt, since)),
+  );
+}
+
 /** The repositories over one connection (the store's own, used inside and outside transactions). */
 class SqliteRepos implements WriteTx {
   readonly apps: AppRepo;
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
 
   constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
+    this.usage = sqliteUsageRepo(orm);
+    this.webhooks = sqliteWebhookRepo(orm);
     this.apps = {
       list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
       bySlug: async (slug) => orm.select().from(apps).where(eq(apps.slug, slug)).get(),
@@ -115,6 +132,7 @@ class SqliteRepos implements WriteTx {
               query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
               tokenStatus(query.status, query.now, query.expiring),
               query.search ? nameContains(query.search) : undefined,
+              query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
               query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
             ),
           )
@@ -170,6 +188,8 @@ export class SqliteStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
   readonly hot: HotReads;
   readonly rateLimits = new MemoryRateLimits();
   private readonly repos: SqliteRepos;
@@ -188,6 +208,8 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
+    this.usage = this.repos.usage;
+    this.webhooks = this.repos.webhooks;
     // Both assignments see the row as it was: the address follows only a use that is the latest.
     this.recordUseStatement = db.sqlite.prepare(
       `UPDATE tokens SET last_used_ip = CASE WHEN :at >= coalesce(last_used_at, 0) THEN coalesce(:ip, last_used_ip) ELSE last_used_ip END,

@@ -6,12 +6,14 @@ import { pipelineRoutes } from './pipelines';
 import { selfRoutes } from './self';
 import { tokenRoutes } from './tokens';
 import type { Route } from './types';
+import { usageRoutes } from './usage';
+import { webhookRoutes } from './webhooks';
 
 /**
  * The whole HTTP surface in one table. `POST /v1/trigger/:pipeline` is not here: it is served by
  * the framework-free handler in `../trigger.ts`, which runs before Express on the same listener.
  * Admin tokens cannot be created over HTTP (SPEC: only on the machine itself).
  */
-export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...selfRoutes, ...leakRoutes];
+export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...usageRoutes, ...webhookRoutes, ...selfRoutes, ...leakRoutes];
 
 export type { Route } from './types';

@@ -9,7 +9,7 @@ import type { RunInput } from '../../pipelines/index';
 import type { Services } from '../../services';
 import { ControlsCache, type CompiledControls } from '../../tokens/controls';
 import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from '../../tokens/service';
-import type { UsageRecorder } from '../../tokens/usage';
+import { ACCEPTED, type UsageRecorder } from '../../tokens/usage';
 import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, scopeChallenge, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
 import { ClientAddresses } from '../client-address';
 import { errorBody, toHttpError } from '../errors';
@@ -150,7 +150,9 @@ class TriggerShared {
     this.logRequest(started, status, tokenId, pipeline);
   };
 
+  /** Every refusal goes through here: counted against its token when the token is known (usage per day). */
   sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null): void {
+    if (tokenId !== null) this.usage.count(tokenId, code);
     this.sendJson(res, status, errorBody(code, message), headers, started, tokenId, pipeline);
   }
 }
@@ -480,6 +482,7 @@ class TriggerRequest {
   /** Phase 5: the run. */
   private start(): void {
     const { shared, res, token, slug } = this;
+    shared.usage.count(token.id, ACCEPTED);
     const run: RunState = {
       streams: shared.streams,
       metrics: shared.metrics,
