@@ -26,6 +26,10 @@ export interface Config {
   maxRunsPerToken: number;
   /** `command` pipeline processes this server runs at once (then 503 busy). */
   maxChildren: number;
+  /** How long a finished run (and its events) is kept at least, for status, resume and replay (MM_RUN_RETENTION). */
+  runRetentionMs: number;
+  /** Memory that finished runs may hold in this process (MM_RUN_MEMORY); the oldest go first beyond it. */
+  runMemoryBytes: number;
 
   // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
   /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
@@ -61,6 +65,9 @@ export const DEFAULTS = {
   readyMinFree: '16MiB',
   maxRunsPerToken: 100,
   maxChildren: 64,
+  runRetention: '15m',
+  /** Holds 10,000 finished small runs (≈1.5 KiB each as counted, see src/runs/registry.ts) several times over. */
+  runMemory: '64MiB',
   // --- The listener (see Config) ---
   /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
   maxConnectionsCeiling: 4096,
@@ -208,6 +215,8 @@ const schema = z.object({
   readyMinFreeBytes: bytes('MM_READY_MIN_FREE'),
   maxRunsPerToken: count('MM_MAX_RUNS_PER_TOKEN', 1_000_000),
   maxChildren: count('MM_MAX_CHILDREN', 100_000),
+  runRetentionMs: duration('MM_RUN_RETENTION'),
+  runMemoryBytes: bytes('MM_RUN_MEMORY'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
@@ -244,6 +253,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     readyMinFreeBytes: env.MM_READY_MIN_FREE ?? DEFAULTS.readyMinFree,
     maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
     maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
+    runRetentionMs: env.MM_RUN_RETENTION ?? DEFAULTS.runRetention,
+    runMemoryBytes: env.MM_RUN_MEMORY ?? DEFAULTS.runMemory,
     // --- The listener ---
     maxConnections: given(env.MM_MAX_CONNECTIONS),
     headersTimeoutMs: env.MM_HEADERS_TIMEOUT ?? DEFAULTS.headersTimeout,
