@@ -10,7 +10,9 @@ import {
   type AuditRepo,
   type ChangeWatch,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
+  type RunRepo,
   type Store,
   type TokenQuery,
   type TokenRepo,
@@ -20,6 +22,7 @@ import {
   type WriteTx,
 } from '../store';
 import { applyPostgresMigrations } from './migrate';
+import { PostgresIdempotency, PostgresRuns } from './runs';
 import * as schema from './schema';
 import { apps, auditEvents, pipelines, tokenEvents, tokens } from './schema';
 
@@ -214,6 +217,8 @@ export class PostgresStore implements Store {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
   readonly hot: HotReads;
+  readonly idempotency: IdempotencyRepo;
+  readonly runs: RunRepo;
   private readonly orm: Orm;
   private readonly watches = new Set<PostgresTokenWatch>();
 
@@ -232,6 +237,8 @@ export class PostgresStore implements Store {
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
     this.audit = repos.audit;
     this.hot = new PostgresHotReads(sql);
+    this.idempotency = new PostgresIdempotency(sql);
+    this.runs = new PostgresRuns(sql);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * The database schema. Times are integer milliseconds since the epoch (UTC); they become RFC 3339
@@ -67,4 +67,24 @@ export const auditEvents = sqliteTable(
     detail: text('detail'),
   },
   (t) => [index('audit_app').on(t.app, t.id)],
+);
+
+/**
+ * Idempotency keys of triggers (SPEC "Runs"), scoped to a token and kept 24 h: the run a key
+ * started and, once it ended, the answer to give a retry again. Pruned in small batches.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    tokenId: text('token_id').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    pipeline: text('pipeline').notNull(),
+    runId: text('run_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    answerStatus: integer('answer_status'),
+    answer: text('answer'),
+  },
+  (t) => [primaryKey({ name: 'idempotency_keys_pk', columns: [t.tokenId, t.key] }), index('idempotency_keys_expires').on(t.expiresAt)],
 );

@@ -8,6 +8,7 @@ import {
   type AuditRepo,
   type ChangeWatch,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
   type Store,
   type TokenQuery,
@@ -17,6 +18,7 @@ import {
   type VerifyRow,
   type WriteTx,
 } from '../store';
+import { SqliteIdempotency } from './idempotency';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 
@@ -166,6 +168,9 @@ export class SqliteStore implements Store {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
   readonly hot: HotReads;
+  readonly idempotency: IdempotencyRepo;
+  /** Runs live in this process's memory on SQLite (one instance): see src/runs/. */
+  readonly runs = null;
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
@@ -186,6 +191,7 @@ export class SqliteStore implements Store {
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
     this.hot = new SqliteHotReads(db);
+    this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
 
   static open(dataDir: string, options: { minFreeBytes?: number } = {}): SqliteStore {
