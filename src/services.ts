@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { openStore } from './db/open-store';
 import type { Store } from './db/store';
+import { RunService } from './runs/service';
 import { TokenService } from './tokens/service';
 import { UsageRecorder } from './tokens/usage';
 
@@ -20,7 +21,9 @@ export interface Services {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
-  /** Writes pending last-use times and closes the store. */
+  /** Runs: kept for status, resume and replay; idempotency keys (src/runs/). */
+  readonly runs: RunService;
+  /** Writes pending last-use times (and, PostgreSQL, runs) and closes the store. */
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const pipelines = new PipelineService(store, clock, audit, apps);
     const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
     const usage = new UsageRecorder(store, clock);
+    const runs = new RunService(store, clock, { retentionMs: config.runRetentionMs, memoryBytes: config.runMemoryBytes });
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -48,13 +52,18 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       tokens,
       audit,
       usage,
+      runs,
       close: () =>
         (closing ??= (async () => {
           usage.stop();
           try {
             await usage.flush();
           } finally {
-            await store.close();
+            try {
+              await runs.close();
+            } finally {
+              await store.close();
+            }
           }
         })()),
     };
