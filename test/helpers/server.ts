@@ -198,7 +198,7 @@ export function parseEvents(raw: string): SseEvent[] {
   const blocks = raw.split('\n\n');
   blocks.pop(); // the part after the last blank line is not a complete event yet
   return blocks
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .filter((block) => block.trim() !== '' && !block.startsWith(':') && !/^retry: \d+$/.test(block))
     .map((block) => {
       const event: SseEvent = {};
       for (const line of block.split('\n')) {

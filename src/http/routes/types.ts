@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { describeZodError } from '../../apps/validation';
 import { AppError, invalidField } from '../../errors';
@@ -7,9 +8,17 @@ import type { Services } from '../../services';
 import type { Actor } from '../../audit/audit';
 import type { VerifiedToken } from '../../tokens/service';
 import type { Metrics } from '../metrics';
+import type { StreamRegistry } from '../streams';
 
-/** What a route handler answers: a JSON body with a status, or raw text (metrics). */
-export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string } | { status: 204 };
+/**
+ * What a route handler answers: a JSON body with a status, raw text (metrics), nothing, or a
+ * stream that the route writes itself, headers included (SSE: `GET /v1/runs/:id/events`).
+ */
+export type Answer =
+  | { status: number; json: unknown }
+  | { status: number; text: string; contentType: string }
+  | { status: 204 }
+  | { status: number; stream: (res: ServerResponse) => void };
 
 export interface RouteContext {
   req: Request;
@@ -21,6 +30,10 @@ export interface RouteContext {
   /** The audit actor: `api:<admin token id>`, or `self:<token id>` for a trigger token acting on itself. */
   actor: Actor;
   params: Record<string, string>;
+  /** The open-stream registry (streamed answers register there, so that a revoke ends them). */
+  streams: StreamRegistry;
+  /** The `retry:` a streamed SSE answer sends first (ms). */
+  sseRetryMs: number;
 }
 
 export interface Route {
