@@ -66,7 +66,7 @@ export const DEFAULTS = {
   maxRunsPerToken: 100,
   maxChildren: 64,
   runRetention: '15m',
-  /** Holds 10,000 finished small runs (≈1.5 KiB each as counted, see src/runs/registry.ts) several times over. */
+  /** Holds 10,000 finished small runs (≈0.9 KiB each as counted, see src/runs/service.ts) several times over, and thousands of long LLM answers. */
   runMemory: '64MiB',
   // --- The listener (see Config) ---
   /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
