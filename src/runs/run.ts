@@ -76,8 +76,16 @@ const NOOP = (): void => {};
 export class Run implements RunFeed {
   status: RunStatus = 'running';
   endedAt: number | null = null;
-  /** The texts of its `message.delta` events, in order. */
-  readonly deltas: string[] = [];
+  /**
+   * The texts of its `message.delta` events, in order; null once they were folded into `ends`.
+   * Most pipelines' output is their deltas joined (echo, command, openai): a completed run then
+   * keeps only where each delta ends in the output, and no string of its own per delta. Every
+   * kept run outlives the young generation, so each object it keeps costs the collector.
+   */
+  private texts: string[] | null = [];
+  /** End offsets of the deltas in `output` (after folding). */
+  private ends: number[] | null = null;
+  private deltaCount = 0;
   /** The output (completed runs). */
   output: unknown = undefined;
   /** Why it failed (failed runs). */
@@ -122,7 +130,7 @@ export class Run implements RunFeed {
   }
 
   get lastSeq(): number {
-    return this.status === 'running' ? 1 + this.deltas.length : 2 + this.deltas.length;
+    return this.status === 'running' ? 1 + this.deltaCount : 2 + this.deltaCount;
   }
 
   /** How to stop what runs it (kill the child, cancel the request); called once, by `stop`. */
@@ -139,10 +147,11 @@ export class Run implements RunFeed {
   /** A `message.delta`; ignored once the run ended. */
   delta(text: string): void {
     if (this.status !== 'running') return;
-    this.deltas.push(text);
+    this.texts!.push(text);
+    this.deltaCount++;
     if (this.listeners !== null) {
       const data = JSON.stringify({ text });
-      const seq = 1 + this.deltas.length;
+      const seq = 1 + this.deltaCount;
       for (const listener of this.listeners.slice()) listener.event(seq, MESSAGE_DELTA, data);
     }
     this.keeper?.changed(this);
@@ -153,7 +162,39 @@ export class Run implements RunFeed {
     if (this.status !== 'running') return;
     this.status = 'completed';
     this.output = output;
+    this.fold();
     this.finish();
+  }
+
+  /** Keeps the deltas as offsets into the output when they add up to it (see `texts`). */
+  private fold(): void {
+    const texts = this.texts!;
+    const output = this.output;
+    if (texts.length === 0 || typeof output !== 'string') return;
+    let end = 0;
+    const ends: number[] = new Array<number>(texts.length);
+    for (let i = 0; i < texts.length; i++) {
+      const text = texts[i]!;
+      if (!output.startsWith(text, end)) return;
+      ends[i] = end += text.length;
+    }
+    if (end !== output.length) return;
+    this.ends = ends;
+    this.texts = null;
+  }
+
+  /** The text of delta `index` (0-based). */
+  deltaText(index: number): string {
+    if (this.texts !== null) return this.texts[index]!;
+    return (this.output as string).slice(index === 0 ? 0 : this.ends![index - 1], this.ends![index]);
+  }
+
+  /** What its delta texts hold, in bytes (UTF-16), and how many strings: for the memory budget. */
+  textFootprint(): { bytes: number; strings: number } {
+    if (this.texts === null) return { bytes: 0, strings: 0 };
+    let bytes = 0;
+    for (const text of this.texts) bytes += text.length * 2;
+    return { bytes, strings: this.texts.length };
   }
 
   /** Ends the run with `run.failed`; ignored once it ended. */
@@ -170,14 +211,16 @@ export class Run implements RunFeed {
    */
   stop(code: string, message: string): void {
     if (this.status !== 'running') return;
-    this.fail(code, message);
     const stopper = this.stopper;
-    this.stopper = null;
+    this.fail(code, message);
     stopper?.(code);
   }
 
   private finish(): void {
     this.endedAt = this.keeper ? this.keeper.now() : this.startedAt;
+    // A kept run must hold nothing of the request that ran it: the stopper's closure reaches the
+    // pipeline's control and, through its scope, the request and the response.
+    this.stopper = null;
     const listeners = this.listeners;
     this.listeners = null;
     if (listeners !== null) {
@@ -195,7 +238,7 @@ export class Run implements RunFeed {
   /** Event `seq` (1 … lastSeq) as [name, data]. */
   eventAt(seq: number): [string, string] {
     if (seq === 1) return [RUN_STARTED, JSON.stringify({ run_id: this.id, pipeline: this.pipeline })];
-    if (seq <= this.deltas.length + 1) return [MESSAGE_DELTA, JSON.stringify({ text: this.deltas[seq - 2] })];
+    if (seq <= this.deltaCount + 1) return [MESSAGE_DELTA, JSON.stringify({ text: this.deltaText(seq - 2) })];
     if (this.status === 'completed') return [RUN_COMPLETED, JSON.stringify({ run_id: this.id, output: this.output ?? null })];
     return [RUN_FAILED, JSON.stringify({ run_id: this.id, error: this.failure })];
   }

@@ -84,6 +84,7 @@ export class RunService implements RunKeeper {
   /** This process among the instances sharing a PostgreSQL database. */
   readonly instanceId = randomBytes(8).toString('hex');
   private readonly runs = new Map<string, Run>();
+  private readonly names = new Map<string, string>();
   /** Finished runs in the order they ended; entries before `head` were dropped. */
   private finished: Run[] = [];
   private head = 0;
@@ -164,7 +165,7 @@ export class RunService implements RunKeeper {
    * `discard` forgets it when the key was lost. It must not start before one of the two.
    */
   reserve(tokenId: string, pipeline: string, background: boolean, id: string): Run {
-    const run = new Run(id, tokenId, pipeline, this.clock.now(), background, this);
+    const run = new Run(id, this.intern(tokenId), this.intern(pipeline), this.clock.now(), background, this);
     this.runs.set(id, run);
     this.running++;
     return run;
@@ -182,6 +183,19 @@ export class RunService implements RunKeeper {
 
   now(): number {
     return this.clock.now();
+  }
+
+  /**
+   * One string per token id and pipeline slug for all the runs kept: each request brings its own
+   * copies (read from the database, cut from the URL), and every object a kept run holds survives
+   * into the old generation.
+   */
+  private intern(text: string): string {
+    const known = this.names.get(text);
+    if (known !== undefined) return known;
+    if (this.names.size >= 10_000) this.names.clear();
+    this.names.set(text, text);
+    return text;
   }
 
   changed(run: Run): void {
@@ -498,8 +512,8 @@ export class RunService implements RunKeeper {
 
 /** What a finished run counts against the memory budget (see RUN_OVERHEAD_BYTES). */
 export function runBytes(run: Run): number {
-  let bytes = RUN_OVERHEAD_BYTES;
-  for (const text of run.deltas) bytes += DELTA_OVERHEAD_BYTES + text.length * 2;
+  const texts = run.textFootprint();
+  let bytes = RUN_OVERHEAD_BYTES + texts.bytes + texts.strings * DELTA_OVERHEAD_BYTES + (run.lastSeq - 2) * 8;
   const output = run.output;
   if (typeof output === 'string') bytes += output.length * 2;
   else if (output !== undefined && output !== null) bytes += (JSON.stringify(output)?.length ?? 0) * 2;

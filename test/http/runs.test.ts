@@ -299,7 +299,9 @@ describe('the EventSource reconnect rule (the eventsource package)', () => {
       const before = runs(0);
       const es = triggerSource(`${t.url}/v1/trigger/counted`, main.value, { n: 2 }, { sendRunId, drops: 3, headers: { 'Mechamental-Run-Mode': 'background' } });
       assert.equal(await es.closed, 204, `sendRunId ${sendRunId}`);
-      assert.ok(es.statuses.length >= 5, `connections: ${es.statuses.join(',')}`);
+      // Cut at least once mid-run (how many cuts land before the run ends depends on the machine's pace).
+      assert.ok(es.statuses.length >= 3, `connections: ${es.statuses.join(',')}`);
+      assert.ok(Number(es.requests[1]!['Last-Event-ID']) < 8, `the first reconnect resumed from ${es.requests[1]!['Last-Event-ID']}`);
       assert.deepEqual(es.statuses.slice(-1), [204]);
       assert.ok(es.statuses.slice(0, -1).every((s) => s === 200));
       assert.deepEqual(es.events.map((e) => e.id), ['1', '2', '3', '4', '5', '6', '7', '8'], `sendRunId ${sendRunId}`);

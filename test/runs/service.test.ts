@@ -81,6 +81,24 @@ describe('a run and its events', () => {
     assert.equal(run.lastSeq, 2);
   });
 
+  test('deltas that add up to the output are kept as offsets into it, and replay the same; others are kept as they are', () => {
+    const runs = service();
+    const folded = echoRun(runs, ['héllo ', '', 'wörld ', '🙂']);
+    assert.equal(folded.textFootprint().strings, 0);
+    const other = runs.create(TOKEN, 'chat', false);
+    other.delta('a');
+    other.delta('b');
+    other.complete({ json: 'output' });
+    assert.equal(other.textFootprint().strings, 2);
+    const texts = (run: Run) => {
+      const replay = collect();
+      run.subscribe(1, replay);
+      return replay.events.filter(([, name]) => name === 'message.delta').map(([, , data]) => (JSON.parse(data) as { text: string }).text);
+    };
+    assert.deepEqual(texts(folded), ['héllo ', '', 'wörld ', '🙂']);
+    assert.deepEqual(texts(other), ['a', 'b']);
+  });
+
   test('a run rebuilt from a stored answer has its first and its terminal event', () => {
     const run = Run.restored('run_0123456789abcdef01234567', TOKEN, 'chat', Date.now(), { output: { any: 'json' } });
     const replay = collect();

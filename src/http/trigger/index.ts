@@ -321,7 +321,11 @@ class TriggerRequest {
       if (!check.ok) return shared.sendError(res, 400, 'invalid_request', check.message, { [EXPIRATION_HEADER]: expiration }, started, token.id, null);
       this.background = check.background;
       // An EventSource reconnect: never a new run (and the pipeline may have changed or gone since).
-      if (check.after !== undefined) return reconnect(this.resumeContext(), this.runHeaders, check.after);
+      // Its body is not needed: drained, so that a long resumed stream is not a request still arriving (408).
+      if (check.after !== undefined) {
+        this.req.resume();
+        return reconnect(this.resumeContext(), this.runHeaders, check.after);
+      }
     }
     if (pipeline === null) {
       const shown = SLUG.test(slug) ? `"${slug}" ` : '';
