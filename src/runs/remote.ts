@@ -153,16 +153,22 @@ export class RemoteFollower {
     for (const subscription of [...this.subscriptions]) {
       const events = byRun.get(subscription.runId);
       if (events === undefined) continue;
-      for (const event of events) {
-        if (subscription.done) break;
-        // Only the next event in sequence: a gap (an event not yet committed) waits for the next poll.
-        if (event.seq !== subscription.after + 1) continue;
-        subscription.after = event.seq;
-        subscription.listener.event(event.seq, event.event, event.data);
-        if (isTerminal(event.event)) {
-          this.drop(subscription);
-          subscription.listener.end();
+      try {
+        for (const event of events) {
+          if (subscription.done) break;
+          // Only the next event in sequence: a gap (an event not yet committed) waits for the next poll.
+          if (event.seq !== subscription.after + 1) continue;
+          subscription.after = event.seq;
+          subscription.listener.event(event.seq, event.event, event.data);
+          if (isTerminal(event.event)) {
+            this.drop(subscription);
+            subscription.listener.end();
+          }
         }
+      } catch (error) {
+        // One reader's failure is its own: the others go on.
+        this.drop(subscription);
+        this.options.onError(error);
       }
     }
     await this.checkLeases();

@@ -222,17 +222,24 @@ export class Run implements RunFeed {
     // pipeline's control and, through its scope, the request and the response.
     this.stopper = null;
     const listeners = this.listeners;
-    this.listeners = null;
-    if (listeners !== null) {
-      const seq = this.lastSeq;
-      const [name, data] = this.eventAt(seq);
-      for (const listener of listeners) listener.event(seq, name, data);
-      for (const listener of listeners) listener.end();
-    }
     const waiters = this.endWaiters;
+    this.listeners = null;
     this.endWaiters = null;
-    if (waiters !== null) for (const waiter of waiters) waiter();
-    this.keeper?.ended(this);
+    // The registry learns of the end whatever a listener or waiter does.
+    try {
+      if (listeners !== null) {
+        const seq = this.lastSeq;
+        const [name, data] = this.eventAt(seq);
+        for (const listener of listeners) listener.event(seq, name, data);
+        for (const listener of listeners) listener.end();
+      }
+    } finally {
+      try {
+        if (waiters !== null) for (const waiter of waiters) waiter();
+      } finally {
+        this.keeper?.ended(this);
+      }
+    }
   }
 
   /** Event `seq` (1 … lastSeq) as [name, data]. */

@@ -19,6 +19,7 @@ export class SqliteIdempotency implements IdempotencyRepo {
   private readonly completeStatement: Statement<[number, string, string, string, string]>;
   private readonly releaseStatement: Statement<[string, string, string]>;
   private readonly pruneStatement: Statement<[number, number]>;
+  private readonly anyExpired: Statement<[number], { one: number }>;
 
   constructor(
     private readonly db: Db,
@@ -34,6 +35,7 @@ export class SqliteIdempotency implements IdempotencyRepo {
     this.completeStatement = sqlite.prepare('UPDATE idempotency_keys SET answer_status = ?, answer = ? WHERE token_id = ? AND key = ? AND run_id = ?');
     this.releaseStatement = sqlite.prepare('DELETE FROM idempotency_keys WHERE token_id = ? AND key = ? AND run_id = ?');
     this.pruneStatement = sqlite.prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)');
+    this.anyExpired = sqlite.prepare('SELECT 1 AS one FROM idempotency_keys WHERE expires_at <= ? LIMIT 1');
   }
 
   claim(row: IdempotencyRow, now: number): Promise<{ claimed: boolean; row: IdempotencyRow }> {
@@ -66,6 +68,8 @@ export class SqliteIdempotency implements IdempotencyRepo {
   }
 
   prune(now: number, limit: number): Promise<number> {
+    // Most minutes nothing expired: answered by a read, without taking the file's write lock.
+    if (this.anyExpired.get(now) === undefined) return Promise.resolve(0);
     return this.serial(async () => this.db.sqlite.transaction(() => this.pruneStatement.run(now, limit).changes).immediate());
   }
 }

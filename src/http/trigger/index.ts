@@ -523,7 +523,8 @@ class TriggerRequest {
         shared.runs.discard(run);
         this.unavailable(error);
       },
-    );
+    )
+      .catch((error: unknown) => this.unexpected(error));
   }
 
   /** What resume.ts needs to answer for this request (made only on those paths). */
@@ -543,6 +544,7 @@ class TriggerRequest {
       sendError: (status, code, message, headers) => shared.sendError(res, status, code, message, { [EXPIRATION_HEADER]: this.expiration, ...headers }, started, token.id, slug),
       logRequest: (status, outcome) => shared.logRequest(started, status, token.id, slug, outcome),
       unavailable: (error) => this.unavailable(error),
+      unexpected: (error) => this.unexpected(error),
     };
   }
 

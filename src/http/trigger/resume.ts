@@ -74,6 +74,8 @@ export interface ResumeContext {
   logRequest(status: number, outcome?: string): void;
   /** The store failed: 503. */
   unavailable(error: unknown): void;
+  /** Anything else failed: logged, and a 500 (or the connection cut, once the answer began). */
+  unexpected(error: unknown): void;
 }
 
 /**
@@ -112,7 +114,8 @@ export function reconnect(ctx: ResumeContext, headers: RunHeaders, after: number
       answerResume(ctx, feed, after);
     },
     (error: unknown) => ctx.unavailable(error),
-  );
+  )
+    .catch((error: unknown) => ctx.unexpected(error));
 }
 
 async function findReconnected(ctx: ResumeContext, headers: RunHeaders, after: number): Promise<RunFeed | undefined> {
@@ -173,7 +176,8 @@ export function answerHeldKey(ctx: ResumeContext, held: KeyState, fingerprint: s
       ctx.sendJson(answer.status, answer.body, { [EXPIRATION_HEADER]: ctx.expiration, [RUN_ID_HEADER]: row.runId, [REPLAYED_HEADER]: 'true' });
     },
     (error: unknown) => ctx.unavailable(error),
-  );
+  )
+    .catch((error: unknown) => ctx.unexpected(error));
 }
 
 function jsonAnswerOf(feed: RunFeed): { status: number; body: string } {
