@@ -107,7 +107,15 @@ export function executeRun(state: RunState, onSettled: () => void): void {
 
 function watchBackground(state: RunState): void {
   const { run, streams } = state;
-  const entry: OpenStream = { tokenId: state.tokenId, expiresAt: state.expiresAt, fail: (code, message) => run.stop(code, message), ping: NOOP };
+  const entry: OpenStream = {
+    tokenId: state.tokenId,
+    expiresAt: state.expiresAt,
+    // At shutdown a run gets the grace period like any JSON run (the server ends what is left after it).
+    fail: (code, message) => {
+      if (code !== 'shutting_down') run.stop(code, message);
+    },
+    ping: NOOP,
+  };
   streams.add(entry);
   run.whenEnded(() => streams.delete(entry));
 }
