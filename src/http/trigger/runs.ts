@@ -115,6 +115,7 @@ function watchBackground(state: RunState): void {
       if (code !== 'shutting_down') run.stop(code, message);
     },
     ping: NOOP,
+    watchOnly: true,
   };
   streams.add(entry);
   run.whenEnded(() => streams.delete(entry));
