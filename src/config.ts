@@ -30,6 +30,10 @@ export interface Config {
   // --- retention
   /** How long audit events are kept (MM_AUDIT_RETENTION); null: for ever. */
   auditRetentionMs: number | null;
+  /** How long a finished run (and its events) is kept at least, for status, resume and replay (MM_RUN_RETENTION). */
+  runRetentionMs: number;
+  /** Memory that finished runs may hold in this process (MM_RUN_MEMORY); the oldest go first beyond it. */
+  runMemoryBytes: number;
 
   // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
   /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
@@ -91,6 +95,9 @@ export const DEFAULTS = {
   maxRunsPerToken: 100,
   maxChildren: 64,
   auditRetention: '365d',
+  runRetention: '15m',
+  /** Holds 10,000 finished small runs (≈0.9 KiB each as counted, see src/runs/service.ts) several times over, and thousands of long LLM answers. */
+  runMemory: '64MiB',
   // --- The listener (see Config) ---
   /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
   maxConnectionsCeiling: 4096,
@@ -270,6 +277,8 @@ const schema = z.object({
     }
     return ms;
   }),
+  runRetentionMs: duration('MM_RUN_RETENTION'),
+  runMemoryBytes: bytes('MM_RUN_MEMORY'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
@@ -316,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
     maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
     auditRetentionMs: env.MM_AUDIT_RETENTION ?? DEFAULTS.auditRetention,
+    runRetentionMs: env.MM_RUN_RETENTION ?? DEFAULTS.runRetention,
+    runMemoryBytes: env.MM_RUN_MEMORY ?? DEFAULTS.runMemory,
     // --- The listener ---
     maxConnections: given(env.MM_MAX_CONNECTIONS),
     headersTimeoutMs: env.MM_HEADERS_TIMEOUT ?? DEFAULTS.headersTimeout,

@@ -39,7 +39,14 @@ export type ErrorCode =
   | 'request_timeout'
   | 'headers_too_large'
   | 'admin_on_loopback_only'
-  | 'local_only';
+  | 'local_only'
+  // runs (docs/runs.md)
+  | 'run_not_found'
+  | 'cancelled'
+  | 'client_gone'
+  | 'run_interrupted'
+  | 'idempotency_key_mismatch'
+  | 'idempotency_key_in_use';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

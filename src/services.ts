@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { openStore } from './db/open-store';
 import type { Store } from './db/store';
+import { RunService } from './runs/service';
 import { TokenService } from './tokens/service';
 import { UsageRecorder } from './tokens/usage';
 import { UsageReport } from './tokens/usage-report';
@@ -26,7 +27,9 @@ export interface Services {
   readonly usageReport: UsageReport;
   /** Webhooks per app and their outbox (TokenService writes events into it). */
   readonly webhooks: WebhookService;
-  /** Writes pending last-use times and closes the store. */
+  /** Runs: kept for status, resume and replay; idempotency keys (src/runs/). */
+  readonly runs: RunService;
+  /** Writes pending last-use times (and, PostgreSQL, runs) and closes the store. */
   close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs }, webhooks);
     const usage = new UsageRecorder(store, clock);
     const usageReport = new UsageReport(store, clock, tokens);
+    const runs = new RunService(store, clock, { retentionMs: config.runRetentionMs, memoryBytes: config.runMemoryBytes });
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -58,13 +62,18 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       usage,
       usageReport,
       webhooks,
+      runs,
       close: () =>
         (closing ??= (async () => {
           usage.stop();
           try {
             await usage.flush();
           } finally {
-            await store.close();
+            try {
+              await runs.close();
+            } finally {
+              await store.close();
+            }
           }
         })()),
     };

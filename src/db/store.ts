@@ -235,6 +235,103 @@ export interface ChangeWatch {
   readonly healthy: boolean;
 }
 
+/**
+ * An idempotency key (SPEC "Runs"): scoped to the token that sent it, kept 24 h. It names the run
+ * it started and, once that run ended, the answer to replay (an HTTP status and a JSON body).
+ */
+export interface IdempotencyRow {
+  tokenId: string;
+  key: string;
+  /** SHA-256 (hex) of the pipeline and the request body: a retry must send the same. */
+  fingerprint: string;
+  pipeline: string;
+  runId: string;
+  createdAt: number;
+  expiresAt: number;
+  /** The answer's HTTP status once the run ended; null while it runs. */
+  answerStatus: number | null;
+  /** The answer's JSON text once the run ended; null while it runs. */
+  answer: string | null;
+}
+
+export interface IdempotencyRepo {
+  /**
+   * Takes the key for a new run, atomically (one winner however many retries race, across
+   * processes and instances): answers `claimed: true` with `row` stored, or `claimed: false` with
+   * the row that holds the key. A row whose `expiresAt` is at or before `now` no longer holds it.
+   */
+  claim(row: IdempotencyRow, now: number): Promise<{ claimed: boolean; row: IdempotencyRow }>;
+  /** The key's row, unless it expired by `now`. */
+  find(tokenId: string, key: string, now: number): Promise<IdempotencyRow | undefined>;
+  /** Stores the answer of the key's run (only while the row still names `runId`). */
+  complete(tokenId: string, key: string, runId: string, answerStatus: number, answer: string): Promise<void>;
+  /** Gives the key back (its run was stopped before it did anything worth replaying). */
+  release(tokenId: string, key: string, runId: string): Promise<void>;
+  /** Deletes up to `limit` rows that expired by `now`; answers how many. */
+  prune(now: number, limit: number): Promise<number>;
+}
+
+export type RunStatusColumn = 'running' | 'completed' | 'failed';
+
+/** A run as PostgreSQL keeps it, so that any instance can answer for it (SQLite: runs live in memory). */
+export interface RunRow {
+  id: string;
+  tokenId: string;
+  pipeline: string;
+  status: RunStatusColumn;
+  startedAt: number;
+  endedAt: number | null;
+  /** JSON text of the output (completed runs). */
+  output: string | null;
+  /** JSON text of `{code, message}` (failed runs). */
+  error: string | null;
+  /** The sequence number of its last stored event. */
+  lastSeq: number;
+  /** The instance that runs it (a random id per process). */
+  owner: string;
+  /** When the owner last said it is still running it; a running run not heard of for a while was lost with its instance. */
+  heartbeatAt: number;
+  /** Set by a cancel on another instance; the owner ends the run. */
+  cancelRequestedAt: number | null;
+}
+
+export interface RunEventRow {
+  runId: string;
+  seq: number;
+  event: string;
+  /** One-line JSON text. */
+  data: string;
+}
+
+/** Runs and their events on PostgreSQL, written in batches by the instance that runs them. */
+export interface RunRepo {
+  /**
+   * Stores a batch in one transaction: runs new or changed since the last batch (inserted, or
+   * updated in place: status, end, output, error, last_seq, heartbeat) and their new events.
+   */
+  write(runs: ReadonlyArray<Omit<RunRow, 'cancelRequestedAt'>>, events: readonly RunEventRow[]): Promise<void>;
+  find(id: string): Promise<RunRow | undefined>;
+  /** The newest run of this token and pipeline that has an event `minSeq` (the reconnect of an EventSource that names no run). */
+  latest(tokenId: string, pipeline: string, minSeq: number): Promise<RunRow | undefined>;
+  /** Events of these runs after the given sequence numbers, ordered by run and sequence (one query for every run followed). */
+  eventsAfter(cursors: ReadonlyArray<{ runId: string; after: number }>): Promise<RunEventRow[]>;
+  /** The status and heartbeat of these runs. */
+  states(ids: readonly string[]): Promise<Array<Pick<RunRow, 'id' | 'status' | 'heartbeatAt' | 'lastSeq'>>>;
+  /** Asks the owner of a running run of this token to cancel it; answers whether such a run exists. */
+  requestCancel(id: string, tokenId: string, at: number): Promise<boolean>;
+  /** The running runs of `owner` that someone asked to cancel. */
+  cancelRequested(owner: string): Promise<string[]>;
+  /** Marks the running runs of `owner` as alive at `at`. */
+  heartbeat(owner: string, at: number): Promise<void>;
+  /**
+   * Ends a running run whose heartbeat is older than `staleBefore` as failed with `error` (JSON),
+   * appending its terminal event; answers whether it did (one instance wins).
+   */
+  finishLost(id: string, staleBefore: number, at: number, error: string, eventData: string): Promise<boolean>;
+  /** Deletes up to `limit` runs (and their events) that ended before `endedBefore`; answers how many. */
+  prune(endedBefore: number, limit: number): Promise<number>;
+}
+
 export interface Store extends Repos {
   readonly dialect: Dialect;
   /** Per-token rate limits (GCRA): in memory on SQLite, one row per limited token on PostgreSQL (one limit across instances). */
@@ -244,6 +341,13 @@ export interface Store extends Repos {
   /** How many migrations this open applied (0 when the schema was already up to date). */
   readonly appliedMigrations: number;
   readonly hot: HotReads;
+  /** Idempotency keys of triggers (both dialects: they hold across restarts and instances). */
+  readonly idempotency: IdempotencyRepo;
+  /**
+   * Runs and their events, on PostgreSQL (so that any instance can resume them); null on SQLite,
+   * where one process serves them from its memory.
+   */
+  readonly runs: RunRepo | null;
   /**
    * Runs `work` in one write transaction and answers its result; a throw rolls everything back.
    * SQLite: `BEGIN IMMEDIATE` (serial, also within this process), durable on commit (WAL,

@@ -13,6 +13,8 @@ import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
 import type { Answer } from './routes/types';
+import { SSE_RETRY_MS } from './sse';
+import { StreamRegistry } from './streams';
 
 /**
  * Which part of the HTTP surface an app serves:
@@ -33,6 +35,10 @@ export interface AppDeps {
   surface?: Surface;
   /** The listeners' URLs (known once they listen), for messages that point from one to the other. */
   urls?: { main(): string; admin(): string };
+  /** The open-stream registry shared with the trigger; default a new one (not started). */
+  streams?: StreamRegistry;
+  /** The `retry:` of streamed SSE answers (ms); default 3000. */
+  sseRetryMs?: number;
 }
 
 /** The trigger's path: served by trigger.ts for POST; Express answers its other methods (405). */
@@ -100,6 +106,8 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const controls = new ControlsCache();
   const clientAddressOf = (req: Request, res: Response): string =>
     (locals(res).clientAddress ??= addresses.of(req.socket.remoteAddress, joined(req.headers['x-forwarded-for'])));
+  const streams = deps.streams ?? new StreamRegistry(services, { metrics, logger });
+  const sseRetryMs = deps.sseRetryMs ?? SSE_RETRY_MS;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -212,8 +220,11 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
           actor: token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli',
           params: req.params as Record<string, string>,
           clientAddress: clientAddressOf(req, res),
+          streams,
+          sseRetryMs,
         });
         if ('json' in answer) res.status(answer.status).set(answer.headers ?? {}).json(answer.json);
+        else if ('stream' in answer) answer.stream(res);
         else if ('text' in answer) res.status(answer.status).type(answer.contentType).send(answer.text);
         else res.status(answer.status).end();
       } catch (error) {

@@ -66,6 +66,29 @@ export class Metrics {
     },
   });
 
+  private runsKept: (() => { count: number; bytes: number }) | undefined;
+  readonly keptRuns = new Gauge({
+    name: 'mechamental_runs_kept',
+    help: 'Runs this process keeps (running and finished) for status, resume and replay.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.runsKept) this.keptRuns.set(this.runsKept().count);
+    },
+  });
+  readonly keptRunBytes = new Gauge({
+    name: 'mechamental_runs_kept_bytes',
+    help: 'What the finished runs kept count against MM_RUN_MEMORY, in bytes.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.runsKept) this.keptRunBytes.set(this.runsKept().bytes);
+    },
+  });
+
+  /** Reports the runs kept (see `keptRuns`). */
+  watchRuns(kept: () => { count: number; bytes: number }): void {
+    this.runsKept = kept;
+  }
+
   /** Reports the health of the change feed (see `changeFeed`). */
   watchChangeFeed(up: () => boolean): void {
     this.changeFeedUp = up;

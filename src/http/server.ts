@@ -40,6 +40,8 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** The background jobs' intervals (webhook deliveries, expiry scan, pruning); see BackgroundOptions. */
   background?: Omit<BackgroundOptions, 'onError' | 'observe'>;
+  /** The `retry:` every SSE answer sends first (ms); default 3000 (SPEC). Tests shorten it. */
+  sseRetryMs?: number;
 }
 
 export interface RunningServer {
@@ -163,7 +165,6 @@ export async function startServer(services: Services, options: ServerOptions): P
   const housekeeping = new Housekeeping(logger);
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
-  const trigger = createTriggerHandler(services, { logger, metrics, streams });
   const background = new BackgroundJobs(services, {
     ...options.background,
     onError: (error, job) => logger.error({ err: error, job }, 'background job failed'),
@@ -175,12 +176,14 @@ export async function startServer(services: Services, options: ServerOptions): P
       else logger.warn(entry, 'webhook delivery attempt failed; it will be retried');
     },
   });
+  const trigger = createTriggerHandler(services, { logger, metrics, streams, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) });
 
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
   const urls = { main: () => url, admin: () => adminUrl };
-  const mainApp = createApp(services, { logger, metrics, surface: split ? 'public' : 'all', urls });
-  const adminApp = split ? createApp(services, { logger, metrics, surface: 'admin', urls }) : null;
+  const appDeps = { logger, metrics, urls, streams, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) };
+  const mainApp = createApp(services, { ...appDeps, surface: split ? 'public' : 'all' });
+  const adminApp = split ? createApp(services, { ...appDeps, surface: 'admin' }) : null;
 
   const listenHosts = split ? [options.host, config.adminHost] : [options.host];
   // Until the ports are known (port 0), names are matched on any port by the slower path.
@@ -227,6 +230,7 @@ export async function startServer(services: Services, options: ServerOptions): P
       void streams.stop();
       services.usage.stop();
       background.halt();
+      services.runs.stop();
     } catch {
       // abort never throws: it runs when something else already failed
     }
@@ -251,6 +255,8 @@ export async function startServer(services: Services, options: ServerOptions): P
     for (const listener of listeners) listener.on('error', (error) => logger.error({ err: error }, 'server error'));
     streams.start();
     metrics.watchChangeFeed(() => streams.watching);
+    services.runs.start((error, what) => logger.error({ err: error }, what));
+    metrics.watchRuns(() => ({ count: services.runs.size, bytes: services.runs.bytes }));
     services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
     const retention = config.auditRetentionMs;
     if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
@@ -308,14 +314,22 @@ export async function startServer(services: Services, options: ServerOptions): P
         for (const listener of listeners) listener.closeAllConnections();
         await closed;
       }
+      // Runs still going after the grace (background ones, JSON ones cut off) end as shutting_down.
+      services.runs.endAll('shutting_down', 'the server is shutting down; retry shortly');
       await streams.stop();
       await housekeeping.stop();
       await background.stop();
       services.usage.stop();
+      services.runs.stop();
       try {
         await services.usage.flush();
       } catch (error) {
         logger.error({ err: error }, 'writing last_used_at at shutdown failed');
+      }
+      try {
+        await services.runs.flush();
+      } catch (error) {
+        logger.error({ err: error }, 'writing runs to the database at shutdown failed');
       }
       logger.info('stopped');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));

@@ -34,13 +34,18 @@ export interface TestServer {
 
 /**
  * The real server (trigger handler + Express app) on 127.0.0.1, port 0, over real services on a
- * fresh SQLite file (testServices: ManualClock starting at the real now); logs captured at debug
- * level. Closed after the test file.
+ * fresh SQLite file (testServices: ManualClock starting at the real now), or exactly the
+ * PostgreSQL database `databaseUrl` (two servers on one URL are two instances); logs captured at
+ * debug level. Closed after the test file.
  */
 export async function startTestServer(
-  options: { env?: NodeJS.ProcessEnv; dataDir?: string; server?: Partial<ServerOptions> } = {},
+  options: { env?: NodeJS.ProcessEnv; dataDir?: string; databaseUrl?: string; server?: Partial<ServerOptions> } = {},
 ): Promise<TestServer> {
-  const services = await testServices({ env: { MM_LOG_LEVEL: 'debug', ...options.env }, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  const services = await testServices({
+    env: { MM_LOG_LEVEL: 'debug', ...options.env },
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+  });
   const logs = new LogCapture();
   const server = await startServer(services, { host: '127.0.0.1', port: 0, logStream: logs, revocationPollMs: 50, ...options.server });
   after(() => server.close());
@@ -198,7 +203,7 @@ export function parseEvents(raw: string): SseEvent[] {
   const blocks = raw.split('\n\n');
   blocks.pop(); // the part after the last blank line is not a complete event yet
   return blocks
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .filter((block) => block.trim() !== '' && !block.startsWith(':') && !/^retry: \d+$/.test(block))
     .map((block) => {
       const event: SseEvent = {};
       for (const line of block.split('\n')) {

@@ -178,5 +178,68 @@ export const rateLimits = pgTable('rate_limits', {
   tat: ms('tat').notNull(),
 });
 
+/** Idempotency keys of triggers: as in the SQLite schema. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tokenId: text('token_id').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    pipeline: text('pipeline').notNull(),
+    runId: text('run_id').notNull(),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+    answerStatus: integer('answer_status'),
+    answer: text('answer'),
+  },
+  (t) => [primaryKey({ name: 'idempotency_keys_pk', columns: [t.tokenId, t.key] }), index('idempotency_keys_expires').on(t.expiresAt)],
+);
+
+/**
+ * PostgreSQL only: runs, so that a run started on one instance can be read, resumed and cancelled
+ * through any other (on SQLite one process keeps them in memory). Written in batches by the
+ * instance that runs them (`owner`), which also notes it is alive (`heartbeat_at`); pruned after
+ * MM_RUN_RETENTION in small batches.
+ */
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    tokenId: text('token_id').notNull(),
+    pipeline: text('pipeline').notNull(),
+    status: text('status', { enum: ['running', 'completed', 'failed'] }).notNull(),
+    startedAt: ms('started_at').notNull(),
+    endedAt: ms('ended_at'),
+    output: text('output'),
+    error: text('error'),
+    lastSeq: integer('last_seq').notNull(),
+    owner: text('owner').notNull(),
+    heartbeatAt: ms('heartbeat_at').notNull(),
+    cancelRequestedAt: ms('cancel_requested_at'),
+  },
+  (t) => [
+    index('runs_token_pipeline').on(t.tokenId, t.pipeline, t.startedAt),
+    index('runs_ended').on(t.endedAt),
+    // The owner's heartbeat and cancel checks touch only its running runs.
+    index('runs_running_owner')
+      .on(t.owner)
+      .where(sql`${t.status} = 'running'`),
+  ],
+);
+
+/** PostgreSQL only: the events of `runs`, by their sequence numbers (the SSE ids). */
+export const runEvents = pgTable(
+  'run_events',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    event: text('event').notNull(),
+    data: text('data').notNull(),
+  },
+  (t) => [primaryKey({ name: 'run_events_pk', columns: [t.runId, t.seq] })],
+);
+
 /** Tables that exist only in this dialect (the schema comparison test allows exactly these). */
-export const POSTGRES_ONLY_TABLES = ['token_events', 'rate_limits'] as const;
+export const POSTGRES_ONLY_TABLES = ['token_events', 'rate_limits', 'runs', 'run_events'] as const;

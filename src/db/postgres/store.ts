@@ -11,7 +11,9 @@ import {
   type AuditRepo,
   type ChangeWatch,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
+  type RunRepo,
   type Store,
   type TokenQuery,
   type TokenRepo,
@@ -25,6 +27,7 @@ import {
 } from '../store';
 import { applyPostgresMigrations } from './migrate';
 import { postgresUsageRepo, postgresWebhookRepo } from './usage-webhooks';
+import { PostgresIdempotency, PostgresRuns } from './runs';
 import * as schema from './schema';
 import { apps, auditEvents, pipelines, tokenEvents, tokens } from './schema';
 
@@ -245,6 +248,8 @@ export class PostgresStore implements Store {
   readonly webhooks: WebhookRepo;
   readonly hot: HotReads;
   readonly rateLimits: RateLimits;
+  readonly idempotency: IdempotencyRepo;
+  readonly runs: RunRepo;
   private readonly orm: Orm;
   private readonly watches = new Set<PostgresTokenWatch>();
 
@@ -266,6 +271,8 @@ export class PostgresStore implements Store {
     this.webhooks = repos.webhooks;
     this.hot = new PostgresHotReads(sql);
     this.rateLimits = new PostgresRateLimits(sql);
+    this.idempotency = new PostgresIdempotency(sql);
+    this.runs = new PostgresRuns(sql);
   }
 
   /**

@@ -171,3 +171,22 @@ export const webhookScanMarks = sqliteTable('webhook_scan_marks', {
   expiresAt: integer('expires_at').notNull(),
   tokenId: text('token_id').notNull(),
 });
+/**
+ * Idempotency keys of triggers (SPEC "Runs"), scoped to a token and kept 24 h: the run a key
+ * started and, once it ended, the answer to give a retry again. Pruned in small batches.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    tokenId: text('token_id').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    pipeline: text('pipeline').notNull(),
+    runId: text('run_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    answerStatus: integer('answer_status'),
+    answer: text('answer'),
+  },
+  (t) => [primaryKey({ name: 'idempotency_keys_pk', columns: [t.tokenId, t.key] }), index('idempotency_keys_expires').on(t.expiresAt)],
+);

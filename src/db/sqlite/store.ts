@@ -8,6 +8,7 @@ import {
   type AuditRepo,
   type ChangeWatch,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
   type Store,
   type TokenQuery,
@@ -21,6 +22,7 @@ import {
   type WriteTx,
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
+import { SqliteIdempotency } from './idempotency';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
@@ -192,6 +194,9 @@ export class SqliteStore implements Store {
   readonly webhooks: WebhookRepo;
   readonly hot: HotReads;
   readonly rateLimits = new MemoryRateLimits();
+  readonly idempotency: IdempotencyRepo;
+  /** Runs live in this process's memory on SQLite (one instance): see src/runs/. */
+  readonly runs = null;
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
@@ -219,6 +224,7 @@ export class SqliteStore implements Store {
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
     this.hot = new SqliteHotReads(db);
+    this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
 
   static open(dataDir: string, options: { minFreeBytes?: number } = {}): SqliteStore {
