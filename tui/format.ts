@@ -1,4 +1,3 @@
-import type { AuditEventView } from '../src/audit/audit';
 import type { TokenView } from '../src/tokens/service';
 import { AppError } from '../src/errors';
 
@@ -48,13 +47,7 @@ export function matchesFilter(token: TokenView, query: string): boolean {
   return token.name.toLowerCase().includes(q) || token.status.startsWith(q) || token.id.startsWith(q);
 }
 
-/** What an audit event is about, in a few words: the token or pipeline name, or the token id. */
-export function auditSubject(event: AuditEventView): string {
-  const detail = event.detail ?? {};
-  const name = typeof detail.name === 'string' ? detail.name : undefined;
-  const pipeline = typeof detail.pipeline === 'string' ? `pipeline ${detail.pipeline}` : undefined;
-  return [name ? `"${name}"` : pipeline, event.token_id ?? undefined].filter(Boolean).join(' ') || (event.app ?? '');
-}
+export { auditSubject } from '../src/ui-text/audit';
 
 /** The first row to show so that `selected` stays visible in a window of `visible` rows. */
 export function scrollStart(count: number, selected: number, visible: number): number {

@@ -3,6 +3,7 @@
  * times are said, and the confirm texts. Nothing here reads a clock, touches I/O or imports Node or
  * React: the console's browser bundle imports it as it is.
  */
+export * from './audit';
 export * from './messages';
 export * from './pipeline-summary';
 export * from './presets';
