@@ -2,6 +2,7 @@ import { AppService, PipelineService } from './apps/apps';
 import { AuditLog, type Actor } from './audit/audit';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
+import { ConsoleSessionService } from './console/sessions';
 import { openStore } from './db/open-store';
 import type { Store } from './db/store';
 import { TokenService } from './tokens/service';
@@ -20,6 +21,8 @@ export interface Services {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
+  /** Web console sessions and sign-in codes. */
+  readonly console: ConsoleSessionService;
   /** Writes pending last-use times and closes the store. */
   close(): Promise<void>;
 }
@@ -37,6 +40,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const pipelines = new PipelineService(store, clock, audit, apps);
     const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
     const usage = new UsageRecorder(store, clock);
+    const consoleSessions = new ConsoleSessionService(store, clock, audit, tokens, { maxTtlMs: config.maxTokenTtlMs });
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -48,6 +52,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       tokens,
       audit,
       usage,
+      console: consoleSessions,
       close: () =>
         (closing ??= (async () => {
           usage.stop();

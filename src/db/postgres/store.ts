@@ -9,6 +9,7 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
   type PipelineRepo,
   type Store,
@@ -19,6 +20,7 @@ import {
   type VerifyRow,
   type WriteTx,
 } from '../store';
+import { postgresConsoleRepo } from './console';
 import { applyPostgresMigrations } from './migrate';
 import * as schema from './schema';
 import { apps, auditEvents, pipelines, tokenEvents, tokens } from './schema';
@@ -107,6 +109,7 @@ class PostgresRepos implements WriteTx {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly console: ConsoleRepo;
 
   constructor(private readonly q: Queries, private readonly clock: () => number) {
     this.apps = {
@@ -176,6 +179,7 @@ class PostgresRepos implements WriteTx {
         throw new Error('recordUses runs through PostgresStore.recordUses');
       },
     };
+    this.console = postgresConsoleRepo(q);
     this.audit = {
       insert: async (row) => {
         await q.insert(auditEvents).values(row);
@@ -213,6 +217,7 @@ export class PostgresStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   private readonly orm: Orm;
   private readonly watches = new Set<PostgresTokenWatch>();
@@ -231,6 +236,7 @@ export class PostgresStore implements Store {
     this.pipelines = repos.pipelines;
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
     this.audit = repos.audit;
+    this.console = repos.console;
     this.hot = new PostgresHotReads(sql);
   }
 

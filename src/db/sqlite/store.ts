@@ -7,6 +7,7 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
   type PipelineRepo,
   type Store,
@@ -17,6 +18,7 @@ import {
   type VerifyRow,
   type WriteTx,
 } from '../store';
+import { sqliteConsoleRepo } from './console';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 
@@ -66,6 +68,7 @@ class SqliteRepos implements WriteTx {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly console: ConsoleRepo;
 
   constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
     this.apps = {
@@ -129,6 +132,7 @@ class SqliteRepos implements WriteTx {
         throw new Error('recordUses runs through SqliteStore.recordUses');
       },
     };
+    this.console = sqliteConsoleRepo(orm);
     this.audit = {
       insert: async (row) => {
         orm.insert(auditEvents).values(row).run();
@@ -165,6 +169,7 @@ export class SqliteStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
@@ -182,6 +187,7 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
+    this.console = this.repos.console;
     this.recordUseStatement = db.sqlite.prepare('UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
