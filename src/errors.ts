@@ -38,7 +38,9 @@ export type ErrorCode =
   | 'request_timeout'
   | 'headers_too_large'
   | 'admin_on_loopback_only'
-  | 'local_only';
+  | 'local_only'
+  // the web console
+  | 'csrf_rejected';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

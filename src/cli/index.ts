@@ -2,6 +2,7 @@ import { describeStorageError } from '../db/errors';
 import { isAppError } from '../errors';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
+import { consoleCommand } from './console';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
 import { healthcheckCommand } from './healthcheck';
 import { maintenanceCommands } from './maintenance';
@@ -13,6 +14,7 @@ import { tuiCommand } from './tui';
 export const COMMANDS: Command[] = [
   serveCommand,
   tuiCommand,
+  consoleCommand,
   ...appCommands,
   ...pipelineCommands,
   ...tokenCommands,

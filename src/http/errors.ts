@@ -41,6 +41,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   headers_too_large: 431,
   admin_on_loopback_only: 403,
   local_only: 403,
+  csrf_rejected: 403,
 };
 
 export function statusFor(code: ErrorCode): number {

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/usage';
 import { createApp } from './app';
+import { ConsoleChangeFeed } from './console/change-feed';
 import { errorBody } from './errors';
 import { AllowedHosts, HOST_DUPLICATE, HOST_EMPTY, HOST_MISDIRECTED, HOST_MISSING, HOST_OK, isLoopbackHost, type HostVerdict } from './host-check';
 import { createListener, ListenerMetrics, markResponse, readOpenFileLimit, type Listener, type ListenerLimits } from './listeners';
@@ -161,8 +162,9 @@ export async function startServer(services: Services, options: ServerOptions): P
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
   const urls = { main: () => url, admin: () => adminUrl };
-  const mainApp = createApp(services, { logger, metrics, surface: split ? 'public' : 'all', urls });
-  const adminApp = split ? createApp(services, { logger, metrics, surface: 'admin', urls }) : null;
+  const consoleFeed = new ConsoleChangeFeed(services, { logger });
+  const mainApp = createApp(services, { logger, metrics, surface: split ? 'public' : 'all', urls, consoleFeed });
+  const adminApp = split ? createApp(services, { logger, metrics, surface: 'admin', urls, consoleFeed }) : null;
 
   const listenHosts = split ? [options.host, config.adminHost] : [options.host];
   // Until the ports are known (port 0), names are matched on any port by the slower path.
@@ -207,6 +209,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     }
     try {
       void streams.stop();
+      consoleFeed.stop();
       services.usage.stop();
     } catch {
       // abort never throws: it runs when something else already failed
@@ -269,6 +272,7 @@ export async function startServer(services: Services, options: ServerOptions): P
       trigger.beginShutdown();
       const closed = Promise.all(listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
       streams.endAll('shutting_down', 'the server is shutting down; retry shortly');
+      consoleFeed.stop();
       // A monotonic deadline: wall-clock changes must not shorten or stretch the grace period.
       const deadline = performance.now() + (options.shutdownGraceMs ?? 10_000);
       let done = false;

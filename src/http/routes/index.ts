@@ -2,6 +2,7 @@ import { appRoutes } from './apps';
 import { auditRoutes } from './audit';
 import { operationRoutes } from './operations';
 import { pipelineRoutes } from './pipelines';
+import { settingsRoutes } from './settings';
 import { tokenRoutes } from './tokens';
 import type { Route } from './types';
 
@@ -10,6 +11,6 @@ import type { Route } from './types';
  * the framework-free handler in `../trigger.ts`, which runs before Express on the same listener.
  * Admin tokens cannot be created over HTTP (SPEC: only on the machine itself).
  */
-export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes];
+export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...settingsRoutes];
 
 export type { Route } from './types';
