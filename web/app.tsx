@@ -30,23 +30,31 @@ export function App() {
     [api],
   );
 
+  /** Signs in with the code of a `mechamental console` link, first taking it out of the address bar and history (it works once). */
+  const signInWith = useCallback(
+    async (code: string) => {
+      window.history.replaceState(null, '', `${window.location.pathname}${hrefOf({ page: 'apps' })}`);
+      await enter(await api.signIn({ code }));
+    },
+    [api, enter],
+  );
+
   useEffect(() => {
     performance.mark('console-first-render');
     const code = signInCodeOf(window.location.hash);
-    const start = async () => {
-      if (code !== undefined) {
-        // The code works once: take it out of the address bar and history before anything else.
-        window.history.replaceState(null, '', `${window.location.pathname}${hrefOf({ page: 'apps' })}`);
-        await enter(await api.signIn({ code }));
-        return;
-      }
-      await enter(await api.session());
-    };
-    start().catch((error: unknown) => {
-      const quiet = error instanceof ApiError && error.status === 401 && code === undefined;
-      signedOut(quiet ? undefined : (error as Error).message);
+    (code !== undefined ? signInWith(code) : api.session().then(enter)).catch((error: unknown) => {
+      // No session yet is not an error: the sign-in page says what to do.
+      signedOut(error instanceof ApiError && error.status === 401 && code === undefined ? undefined : (error as Error).message);
     });
-  }, [api, enter, signedOut]);
+    // A sign-in link opened in a tab that shows the console already changes only the fragment.
+    const onHashChange = () => {
+      const next = signInCodeOf(window.location.hash);
+      if (next !== undefined) signInWith(next).catch((error: Error) => signedOut(error.message));
+    };
+    window.addEventListener('hashchange', onHashChange);
+    return () => window.removeEventListener('hashchange', onHashChange);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once, at start
+  }, []);
 
   const checkSession = useCallback(() => {
     api.session().then(
