@@ -9,9 +9,9 @@ export const ISSUED_WARNING = 'copy it now: it will not be shown again';
 /** What confirming a revocation does (the revoke confirmation's second line). */
 export const REVOKE_CONSEQUENCE = 'It stops working immediately; this cannot be undone.';
 
-/** The revoke confirmation's question. */
-export function revokeQuestion(name: string, id: string): string {
-  return `Revoke "${name}" (${id})?`;
+/** The revoke confirmation's question; without `id` (where the id is shown beside it), the short form. */
+export function revokeQuestion(name: string, id?: string): string {
+  return id === undefined ? `Revoke "${name}"?` : `Revoke "${name}" (${id})?`;
 }
 
 /** What a refresh does not change. */

@@ -20,8 +20,9 @@ export function RevokeConfirm({ app, token, onRevoked, onCancel }: { app: string
   };
   return (
     <div>
-      <p className="consequence">
-        “{token.name}” ({token.hint}): {REVOKE_CONSEQUENCE} Requests with it get 401 Unauthorized.
+      <p className="consequence">{REVOKE_CONSEQUENCE} Requests with it get 401 Unauthorized.</p>
+      <p className="meta">
+        {token.id} · <code>{token.hint}</code>
       </p>
       <ErrorMessage message={error} />
       <div className="actions">

@@ -28,7 +28,7 @@ function titleOf(open: Open): string {
     case 'issued':
       return 'Copy the token value';
     case 'revoke':
-      return revokeQuestion(open.token.name, open.token.id);
+      return revokeQuestion(open.token.name);
     case 'refresh':
       return `Refresh “${open.token.name}”`;
     case 'rotate':
