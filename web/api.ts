@@ -101,8 +101,10 @@ export class Api {
     return this.request<SignedIn>('POST', '/console/api/sign-in', credential, {});
   }
 
-  session(): Promise<SignedIn> {
-    return this.get<SignedIn>('/console/api/session');
+  /** The session, or null when this browser has none (a session that ended is a 401: onSignedOut says why). */
+  async session(): Promise<SignedIn | null> {
+    const answer = await this.get<SignedIn | { session: null }>('/console/api/session');
+    return answer.session === null ? null : (answer as SignedIn);
   }
 
   signOut(): Promise<void> {

@@ -42,9 +42,11 @@ export function App() {
   useEffect(() => {
     performance.mark('console-first-render');
     const code = signInCodeOf(window.location.hash);
-    (code !== undefined ? signInWith(code) : api.session().then(enter)).catch((error: unknown) => {
-      // No session yet is not an error: the sign-in page says what to do.
-      signedOut(error instanceof ApiError && error.status === 401 && code === undefined ? undefined : (error as Error).message);
+    const start = code !== undefined ? signInWith(code) : api.session().then((signedIn) => (signedIn ? enter(signedIn) : signedOut()));
+    start.catch((error: unknown) => {
+      // A 401 has already said why (Api's onSignedOut): the session ended, or the link was used.
+      if (error instanceof ApiError && error.status === 401 && code === undefined) return;
+      signedOut((error as Error).message);
     });
     // A sign-in link opened in a tab that shows the console already changes only the fragment.
     const onHashChange = () => {
@@ -58,7 +60,7 @@ export function App() {
 
   const checkSession = useCallback(() => {
     api.session().then(
-      (signedIn) => api.useSession(signedIn.session),
+      (signedIn) => (signedIn ? api.useSession(signedIn.session) : signedOut()),
       () => undefined, // a 401 already signed out (Api's onSignedOut); a network error: the feed retries
     );
   }, [api]);

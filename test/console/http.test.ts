@@ -90,6 +90,12 @@ describe('the web console over HTTP (issue 16)', () => {
     assert.equal(again.status, 200);
     assert.equal(again.headers['cache-control'], 'no-store');
     assert.equal(again.json<{ session: { csrf_token: string } }>().session.csrf_token, session.csrf);
+    // A browser with no cookie asks "am I signed in?": not an authentication failure, just no.
+    const none = await request(`${t.url}/console/api/session`);
+    assert.equal(none.status, 200);
+    assert.equal(none.headers['cache-control'], 'no-store');
+    assert.deepEqual(none.json(), { session: null, trigger_url: t.url });
+    assert.equal(none.headers['www-authenticate'], undefined);
     const [event] = await t.services.audit.list({ limit: 1 });
     assert.deepEqual([event!.action, event!.actor, event!.detail?.via], ['console.signed_in', `console:${admin.token.id}`, 'admin token']);
   });

@@ -8,6 +8,7 @@ import { consoleAssets, gzippedOf, type ConsoleAsset } from './assets';
 import type { ConsoleChangeFeed } from './change-feed';
 import { clearedCookie, isSecure, sessionCookie } from './cookies';
 import { crossOriginProblem } from './same-origin';
+import { hasAuthorization, sessionIdOf } from './session-auth';
 
 /**
  * Headers on every answer under /console/ (and the `/` redirect): the console runs only its own
@@ -58,7 +59,8 @@ const SIGN_IN_BODY = express.json({ limit: 4096, type: () => true, strict: true 
  * about its session (the data comes from the admin API, with the same authentication):
  * - `POST /console/api/sign-in` `{"code"}` (from `mechamental console`) or `{"token": "mm_adm_…"}`:
  *   same-origin only; sets the session cookie; answers the session (with its CSRF token);
- * - `GET /console/api/session`: the session, for a console that was reloaded;
+ * - `GET /console/api/session`: the session, for a console that was reloaded (`null` without a
+ *   cookie; 401 saying why when the cookie's session has ended);
  * - `POST /console/api/sign-out`: ends it (CSRF-checked like every change);
  * - `GET /console/api/changes`: the change feed (server-sent events).
  */
@@ -137,7 +139,12 @@ export function mountConsole(app: Express, services: Services, deps: ConsoleRout
     next();
   };
 
-  app.get('/console/api/session', label('/console/api/session'), deps.requireAdmin, needSession, (req, res) => {
+  // "Am I signed in?" without any credential is a question, not a failed authentication: `null`.
+  const signedOut: RequestHandler = (req, res, next) => {
+    if (hasAuthorization(req) || sessionIdOf(req) !== undefined) return next();
+    res.status(200).set('Cache-Control', 'no-store').json({ session: null, trigger_url: triggerUrl(req) });
+  };
+  app.get('/console/api/session', label('/console/api/session'), signedOut, deps.requireAdmin, needSession, (req, res) => {
     const { consoleSessionId, consoleSession } = locals(res);
     res.status(200).set('Cache-Control', 'no-store').json(sessionAnswer(services, consoleSessionId!, consoleSession!, triggerUrl(req)));
   });
