@@ -46,7 +46,9 @@ export type ErrorCode =
   | 'client_gone'
   | 'run_interrupted'
   | 'idempotency_key_mismatch'
-  | 'idempotency_key_in_use';
+  | 'idempotency_key_in_use'
+  // the web console
+  | 'csrf_rejected';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

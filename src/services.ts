@@ -2,6 +2,7 @@ import { AppService, PipelineService } from './apps/apps';
 import { AuditLog, type Actor } from './audit/audit';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
+import { ConsoleSessionService } from './console/sessions';
 import { openStore } from './db/open-store';
 import type { Store } from './db/store';
 import { RunService } from './runs/service';
@@ -29,6 +30,8 @@ export interface Services {
   readonly webhooks: WebhookService;
   /** Runs: kept for status, resume and replay; idempotency keys (src/runs/). */
   readonly runs: RunService;
+  /** Web console sessions and sign-in codes. */
+  readonly console: ConsoleSessionService;
   /** Writes pending last-use times (and, PostgreSQL, runs) and closes the store. */
   close(): Promise<void>;
 }
@@ -49,6 +52,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const usage = new UsageRecorder(store, clock);
     const usageReport = new UsageReport(store, clock, tokens);
     const runs = new RunService(store, clock, { retentionMs: config.runRetentionMs, memoryBytes: config.runMemoryBytes });
+    const consoleSessions = new ConsoleSessionService(store, clock, audit, tokens, { maxTtlMs: config.maxTokenTtlMs });
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -63,6 +67,7 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       usageReport,
       webhooks,
       runs,
+      console: consoleSessions,
       close: () =>
         (closing ??= (async () => {
           usage.stop();

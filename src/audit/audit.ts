@@ -21,7 +21,9 @@ export type AuditAction =
   | 'admin_token.created'
   | 'admin_token.revoked'
   | 'webhook.created'
-  | 'webhook.removed';
+  | 'webhook.removed'
+  | 'console.signed_in'
+  | 'console.signed_out';
 
 export interface AuditEntry {
   actor: Actor;

@@ -3,6 +3,7 @@ import { isAppError } from '../errors';
 import { redactTokenValues } from '../tokens/value';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
+import { consoleCommand } from './console';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
 import { dbCommands } from './db';
 import { healthcheckCommand } from './healthcheck';
@@ -17,6 +18,7 @@ import { webhookCommands } from './webhooks';
 export const COMMANDS: Command[] = [
   serveCommand,
   tuiCommand,
+  consoleCommand,
   ...appCommands,
   ...pipelineCommands,
   ...tokenCommands,

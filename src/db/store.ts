@@ -165,6 +165,58 @@ export interface AuditRepo {
   pruneBefore(at: number, limit: number): Promise<number>;
 }
 
+/** A web console session: only the SHA-256 of its id (the cookie's value) is stored. */
+export interface ConsoleSessionRow {
+  /** SHA-256 (hex) of the session id. */
+  idHash: string;
+  /** The admin token the session was signed in with; revoking it ends the session. */
+  adminTokenId: string;
+  createdAt: number;
+  /** The last request the admin made (the idle timeout counts from here). */
+  lastSeenAt: number;
+  /** The absolute end of the session. */
+  expiresAt: number;
+}
+
+/** A one-time console sign-in code (`mechamental console`): only its SHA-256 is stored. */
+export interface ConsoleSignInCodeRow {
+  /** SHA-256 (hex) of the code. */
+  codeHash: string;
+  /** The admin token made for it; a session signed in with the code belongs to this token. */
+  adminTokenId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A session with the state of its admin token, which decides whether the session still works. */
+export interface ConsoleSessionWithToken {
+  session: ConsoleSessionRow;
+  token: { id: string; name: string; kind: TokenKindColumn; expiresAt: number; revokedAt: number | null };
+}
+
+export interface ConsoleRepo {
+  insertSession(row: ConsoleSessionRow): Promise<void>;
+  /** The session with this id hash and its admin token, or undefined. */
+  session(idHash: string): Promise<ConsoleSessionWithToken | undefined>;
+  /** Moves `last_seen_at` forward to `at` (never back). */
+  touchSession(idHash: string, at: number): Promise<void>;
+  /** Answers whether a row was deleted. */
+  deleteSession(idHash: string): Promise<boolean>;
+  insertSignInCode(row: ConsoleSignInCodeRow): Promise<void>;
+  /**
+   * Takes a sign-in code: deletes it and answers its row when it exists and has not expired at
+   * `now`; answers undefined otherwise. Deleting is what makes a code single-use: of two
+   * concurrent takes, one gets the row.
+   */
+  takeSignInCode(codeHash: string, now: number): Promise<ConsoleSignInCodeRow | undefined>;
+  /**
+   * Deletes what can no longer be used: codes past their expiry, sessions past their absolute end
+   * or idle since `idleBefore`, and sessions whose admin token is revoked or expired. Answers how
+   * many rows went.
+   */
+  prune(now: number, idleBefore: number): Promise<number>;
+}
+
 /** The repositories, as seen inside or outside a transaction. */
 export interface Repos {
   readonly apps: AppRepo;
@@ -173,6 +225,7 @@ export interface Repos {
   readonly audit: AuditRepo;
   readonly usage: UsageRepo;
   readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
 }
 
 /** What a write transaction may do besides writing rows: note token changes for other instances. */

@@ -15,6 +15,11 @@ import { ROUTES, type Route } from './routes/index';
 import type { Answer } from './routes/types';
 import { SSE_RETRY_MS } from './sse';
 import { StreamRegistry } from './streams';
+import type { Actor } from '../audit/audit';
+import type { LiveSession } from '../console/sessions';
+import { ConsoleChangeFeed } from './console/change-feed';
+import { mountConsole } from './console/router';
+import { authenticateSession, hasAuthorization, sessionIdOf } from './console/session-auth';
 
 /**
  * Which part of the HTTP surface an app serves:
@@ -39,6 +44,8 @@ export interface AppDeps {
   streams?: StreamRegistry;
   /** The `retry:` of streamed SSE answers (ms); default 3000. */
   sseRetryMs?: number;
+  /** The web console's change feed (server.ts owns it, to end its streams at shutdown); default a new one. */
+  consoleFeed?: ConsoleChangeFeed;
 }
 
 /** The trigger's path: served by trigger.ts for POST; Express answers its other methods (405). */
@@ -63,6 +70,10 @@ interface Locals {
   token?: VerifiedToken;
   /** The client address (see client-address.ts), once known. */
   clientAddress?: string;
+  /** Set when a web console session (its cookie) authenticated the request. */
+  consoleSessionId?: string;
+  consoleSession?: LiveSession;
+  actor?: Actor;
 }
 
 function locals(res: Response): Locals {
@@ -132,6 +143,24 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const jsonBody = express.json({ limit: services.config.maxBodyBytes, type: () => true, strict: true });
 
   const requireAdmin: RequestHandler = async (req, res, next) => {
+    // The web console: its session cookie stands for the admin token it was signed in with; an
+    // Authorization header, when present, decides instead (a cookie is never mixed in).
+    const sessionId = hasAuthorization(req) ? undefined : sessionIdOf(req);
+    if (sessionId !== undefined) {
+      try {
+        const session = await authenticateSession(services, req, sessionId);
+        if (!session.ok) {
+          metrics.authFailures.inc({ reason: session.reason });
+          return sendError(res, session.status, session.code, session.message, session.headers);
+        }
+        res.setHeader(EXPIRATION_HEADER, formatTime(session.token.expiresAt));
+        Object.assign(locals(res), { token: session.token, consoleSessionId: sessionId, consoleSession: session.session, actor: `console:${session.token.id}` });
+        services.usage.touch(session.token.id);
+        return next();
+      } catch (error) {
+        return next(error);
+      }
+    }
     let auth: AuthOutcome;
     try {
       auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
@@ -217,7 +246,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
           metrics,
           logger,
           token,
-          actor: token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli',
+          actor: locals(res).actor ?? (token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli'),
           params: req.params as Record<string, string>,
           clientAddress: clientAddressOf(req, res),
           streams,
@@ -263,6 +292,10 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   };
   for (const [path, methods] of methodsByPath) app.all(path, otherMethods(path, allowHeader(methods)));
   if (surface !== 'admin') app.all(TRIGGER_PATHS, otherMethods(TRIGGER_ROUTE_LABEL, allowHeader(['post'])));
+
+  if (surface !== 'public') {
+    mountConsole(app, services, { feed: deps.consoleFeed ?? new ConsoleChangeFeed(services, { logger }), logger, requireAdmin, surface, ...(deps.urls ? { urls: deps.urls } : {}), sendError });
+  }
 
   if (surface === 'public') {
     // The admin API is not served here; say where it is (on this machine only, so naming it gives a remote caller nothing).

@@ -50,6 +50,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   run_interrupted: 503,
   idempotency_key_mismatch: 422,
   idempotency_key_in_use: 409,
+  csrf_rejected: 403,
 };
 
 /**

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/usage';
 import { createApp } from './app';
+import { ConsoleChangeFeed } from './console/change-feed';
 import { errorBody } from './errors';
 import { AllowedHosts, HOST_DUPLICATE, HOST_EMPTY, HOST_MISDIRECTED, HOST_MISSING, HOST_OK, isLoopbackHost, type HostVerdict } from './host-check';
 import { createListener, ListenerMetrics, markResponse, readOpenFileLimit, type Listener, type ListenerLimits } from './listeners';
@@ -181,7 +182,8 @@ export async function startServer(services: Services, options: ServerOptions): P
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
   const urls = { main: () => url, admin: () => adminUrl };
-  const appDeps = { logger, metrics, urls, streams, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) };
+  const consoleFeed = new ConsoleChangeFeed(services, { logger });
+  const appDeps = { logger, metrics, urls, streams, consoleFeed, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) };
   const mainApp = createApp(services, { ...appDeps, surface: split ? 'public' : 'all' });
   const adminApp = split ? createApp(services, { ...appDeps, surface: 'admin' }) : null;
 
@@ -228,6 +230,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     }
     try {
       void streams.stop();
+      consoleFeed.stop();
       services.usage.stop();
       background.halt();
       services.runs.stop();
@@ -301,6 +304,7 @@ export async function startServer(services: Services, options: ServerOptions): P
       trigger.beginShutdown();
       const closed = Promise.all(listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
       streams.endAll('shutting_down', 'the server is shutting down; retry shortly');
+      consoleFeed.stop();
       // A monotonic deadline: wall-clock changes must not shorten or stretch the grace period.
       const deadline = performance.now() + (options.shutdownGraceMs ?? 10_000);
       let done = false;

@@ -18,23 +18,16 @@ import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
 import { TokenUsage } from './token-usage';
+import { DATE_CHOICE_LABEL, DATE_CHOICE_NOTE, EXPIRY_PRESETS, GRACE_PRESETS, REFRESH_NOTE, REVOKE_CONSEQUENCE, revokeQuestion, ROTATE_NOTE, USE_HINT } from '../../src/ui-text';
 
 /** Expiry presets for create and refresh; `null` asks for a typed date, time or duration. */
 export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
-  { label: '7 days', value: '7d' },
-  { label: '30 days', value: '30d' },
-  { label: '90 days', value: '90d' },
-  { label: '1 year', value: '1y' },
-  { label: 'a date or time…', value: null, note: 'e.g. 2026-12-31' },
+  ...EXPIRY_PRESETS.map(({ label, value }) => ({ label, value })),
+  { label: DATE_CHOICE_LABEL, value: null, note: DATE_CHOICE_NOTE },
 ];
 
 /** How long a rotated token keeps working beside its replacement. */
-export const GRACE_CHOICES: readonly Choice<string>[] = [
-  { label: '1 hour', value: '1h' },
-  { label: '24 hours', value: '24h', note: 'default' },
-  { label: '7 days', value: '7d' },
-  { label: 'now', value: '0s', note: 'the old token stops working at once' },
-];
+export const GRACE_CHOICES: readonly Choice<string>[] = GRACE_PRESETS.map(({ label, value, note }) => (note === undefined ? { label, value } : { label, value, note }));
 
 const DATE_PLACEHOLDER = '2026-12-31, 2026-12-31T18:00:00Z or 45d';
 
@@ -181,7 +174,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           lines: [
             `expires ${token.expires_at} (${relativeShort(token.expires_at, services.clock.now())})`,
             ...(token.pipelines || token.allowed_ips ? [describeRestrictions(token.pipelines, token.allowed_ips)] : []),
-            'use it as the header  Authorization: Bearer <value>',
+            USE_HINT,
           ],
         },
       });
@@ -408,7 +401,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         );
       case 'refresh':
         return (
-          <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — the value does not change`} message={message}>
+          <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — ${REFRESH_NOTE}`} message={message}>
             <Text>
               Now expires {shortTime(mode.token.expires_at)} UTC ({relativeShort(mode.token.expires_at, now)}). New expiry, from now:
             </Text>
@@ -439,7 +432,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       case 'rotate':
         return (
           <Form title={`Rotate "${mode.token.name}" (${mode.token.id})`} message={message}>
-            <Text wrap="wrap">A new token with the same name replaces it; you get its value once. The old token keeps working for:</Text>
+            <Text wrap="wrap">{ROTATE_NOTE}</Text>
             <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => void rotate(mode.token, grace)} />
           </Form>
         );
@@ -511,8 +504,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     if (mode.kind === 'revoke') {
       return (
         <ConfirmPrompt
-          question={`Revoke "${mode.token.name}" (${mode.token.id})?`}
-          consequence="It stops working immediately; this cannot be undone."
+          question={revokeQuestion(mode.token.name, mode.token.id)}
+          consequence={REVOKE_CONSEQUENCE}
           isActive={isActive}
           onConfirm={() => void revoke(mode.token)}
           onCancel={() => {

@@ -153,6 +153,35 @@ export const webhookScanMarks = pgTable('webhook_scan_marks', {
   tokenId: text('token_id').notNull(),
 });
 
+/** Web console sessions: as in ../sqlite/schema.ts. */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    adminTokenId: text('admin_token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    createdAt: ms('created_at').notNull(),
+    lastSeenAt: ms('last_seen_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+  },
+  (t) => [index('console_sessions_token').on(t.adminTokenId), index('console_sessions_expires').on(t.expiresAt)],
+);
+
+/** One-time console sign-in codes: as in ../sqlite/schema.ts. */
+export const consoleSignInCodes = pgTable(
+  'console_sign_in_codes',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    adminTokenId: text('admin_token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+  },
+  (t) => [index('console_sign_in_codes_expires').on(t.expiresAt)],
+);
+
 /**
  * PostgreSQL only: token state changes (revoke, refresh, rotate), in commit order, so that an
  * instance whose LISTEN connection dropped can catch up on what it missed. Each row is written in

@@ -10,6 +10,7 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
   type IdempotencyRepo,
   type PipelineRepo,
@@ -25,6 +26,7 @@ import {
   type WebhookRepo,
   type WriteTx,
 } from '../store';
+import { postgresConsoleRepo } from './console';
 import { applyPostgresMigrations } from './migrate';
 import { postgresUsageRepo, postgresWebhookRepo } from './usage-webhooks';
 import { PostgresIdempotency, PostgresRuns } from './runs';
@@ -130,6 +132,7 @@ class PostgresRepos implements WriteTx {
   readonly audit: AuditRepo;
   readonly usage: UsageRepo;
   readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
 
   constructor(private readonly q: Queries, private readonly clock: () => number) {
     this.usage = postgresUsageRepo(q);
@@ -202,6 +205,7 @@ class PostgresRepos implements WriteTx {
         throw new Error('recordUses runs through PostgresStore.recordUses');
       },
     };
+    this.console = postgresConsoleRepo(q);
     this.audit = {
       insert: async (row) => {
         await q.insert(auditEvents).values(row);
@@ -246,6 +250,7 @@ export class PostgresStore implements Store {
   readonly audit: AuditRepo;
   readonly usage: UsageRepo;
   readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   readonly rateLimits: RateLimits;
   readonly idempotency: IdempotencyRepo;
@@ -269,6 +274,7 @@ export class PostgresStore implements Store {
     this.audit = repos.audit;
     this.usage = repos.usage;
     this.webhooks = repos.webhooks;
+    this.console = repos.console;
     this.hot = new PostgresHotReads(sql);
     this.rateLimits = new PostgresRateLimits(sql);
     this.idempotency = new PostgresIdempotency(sql);

@@ -190,3 +190,36 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ name: 'idempotency_keys_pk', columns: [t.tokenId, t.key] }), index('idempotency_keys_expires').on(t.expiresAt)],
 );
+
+/**
+ * Web console sessions (SPEC "Web console"). Only the SHA-256 of a session id is stored; the id
+ * itself lives in the admin's cookie. A session ends at `expires_at` (absolute), after the idle
+ * timeout since `last_seen_at`, at sign-out, or when its admin token stops working.
+ */
+export const consoleSessions = sqliteTable(
+  'console_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    adminTokenId: text('admin_token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('console_sessions_token').on(t.adminTokenId), index('console_sessions_expires').on(t.expiresAt)],
+);
+
+/** One-time console sign-in codes (`mechamental console`): the SHA-256 of each, valid 10 minutes, deleted when used. */
+export const consoleSignInCodes = sqliteTable(
+  'console_sign_in_codes',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    adminTokenId: text('admin_token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('console_sign_in_codes_expires').on(t.expiresAt)],
+);

@@ -7,6 +7,7 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
   type IdempotencyRepo,
   type PipelineRepo,
@@ -23,6 +24,7 @@ import {
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
 import { SqliteIdempotency } from './idempotency';
+import { sqliteConsoleRepo } from './console';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
@@ -85,6 +87,7 @@ class SqliteRepos implements WriteTx {
   readonly audit: AuditRepo;
   readonly usage: UsageRepo;
   readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
 
   constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
     this.usage = sqliteUsageRepo(orm);
@@ -151,6 +154,7 @@ class SqliteRepos implements WriteTx {
         throw new Error('recordUses runs through SqliteStore.recordUses');
       },
     };
+    this.console = sqliteConsoleRepo(orm);
     this.audit = {
       insert: async (row) => {
         orm.insert(auditEvents).values(row).run();
@@ -192,6 +196,7 @@ export class SqliteStore implements Store {
   readonly audit: AuditRepo;
   readonly usage: UsageRepo;
   readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   readonly rateLimits = new MemoryRateLimits();
   readonly idempotency: IdempotencyRepo;
@@ -213,6 +218,7 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
+    this.console = this.repos.console;
     this.usage = this.repos.usage;
     this.webhooks = this.repos.webhooks;
     // Both assignments see the row as it was: the address follows only a use that is the latest.

@@ -5,6 +5,7 @@ import { operationRoutes } from './operations';
 import { pipelineRoutes } from './pipelines';
 import { selfRoutes } from './self';
 import { runRoutes } from './runs';
+import { settingsRoutes } from './settings';
 import { tokenRoutes } from './tokens';
 import type { Route } from './types';
 import { usageRoutes } from './usage';
@@ -15,6 +16,6 @@ import { webhookRoutes } from './webhooks';
  * the framework-free handler in `../trigger.ts`, which runs before Express on the same listener.
  * Admin tokens cannot be created over HTTP (SPEC: only on the machine itself).
  */
-export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...usageRoutes, ...webhookRoutes, ...runRoutes, ...selfRoutes, ...leakRoutes];
+export const ROUTES: readonly Route[] = [...operationRoutes, ...appRoutes, ...tokenRoutes, ...pipelineRoutes, ...auditRoutes, ...usageRoutes, ...webhookRoutes, ...runRoutes, ...selfRoutes, ...leakRoutes, ...settingsRoutes];
 
 export type { Route } from './types';
