@@ -7,7 +7,7 @@ export interface BackgroundOptions {
   deliverEveryMs?: number;
   /** How often the expiry scan runs; default 15 s (an expiry notice is written at most this late). */
   scanEveryMs?: number;
-  /** How often old usage rows and finished deliveries are pruned; default 1 h (and once at start). */
+  /** How often old audit events (MM_AUDIT_RETENTION), usage rows and finished deliveries are pruned; default 1 h (and once at start). */
   pruneEveryMs?: number;
   onError?: (error: unknown, job: string) => void;
   observe?: AttemptObserver;
@@ -46,8 +46,8 @@ class SingleFlight {
 
 /**
  * What `serve` does in the background, on the services' clock: delivers due webhook events (the
- * outbox), writes expiry notices (the scan), and prunes usage rows and finished deliveries past
- * their retention. Several instances may run this on one PostgreSQL database: each delivery is
+ * outbox), writes expiry notices (the scan), and prunes audit events, usage rows and finished
+ * deliveries past their retention (each in small batches of short write transactions). Several instances may run this on one PostgreSQL database: each delivery is
  * claimed by one of them, each scan range by one. Timers never keep the process alive. `poke` runs
  * the scan and the deliveries now (tests move a ManualClock, then poke).
  */
@@ -82,6 +82,8 @@ export class BackgroundJobs {
       ),
     );
     this.prune = new SingleFlight(async () => {
+      const auditRetention = services.config.auditRetentionMs;
+      if (auditRetention !== null) await services.audit.prune(auditRetention).catch(report('audit pruning'));
       await services.usageReport.prune(services.config.usageRetentionMs).catch(report('usage pruning'));
       await services.webhooks.prune().catch(report('delivery pruning'));
     });

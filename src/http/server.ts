@@ -6,7 +6,6 @@ import type { DestinationStream } from 'pino';
 import { BackgroundJobs, type BackgroundOptions } from '../background';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
 import { AppError, firstLine } from '../errors';
-import { Housekeeping } from '../housekeeping';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/usage';
@@ -163,7 +162,6 @@ export async function startServer(services: Services, options: ServerOptions): P
   }
 
   const metrics = new Metrics();
-  const housekeeping = new Housekeeping(logger);
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
   const background = new BackgroundJobs(services, {
@@ -261,9 +259,6 @@ export async function startServer(services: Services, options: ServerOptions): P
     services.runs.start((error, what) => logger.error({ err: error }, what));
     metrics.watchRuns(() => ({ count: services.runs.size, bytes: services.runs.bytes }));
     services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
-    const retention = config.auditRetentionMs;
-    if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
-    housekeeping.start();
     background.start();
   } catch (error) {
     // The listeners were up: close them, say why in the log and on stderr, and leave nothing behind.
@@ -321,7 +316,6 @@ export async function startServer(services: Services, options: ServerOptions): P
       // Runs still going after the grace (background ones, JSON ones cut off) end as shutting_down.
       services.runs.endAll('shutting_down', 'the server is shutting down; retry shortly');
       await streams.stop();
-      await housekeeping.stop();
       await background.stop();
       services.usage.stop();
       services.runs.stop();

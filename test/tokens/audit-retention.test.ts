@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BackgroundJobs } from '../../src/background';
 import { loadConfig } from '../../src/config';
 import { DAY, testServices } from '../helpers/services';
 
@@ -14,6 +15,22 @@ test('audit events older than the retention are pruned in small batches, oldest 
   assert.equal(left.length, before - 32);
   assert.deepEqual(left.map((e) => e.app), ['recent']);
   assert.equal(await s.audit.prune(365 * DAY), 0, 'nothing more to do');
+});
+
+test("the server's background pruning applies MM_AUDIT_RETENTION, and keeps everything with forever", async () => {
+  for (const [retention, kept] of [['30d', ['recent']], ['forever', null]] as const) {
+    const s = await testServices({ env: { MM_AUDIT_RETENTION: retention } });
+    await s.apps.create({ slug: 'old', name: 'Old' }, 'cli');
+    s.clock.advance(31 * DAY);
+    await s.apps.create({ slug: 'recent', name: 'Recent' }, 'cli');
+    const before = await s.audit.list({ limit: 1000 });
+    const jobs = new BackgroundJobs(s);
+    await jobs.pruneNow();
+    await jobs.stop();
+    const left = await s.audit.list({ limit: 1000 });
+    if (kept === null) assert.equal(left.length, before.length, 'forever: nothing pruned');
+    else assert.deepEqual(left.map((e) => e.app), kept);
+  }
 });
 
 test('MM_AUDIT_RETENTION: a duration of at least a day, or forever', () => {
