@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { ControlsCache } from '../tokens/controls';
 import type { VerifiedToken } from '../tokens/service';
+import type { TokenKind } from '../tokens/value';
 import { continueIfExpected } from './continue';
 import { authenticate, CHALLENGE_INSUFFICIENT_SCOPE, EXPIRATION_HEADER, type AuthOutcome, type Verify } from './auth';
 import { ClientAddresses } from './client-address';
@@ -142,6 +143,40 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
 
   const jsonBody = express.json({ limit: services.config.maxBodyBytes, type: () => true, strict: true });
 
+  /** What a token of the other kind is told: which kind the route needs and where to get one. */
+  const WRONG_KIND: Record<TokenKind, (id: string) => string> = {
+    admin: (id) => `token ${id} is a trigger token; the admin API needs an admin token (mm_adm_…), created on the server's machine with \`mechamental admin-tokens create\``,
+    trigger: (id) => `token ${id} is an admin token; this route is for a trigger token (mm_tok_…) acting on itself`,
+  };
+
+  /**
+   * Authenticates the Bearer token and requires it to be of `kind`: answers the refusal itself
+   * (401 with the challenge, or 403 insufficient_scope for the other kind, neither a use of the
+   * token) and resolves null then; otherwise notes the token on the response and resolves it.
+   */
+  const bearerOfKind = async (req: Request, res: Response, next: NextFunction, kind: TokenKind): Promise<VerifiedToken | null> => {
+    let auth: AuthOutcome;
+    try {
+      auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
+    } catch (error) {
+      next(error);
+      return null;
+    }
+    if (!auth.ok) {
+      metrics.authFailures.inc({ reason: auth.reason });
+      sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
+      return null;
+    }
+    res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
+    locals(res).token = auth.token;
+    if (auth.token.kind !== kind) {
+      metrics.authFailures.inc({ reason: 'insufficient_scope' });
+      sendError(res, 403, 'insufficient_scope', WRONG_KIND[kind](auth.token.id), { 'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE });
+      return null;
+    }
+    return auth.token;
+  };
+
   const requireAdmin: RequestHandler = async (req, res, next) => {
     // The web console: its session cookie stands for the admin token it was signed in with; an
     // Authorization header, when present, decides instead (a cookie is never mixed in).
@@ -161,26 +196,9 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
         return next(error);
       }
     }
-    let auth: AuthOutcome;
-    try {
-      auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
-    } catch (error) {
-      return next(error);
-    }
-    if (!auth.ok) {
-      metrics.authFailures.inc({ reason: auth.reason });
-      return sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
-    }
-    res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
-    locals(res).token = auth.token;
-    if (auth.token.kind !== 'admin') {
-      // Refused: not a use of the token (it did nothing).
-      metrics.authFailures.inc({ reason: 'insufficient_scope' });
-      return sendError(res, 403, 'insufficient_scope', `token ${auth.token.id} is a trigger token; the admin API needs an admin token (mm_adm_…), created on the server's machine with \`mechamental admin-tokens create\``, {
-        'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
-      });
-    }
-    services.usage.touch(auth.token.id, clientAddressOf(req, res));
+    const token = await bearerOfKind(req, res, next, 'admin');
+    if (token === null) return;
+    services.usage.touch(token.id, clientAddressOf(req, res));
     next();
   };
 
@@ -189,34 +207,18 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
    * insufficient_scope. Served where the trigger is (the public surface).
    */
   const requireTriggerToken: RequestHandler = async (req, res, next) => {
-    let auth: AuthOutcome;
-    try {
-      auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
-    } catch (error) {
-      return next(error);
-    }
-    if (!auth.ok) {
-      metrics.authFailures.inc({ reason: auth.reason });
-      return sendError(res, auth.status, auth.code, auth.message, { 'WWW-Authenticate': auth.challenge });
-    }
-    res.setHeader(EXPIRATION_HEADER, formatTime(auth.token.expiresAt));
-    locals(res).token = auth.token;
-    if (auth.token.kind !== 'trigger') {
-      metrics.authFailures.inc({ reason: 'insufficient_scope' });
-      return sendError(res, 403, 'insufficient_scope', `token ${auth.token.id} is an admin token; this route is for a trigger token (mm_tok_…) acting on itself`, {
-        'WWW-Authenticate': CHALLENGE_INSUFFICIENT_SCOPE,
-      });
-    }
+    const token = await bearerOfKind(req, res, next, 'trigger');
+    if (token === null) return;
     // The token's IP allow-list holds here as on the trigger; refused from elsewhere before it counts as a use.
     const address = clientAddressOf(req, res);
-    const compiled = controls.forToken(auth.token.id, auth.token.pipelines, auth.token.allowedIps);
+    const compiled = controls.forToken(token.id, token.pipelines, token.allowedIps);
     if (compiled !== null && !compiled.allowsAddress(address)) {
       metrics.authFailures.inc({ reason: 'ip_not_allowed' });
       res.removeHeader(EXPIRATION_HEADER);
       const where = address === '' ? 'an address that could not be determined' : address;
-      return sendError(res, 403, 'ip_not_allowed', `token ${auth.token.id} may not be used from ${where}: its allowed_ips do not include it; use it from an allowed network`);
+      return sendError(res, 403, 'ip_not_allowed', `token ${token.id} may not be used from ${where}: its allowed_ips do not include it; use it from an allowed network`);
     }
-    services.usage.touch(auth.token.id, address);
+    services.usage.touch(token.id, address);
     next();
   };
 

@@ -8,7 +8,8 @@ const MAX_BODY = 2048;
 const JSON_CT = { 'Content-Type': 'application/json' };
 
 // Started at the top level, so that the helpers' `after` hooks close it after the whole file.
-const t: TestServer = await startTestServer({ env: { MM_MAX_BODY: String(MAX_BODY) } });
+// Last uses are written only by an explicit flush here (the 5 s timer could fire between a test's requests and its check).
+const t: TestServer = await startTestServer({ env: { MM_MAX_BODY: String(MAX_BODY) }, server: { usageFlushMs: 3_600_000 } });
 
 describe('POST /v1/trigger/:pipeline', () => {
   const v: Record<string, string> = {};
