@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError, RateLimitError } from 'openai';
+import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError, RateLimitError, UnprocessableEntityError } from 'openai';
+import { localServer, readText } from '../pipelines/helpers';
 import { expireToken } from '../helpers/rows';
 import { eventually, request, startTestServer, type TestServer } from '../helpers/server';
 
@@ -48,7 +49,22 @@ async function sdkError<E extends APIError>(work: Promise<unknown>, kind: new (.
   assert.fail(`expected ${kind.name}`);
 }
 
+/** What the fake upstream (an OpenAI-compatible model server) was sent. */
+const upstreamBodies: Array<{ model: string; messages: unknown[]; stream: boolean }> = [];
+const upstream = await localServer(async (req, res) => {
+  if (req.url === '/json') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({ answer: 42, said: JSON.parse(await readText(req)).message }));
+  }
+  upstreamBodies.push(JSON.parse(await readText(req)) as (typeof upstreamBodies)[number]);
+  res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+  for (const piece of ['Your Q3 ', 'revenue ', 'grew.']) res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: piece } }] })}\n\n`);
+  res.end('data: [DONE]\n\n');
+});
+
 before(async () => {
+  await t.services.pipelines.create('default', { slug: 'model', kind: 'openai', config: { base_url: `${upstream.url}/v1`, model: 'llama3.2', system_prompt: 'Be brief.' } }, 'cli');
+  await t.services.pipelines.create('default', { slug: 'json', kind: 'http', config: { url: `${upstream.url}/json` } }, 'cli');
   await t.services.pipelines.create('default', { slug: 'summarise', kind: 'echo' }, 'cli');
   await t.services.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 150 } }, 'cli');
   await t.services.pipelines.create('default', { slug: 'cat', kind: 'command', config: { argv: ['cat'] } }, 'cli');
@@ -59,7 +75,7 @@ describe('GET /v1/models', () => {
     const open = await issue('models-open');
     const listed = await client(open.value).models.list();
     const ids = listed.data.map((m) => m.id).sort();
-    assert.deepEqual(ids, ['cat', 'chat', 'slow', 'summarise']);
+    assert.deepEqual(ids, ['cat', 'chat', 'json', 'model', 'slow', 'summarise']);
     for (const model of listed.data) {
       assert.equal(model.object, 'model');
       assert.equal(model.owned_by, 'default');
@@ -128,6 +144,32 @@ describe('POST /v1/chat/completions', () => {
     let streamed = '';
     for await (const chunk of await client(value).chat.completions.create({ model: 'cat', messages: [{ role: 'user', content: 'hi' }], stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
     assert.equal(streamed, content);
+  });
+
+  test('an openai pipeline relays its upstream’s deltas; the messages reach it once each (system ones dropped, as on the trigger)', async () => {
+    const { value } = await issue('relay');
+    let streamed = '';
+    const pieces: string[] = [];
+    for await (const chunk of await client(value).chat.completions.create({ model: 'model', messages: hello, stream: true })) {
+      const piece = chunk.choices[0]?.delta.content;
+      if (piece) pieces.push(piece);
+      streamed += piece ?? '';
+    }
+    assert.deepEqual(pieces, ['Your Q3 ', 'revenue ', 'grew.']);
+    assert.equal(streamed, 'Your Q3 revenue grew.');
+    assert.deepEqual(upstreamBodies.at(-1)!.messages, [{ role: 'system', content: 'Be brief.' }, ...hello.slice(1)]);
+    assert.equal(upstreamBodies.at(-1)!.model, 'llama3.2');
+    const done = await client(value).chat.completions.create({ model: 'model', messages: hello });
+    assert.equal(done.choices[0]!.message.content, 'Your Q3 revenue grew.');
+  });
+
+  test('a non-string output becomes its JSON text (http), streamed or not', async () => {
+    const { value } = await issue('json-output');
+    const done = await client(value).chat.completions.create({ model: 'json', messages: [{ role: 'user', content: 'hi' }] });
+    assert.deepEqual(JSON.parse(done.choices[0]!.message.content!), { answer: 42, said: 'hi' });
+    let streamed = '';
+    for await (const chunk of await client(value).chat.completions.create({ model: 'json', messages: [{ role: 'user', content: 'hi' }], stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
+    assert.equal(streamed, done.choices[0]!.message.content);
   });
 
   test('Idempotency-Key: a retry gets the same completion, replayed', async () => {
@@ -215,6 +257,35 @@ describe('refusals, each its own SDK error class with our code and message', () 
     const get = await request(`${t.url}/v1/chat/completions`, { method: 'GET', headers: { Authorization: `Bearer ${value}` } });
     assert.equal(get.status, 405);
     assert.equal(get.headers.allow, 'POST, OPTIONS');
+  });
+
+  test('a run that fails: its code and message in OpenAI’s shape, with the run id (JSON and streamed)', async () => {
+    const { value } = await issue('failing');
+    // No user message: the echo pipeline has no "message" to echo (422 validation_failed, as on the trigger).
+    const failed = await sdkError(client(value).chat.completions.create({ model: 'chat', messages: [{ role: 'assistant', content: 'hi' }] }), UnprocessableEntityError, 'validation_failed', /needs a "message" string/);
+    assert.match((failed.error as { run_id?: string }).run_id ?? '', /^run_/);
+    const stream = await client(value).chat.completions.create({ model: 'chat', messages: [{ role: 'assistant', content: 'hi' }], stream: true });
+    await assert.rejects(
+      (async () => {
+        for await (const _chunk of stream);
+      })(),
+      (error: unknown) => error instanceof APIError && error.code === 'validation_failed',
+    );
+  });
+
+  test('runs at once per token are counted across the trigger and this door', async () => {
+    const one = await startTestServer({ env: { MM_MAX_RUNS_PER_TOKEN: '1' } });
+    await one.services.pipelines.create('default', { slug: 'slow', kind: 'echo', config: { delay_ms: 100 } }, 'cli');
+    const issued = await one.services.tokens.create({ app: 'default', name: 'one-at-a-time', expires: '1d' }, 'cli');
+    SECRETS.push(issued.value);
+    // A streamed trigger: its headers come once its run holds the token's one slot.
+    const running = await fetch(`${one.url}/v1/trigger/slow`, { method: 'POST', headers: { Authorization: `Bearer ${issued.value}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' }, body: JSON.stringify({ message: 'a b c d e f' }) });
+    assert.equal(running.status, 200);
+    const sdk = new OpenAI({ baseURL: `${one.url}/v1`, apiKey: issued.value, maxRetries: 0 });
+    const busy = await sdkError(sdk.chat.completions.create({ model: 'slow', messages: hello }), RateLimitError, 'too_many_runs', /already has 1 runs in progress/);
+    assert.equal(busy.headers?.get('retry-after'), '1');
+    assert.match(await running.text(), /run\.completed/);
+    assert.equal((await sdk.chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: 'now' }] })).choices[0]!.message.content, 'now');
   });
 
   test('a revoke ends an open stream with an error chunk, then [DONE]', async () => {
