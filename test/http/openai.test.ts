@@ -254,6 +254,10 @@ describe('refusals, each its own SDK error class with our code and message', () 
     assert.equal(text.json<{ error: { code: string } }>().error.code, 'unsupported_media_type');
     const big = await request(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { Authorization: `Bearer ${value}`, 'Content-Type': 'application/json' }, body: { model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(2_000_000) }] } });
     assert.equal(big.status, 413);
+    const embeddings = await sdkError(sdk.embeddings.create({ model: 'chat', input: 'hello' }), BadRequestError, 'invalid_request', /embeddings are not supported: .*POST \/v1\/chat\/completions and GET \/v1\/models/);
+    assert.equal((embeddings.error as { type?: string }).type, 'invalid_request_error');
+    await sdkError(sdk.images.generate({ prompt: 'a cat' }), BadRequestError, 'invalid_request', /images are not supported/);
+    await sdkError(sdk.responses.create({ model: 'chat', input: 'hi' }), BadRequestError, 'invalid_request', /the Responses API is not supported/);
     const get = await request(`${t.url}/v1/chat/completions`, { method: 'GET', headers: { Authorization: `Bearer ${value}` } });
     assert.equal(get.status, 405);
     assert.equal(get.headers.allow, 'POST, OPTIONS');

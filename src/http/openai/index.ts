@@ -50,8 +50,31 @@ const CHAT_DOOR: Door = {
 
 const MODELS_DOOR: Door = { route: MODELS_PATH, method: 'GET', errorBody: CHAT_DOOR.errorBody, readCall: notARun, answerRun: notARun, answerHeld: notARun };
 const MODEL_DOOR: Door = { ...MODELS_DOOR, route: MODEL_ROUTE };
+/** OpenAI's APIs this server does not serve (their refusals' log and metrics label). */
+const UNSUPPORTED_DOOR: Door = { ...MODELS_DOOR, route: '/v1/:unsupported_openai_api', method: 'ANY' };
 
 const CHAT_ALLOW = 'POST, OPTIONS';
+
+/**
+ * OpenAI's other APIs, under their first path segment: refused with a 400 that says so (an SDK
+ * pointed here for embeddings must learn why, not meet a bare 404).
+ */
+const UNSUPPORTED_APIS = new Map<string, string>([
+  ['embeddings', 'embeddings'],
+  ['images', 'images'],
+  ['audio', 'audio'],
+  ['completions', 'legacy completions'],
+  ['responses', 'the Responses API'],
+  ['assistants', 'assistants'],
+  ['threads', 'threads'],
+  ['moderations', 'moderations'],
+  ['files', 'files'],
+  ['uploads', 'uploads'],
+  ['batches', 'batches'],
+  ['fine_tuning', 'fine-tuning'],
+  ['vector_stores', 'vector stores'],
+  ['realtime', 'the Realtime API'],
+]);
 const MODELS_ALLOW = 'GET, HEAD, OPTIONS';
 
 /**
@@ -63,6 +86,7 @@ export function createOpenAIHandler(trigger: TriggerHandler, services: Services)
   const chat = trigger.core.forDoor(CHAT_DOOR);
   const models = trigger.core.forDoor(MODELS_DOOR);
   const model = trigger.core.forDoor(MODEL_DOOR);
+  const unsupported = trigger.core.forDoor(UNSUPPORTED_DOOR);
 
   const refuseMethod = (core: TriggerShared, req: IncomingMessage, res: ServerResponse, path: string, allow: string, started: number): void => {
     if (req.method === 'OPTIONS') {
@@ -85,7 +109,22 @@ export function createOpenAIHandler(trigger: TriggerHandler, services: Services)
     else if (path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length) {
       core = model;
       modelId = decodeSegment(path.slice(MODEL_PATH_PREFIX.length));
-    } else return false;
+    } else {
+      const slash = path.indexOf('/', 4);
+      const what = UNSUPPORTED_APIS.get(slash === -1 ? path.slice(4) : path.slice(4, slash));
+      if (what === undefined) return false;
+      unsupported.sendError(
+        res,
+        400,
+        'invalid_request',
+        `${what} ${what.endsWith('s') && !what.startsWith('the ') ? 'are' : 'is'} not supported: MechaMental's OpenAI-compatible API serves only POST /v1/chat/completions and GET /v1/models (a model is a pipeline)`,
+        null,
+        performance.now(),
+        null,
+        null,
+      );
+      return true;
+    }
     const started = performance.now();
     if (core.gate.closing) {
       core.sendError(res, 503, 'shutting_down', 'the server is shutting down; retry shortly', { Connection: 'close' }, started, null, null);
