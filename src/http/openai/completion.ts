@@ -88,6 +88,8 @@ export class ChunkStream implements OpenStream, RunListener {
   private finished = false;
   private sawDelta = false;
   private corked = false;
+  /** Chunks gathered during the replay in `open` (null: written at once). */
+  private pending: string | null = null;
   private unsubscribe: () => void = NOOP;
   /** Every chunk's opening, up to its `choices` (the same id, created and model in all of them). */
   private readonly head: string;
@@ -108,11 +110,25 @@ export class ChunkStream implements OpenStream, RunListener {
     const res = this.res;
     res.once('close', this.onClose);
     this.options.registry.add(this);
-    // The replay (all of a run that answered at once) goes out in as few packets as possible.
+    // The replay (all of a run that answered at once) is gathered and goes out as one write.
     res.cork();
     this.corked = true;
+    this.pending = '';
     this.unsubscribe = this.feed.subscribe(0, this);
+    this.flush();
     this.uncork();
+  }
+
+  /** Writes chunks (gathered while a replay is under way). */
+  private write(text: string): void {
+    if (this.pending !== null) this.pending += text;
+    else this.res.write(text);
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
   }
 
   private uncork(): void {
@@ -126,29 +142,28 @@ export class ChunkStream implements OpenStream, RunListener {
   }
 
   event(_seq: number, name: string, data: string): void {
-    const res = this.res;
-    if (this.finished || res.destroyed) return;
+    if (this.finished || this.res.destroyed) return;
     switch (name) {
       case RUN_STARTED:
-        res.write(this.chunk('{"role":"assistant","content":""}', 'null'));
+        this.write(this.chunk('{"role":"assistant","content":""}', 'null'));
         return;
       case MESSAGE_DELTA:
-        // The data is exactly {"text":<JSON string>} (Run.eventAt): its JSON string is reused as is.
+        // The data is {"text":<JSON string>} (Run.eventAt, also as stored for other instances): its JSON string is reused as is.
         this.sawDelta = true;
-        res.write(this.chunk(`{"content":${data.slice(8, -1)}}`, 'null'));
+        this.write(this.chunk(`{"content":${data.startsWith('{"text":') ? data.slice(8, -1) : JSON.stringify((JSON.parse(data) as { text: string }).text)}}`, 'null'));
         return;
       case RUN_COMPLETED: {
         if (!this.sawDelta) {
           const { output } = JSON.parse(data) as { output: unknown };
           const text = contentOf(output);
-          if (text !== '') res.write(this.chunk(`{"content":${JSON.stringify(text)}}`, 'null'));
+          if (text !== '') this.write(this.chunk(`{"content":${JSON.stringify(text)}}`, 'null'));
         }
-        res.write(`${this.chunk('{}', '"stop"')}data: [DONE]\n\n`);
+        this.write(`${this.chunk('{}', '"stop"')}data: [DONE]\n\n`);
         return;
       }
       case RUN_FAILED: {
         const { error } = JSON.parse(data) as { error: { code: string; message: string } };
-        res.write(errorChunk(error.code, error.message, this.feed.id));
+        this.write(errorChunk(error.code, error.message, this.feed.id));
         return;
       }
     }
@@ -163,7 +178,7 @@ export class ChunkStream implements OpenStream, RunListener {
     const feed = this.feed;
     // Its run.failed reaches every stream of the run, this one included, and ends them.
     if (feed instanceof Run && feed.status === 'running') return feed.stop(code, message);
-    if (!this.res.destroyed) this.res.write(errorChunk(code, message, feed.id));
+    if (!this.res.destroyed) this.write(errorChunk(code, message, feed.id));
     this.close(false);
   }
 
@@ -177,6 +192,7 @@ export class ChunkStream implements OpenStream, RunListener {
     this.unsubscribe();
     this.options.registry.delete(this);
     this.res.removeListener('close', this.onClose);
+    this.flush();
     this.uncork();
     if (!clientGone) this.res.end();
     this.options.onClosed?.(clientGone);
