@@ -18,6 +18,7 @@ import { Metrics } from './metrics';
 import { StreamRegistry } from './streams';
 import { loadTlsMaterial, type TlsMaterial } from './tls';
 import { createTriggerHandler, type TriggerHandler } from './trigger';
+import { createOpenAIHandler } from './openai';
 
 export interface ServerOptions {
   host: string;
@@ -176,6 +177,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     },
   });
   const trigger = createTriggerHandler(services, { logger, metrics, streams, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) });
+  const openai = createOpenAIHandler(trigger, services);
 
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
@@ -201,7 +203,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     markResponse(req, res);
     const verdict = hosts.check(req.rawHeaders, req.httpVersionMinor === 1 && req.httpVersionMajor === 1);
     if (verdict !== HOST_OK) return refuseHost(req, res, verdict);
-    if (!trigger(req, res)) mainApp(req, res);
+    if (!trigger(req, res) && !openai(req, res)) mainApp(req, res);
   };
   const onAdminRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     markResponse(req, res);

@@ -4,6 +4,12 @@ import { mediaType, readEventStream } from './sse-reader';
 import type { PipelineRunner, RunInput } from './types';
 import { originOf, postJson, readCapped, readFailure, upstreamFailure, type Upstream } from './upstream';
 
+/**
+ * Marks an input whose `message` repeats the last user message of its `messages` (the
+ * OpenAI-compatible door sets it, unserialised): the chat is then sent without it twice.
+ */
+export const MESSAGE_REPEATS_LAST: unique symbol = Symbol('message repeats the last user message');
+
 interface ChatMessage {
   role: string;
   content: unknown;
@@ -30,7 +36,8 @@ export function chatMessages(systemPrompt: string | undefined, input: RunInput, 
       messages.push(message as ChatMessage);
     }
   }
-  if (input.message !== undefined) {
+  // The OpenAI-compatible door passes the last user message as `message` too (SPEC): already in `messages`.
+  if (input.message !== undefined && !(MESSAGE_REPEATS_LAST in input)) {
     if (typeof input.message !== 'string') throw new AppError('validation_failed', 'message: must be a string', { field: 'message' });
     messages.push({ role: 'user', content: input.message });
   }

@@ -82,6 +82,11 @@ const PROFILE = process.env.BENCH_PROFILE === '1' ? 'ours' : process.env.BENCH_P
 
 const BODY = JSON.stringify({ message: 'hello world' });
 const TRIGGER_PATH = '/v1/trigger/chat';
+/** The OpenAI-compatible front door (issue 19) on the same echo pipeline, JSON and streamed. */
+const CHAT_PATH = '/v1/chat/completions';
+const CHAT_BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hello world' }] });
+const CHAT_STREAM_BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hello world' }], stream: true });
+const hasOpenAI = fs.existsSync(path.join(REPO_ROOT, 'src/http/openai/index.ts'));
 const BCRYPT_SECRET = 'Zq3vR8pL0xN4tY7wB2mK5sD9fH1jG6cA';
 const DIST_BINARY = path.join(REPO_ROOT, 'dist/mechamental');
 
@@ -128,6 +133,8 @@ interface Bench {
 function target(bench: Bench, server: RunningServer, tokensFile = bench.tokensFile, tokens: readonly string[] = bench.tokens): LoadTarget {
   // ours-controls is ours, loaded with the restricted tokens: what a scope and an allow-list cost.
   if (server.kind === 'ours-controls' && tokensFile === bench.tokensFile) return { url: server.url, path: TRIGGER_PATH, tokens: bench.controlledTokens, tokensFile: bench.controlledTokensFile, body: BODY };
+  if (server.kind === 'ours-openai') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_BODY };
+  if (server.kind === 'ours-openai-stream') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_STREAM_BODY };
   return { url: server.url, path: TRIGGER_PATH, tokens, tokensFile, body: BODY };
 }
 
@@ -153,12 +160,13 @@ async function startKind(bench: Bench, kind: string): Promise<RunningServer> {
   if (kind === 'ours') return startOurs(bench, kind);
   // ours-nolog: the same server with the per-request access log off, to show what the line costs.
   if (kind === 'ours-nolog') return startOurs(bench, kind, { MM_LOG_LEVEL: 'warn' });
-  if (kind === 'ours-controls') return startOurs(bench, kind);
+  if (kind === 'ours-controls' || kind === 'ours-openai' || kind === 'ours-openai-stream') return startOurs(bench, kind);
   return startBenchServer(kind, bench.dataDir, { BENCH_TOKEN: bench.tokens[0] }, [], logSink(bench, kind));
 }
 
 /** One sanity request: the server must answer 200 with the echoed message as output. */
 async function check(server: RunningServer, token: string): Promise<string | undefined> {
+  if (server.kind === 'ours-openai' || server.kind === 'ours-openai-stream') return checkChat(server, token);
   try {
     const res = await fetch(`${server.url}${TRIGGER_PATH}`, {
       method: 'POST',
@@ -168,6 +176,26 @@ async function check(server: RunningServer, token: string): Promise<string | und
     const body = (await res.json()) as { output?: unknown; run_id?: unknown };
     if (res.status !== 200) return `status ${res.status}: ${JSON.stringify(body).slice(0, 200)}`;
     if (body.output !== JSON.parse(BODY).message || typeof body.run_id !== 'string') return `unexpected body ${JSON.stringify(body).slice(0, 200)}`;
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The front door's sanity request: a completion (or chunks then [DONE]) with the echoed text. */
+async function checkChat(server: RunningServer, token: string): Promise<string | undefined> {
+  const stream = server.kind === 'ours-openai-stream';
+  try {
+    const res = await fetch(`${server.url}${CHAT_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: stream ? CHAT_STREAM_BODY : CHAT_BODY,
+    });
+    const text = await res.text();
+    if (res.status !== 200) return `status ${res.status}: ${text.slice(0, 200)}`;
+    if (stream ? !text.endsWith('data: [DONE]\n\n') : (JSON.parse(text) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content !== 'hello world') {
+      return `unexpected body ${text.slice(0, 200)}`;
+    }
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -208,6 +236,8 @@ const DESCRIBE: Record<string, string> = {
   ours: 'mechamental serve, access log on',
   'ours-nolog': 'the same, access log off',
   'ours-controls': 'ours; tokens with a pipeline scope and an IP allow-list',
+  'ours-openai': `ours; POST ${CHAT_PATH} (JSON) on the same echo`,
+  'ours-openai-stream': `ours; POST ${CHAT_PATH}, stream: true`,
   'ours-handler': 'trigger handler on bare node:http',
   'ours-noauth': 'trigger handler, auth switched off',
   'ours-nousage': 'trigger handler, usage counting off',
@@ -220,8 +250,9 @@ const DESCRIBE: Record<string, string> = {
 };
 
 async function throughput(bench: Bench): Promise<void> {
-  const kinds = ['ours', 'ours-controls', 'ours-nolog', 'ours-handler', 'ours-noauth', 'ours-nousage', 'ours-norun', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
+  const kinds = ['ours', 'ours-controls', 'ours-openai', 'ours-openai-stream', 'ours-nolog', 'ours-handler', 'ours-noauth', 'ours-nousage', 'ours-norun', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
     if (k === 'ours' || k === 'ours-nolog' || k === 'ours-controls') return hasServer;
+    if (k === 'ours-openai' || k === 'ours-openai-stream') return hasServer && hasOpenAI;
     if (k === 'ours-handler' || k === 'ours-noauth' || k === 'ours-nousage' || k === 'ours-norun') return hasTrigger;
     return true;
   });
@@ -343,6 +374,11 @@ async function throughput(bench: Bench): Promise<void> {
   // Token controls (issue 13): a scope and an allow-list cost at most 3 % of throughput.
   const controlled = medians.get('ours-controls');
   if (controlled) ratio('ours', 0.97, 'ours, tokens without controls', controlled, 'ours-controls');
+  // The OpenAI-compatible front door (issue 19): within 10 % of the trigger's throughput, JSON and streamed.
+  for (const door of ['ours-openai', 'ours-openai-stream']) {
+    const measured = medians.get(door);
+    if (measured) ratio('ours', 0.9, 'ours (the trigger)', measured, door);
+  }
   // Authentication's share is judged like for like: the same handler on the same bare listener,
   // with and without verification (the full server adds logs and metrics to both).
   const handler = medians.get('ours-handler');

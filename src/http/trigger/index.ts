@@ -22,10 +22,10 @@ import { Admission } from './admission';
 import { BodyReader, type BodyOutcome } from './body';
 import { Run } from '../../runs/run';
 import { newRunId } from '../../runs/run-id';
-import type { RunService } from '../../runs/service';
+import type { KeyState, RunService } from '../../runs/service';
 import { SSE_RETRY_MS } from '../sse';
 import { answerHeldKey, checkRunHeaders, fingerprintOf, reconnect, storeAnswerWhenEnded, type ResumeContext, type RunHeaders } from './resume';
-import { executeRun, jsonRun, streamRun, type RunState } from './runs';
+import { executeRun, jsonRun, streamRun, type LogRequest, type RunState, type SendJson } from './runs';
 import { currentTurn } from './turn';
 
 export const TRIGGER_PREFIX = '/v1/trigger/';
@@ -64,12 +64,47 @@ export type TriggerHandler = ((req: IncomingMessage, res: ServerResponse) => boo
   readonly streams: StreamRegistry;
   /** From now on, answers 503 `shutting_down` (with Connection: close). */
   beginShutdown(): void;
-  /** Runs in progress (JSON and SSE). */
+  /** Runs in progress (JSON and SSE), of every door. */
   readonly activeRuns: number;
+  /** What its requests share: another door (src/http/openai/) opens onto it with `core.forDoor`. */
+  readonly core: TriggerShared;
 };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Another door onto the same hot path (the OpenAI-compatible front door, src/http/openai/): the
+ * same phases, tokens, controls, limits, runs and idempotency, with the pipeline named in the body
+ * and answers in the door's own shape. The trigger itself has no door (its code paths are unchanged).
+ */
+export interface Door {
+  /** The route label of its access-log lines and metrics … */
+  readonly route: string;
+  /** … and its method (default POST). */
+  readonly method?: string;
+  /** The body of a refusal with this code and message. */
+  errorBody(code: ErrorCode, message: string): string;
+  /** The call in the body: the pipeline, its input, and whether the answer streams; else a 400 with this code and message. */
+  readCall(body: Buffer): DoorCall | { ok: false; code: ErrorCode; message: string };
+  /** Answers a run started by the phases (JSON or streamed; `executeRun` has started it). */
+  answerRun(res: ServerResponse, state: RunState, stream: boolean, sendJson: SendJson, logRequest: LogRequest): void;
+  /** Answers a request whose Idempotency-Key another request holds (see resume.ts answerHeldKey). */
+  answerHeld(ctx: ResumeContext, held: KeyState, fingerprint: string, stream: boolean): void;
+}
+
+export interface DoorCall {
+  ok: true;
+  slug: string;
+  input: RunInput;
+  stream: boolean;
+}
+
+/** Counters every door shares with the trigger (shutdown, runs in progress). */
+interface Gate {
+  closing: boolean;
+  activeRuns: number;
+}
 
 /** Is this Content-Type JSON (`application/json` or `…+json`, any parameters)? */
 function isJsonType(contentType: string | undefined): boolean {
@@ -84,9 +119,8 @@ function isJsonType(contentType: string | undefined): boolean {
  * What every trigger request shares: settings, the store's hot reads, counters and the answer
  * writers. Made once per handler; a request is a `TriggerRequest` whose methods are the phases.
  */
-class TriggerShared {
-  closing = false;
-  activeRuns = 0;
+export class TriggerShared {
+  readonly gate: Gate;
   readonly admission: Admission;
   readonly clock: Clock;
   readonly usage: UsageRecorder;
@@ -94,11 +128,11 @@ class TriggerShared {
   readonly runs: RunService;
   readonly maxBodyBytes: number;
   /** Tokens' pipeline scopes and IP allow-lists, compiled once per token. */
-  readonly controls = new ControlsCache();
+  readonly controls: ControlsCache;
   readonly addresses: ClientAddresses;
   readonly retryMs: number;
   readonly keepRuns: boolean;
-  private readonly configs = new Map<string, PipelineConfig>();
+  private readonly configs: Map<string, PipelineConfig>;
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
   private readonly countRequest: (status: number) => void;
@@ -115,18 +149,36 @@ class TriggerShared {
     maxBodyBytes: number,
     retryMs: number,
     keepRuns: boolean,
+    /** Another door onto this trigger (null: the trigger itself) … */
+    readonly door: Door | null = null,
+    /** … sharing this one's slots, caches and gate. */
+    base: TriggerShared | null = null,
   ) {
     this.clock = services.clock;
     this.usage = services.usage;
     this.tokens = services.tokens;
     this.runs = services.runs;
     this.maxBodyBytes = maxBodyBytes;
-    this.addresses = new ClientAddresses(services.config.trustedProxies);
+    this.addresses = base?.addresses ?? new ClientAddresses(services.config.trustedProxies);
     this.retryMs = retryMs;
     this.keepRuns = keepRuns;
-    this.admission = new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
-    this.writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
-    this.countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
+    this.admission = base?.admission ?? new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
+    this.controls = base?.controls ?? new ControlsCache();
+    this.configs = base?.configs ?? new Map<string, PipelineConfig>();
+    this.gate = base?.gate ?? { closing: false, activeRuns: 0 };
+    const route = door?.route ?? TRIGGER_ROUTE;
+    this.writeAccessLine = accessLogger(logger, door?.method ?? 'POST', route);
+    this.countRequest = metrics.requestCounter(route, door?.method ?? 'POST');
+  }
+
+  /** The shared core of another door onto this trigger (same slots, caches, gate, registry and settings). */
+  forDoor(door: Door): TriggerShared {
+    return new TriggerShared(this.services, this.verify, this.logger, this.metrics, this.streams, this.maxBodyBytes, this.retryMs, this.keepRuns, door, this);
+  }
+
+  /** Starts a request of this core's door: the same phases as a trigger (see TriggerRequest). */
+  startRequest(req: IncomingMessage, res: ServerResponse, url: string, started: number): void {
+    new TriggerRequest(this, req, res, url, '', started).authenticate();
   }
 
   /** Parsed configs keyed by their stored text: a changed pipeline has a new text, so this can never serve a stale config. */
@@ -172,7 +224,7 @@ class TriggerShared {
   /** Every refusal goes through here: counted against its token when the token is known (usage per day). */
   sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null): void {
     if (tokenId !== null) this.usage.count(tokenId, code);
-    this.sendJson(res, status, errorBody(code, message), headers, started, tokenId, pipeline);
+    this.sendJson(res, status, this.door === null ? errorBody(code, message) : this.door.errorBody(code, message), headers, started, tokenId, pipeline);
   }
 }
 
@@ -204,13 +256,16 @@ class TriggerRequest {
   private holdsChild = false;
   private body: BodyReader | undefined;
   private input: RunInput | undefined;
+  /** A door's call asked for a streamed answer. */
+  private stream = false;
 
   constructor(
     private readonly shared: TriggerShared,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly url: string,
-    private readonly slug: string,
+    /** From the URL (the trigger), or from the body (a door): '' until it is read. */
+    private slug: string,
     private readonly started: number,
   ) {}
 
@@ -256,7 +311,7 @@ class TriggerRequest {
     this.verifiedTurn = currentTurn();
     let outcome: MaybePromise<AuthOutcome>;
     try {
-      outcome = authenticateHeader(this.authorization, this.url, this.shared.verify, this.slug);
+      outcome = authenticateHeader(this.authorization, this.url, this.shared.verify, this.shared.door === null ? this.slug : undefined);
     } catch (error) {
       return this.unavailable(error);
     }
@@ -300,9 +355,10 @@ class TriggerRequest {
         null,
       );
     }
-    if (controls !== null && !controls.allowsPipeline(this.slug)) return this.refuseScope(controls);
+    // A door learns the pipeline from the body: its scope is checked then (onCall).
+    if (controls !== null && shared.door === null && !controls.allowsPipeline(this.slug)) return this.refuseScope(controls);
     this.pipelineFound = auth.pipeline;
-    if (token.rateLimit === null) return this.findPipeline();
+    if (token.rateLimit === null) return shared.door === null ? this.findPipeline() : this.admitCall();
     let retryAfter: MaybePromise<number>;
     try {
       retryAfter = shared.services.store.rateLimits.take(token.id, token.rateLimit, shared.clock.now());
@@ -318,8 +374,8 @@ class TriggerRequest {
   }
 
   private afterRateLimit(retryAfter: number): void {
-    if (retryAfter === 0) return this.findPipeline();
     const { shared, token } = this;
+    if (retryAfter === 0) return shared.door === null ? this.findPipeline() : this.admitCall();
     shared.sendError(
       this.res,
       429,
@@ -387,6 +443,7 @@ class TriggerRequest {
 
   private admitPipeline(pipeline: PipelineTarget | null): void {
     const { shared, res, started, token, slug } = this;
+    if (shared.door !== null) return this.admitDoorPipeline(pipeline);
     const expiration = this.expiration;
     if (this.runHeaders !== undefined) {
       const check = checkRunHeaders(this.runHeaders);
@@ -455,10 +512,109 @@ class TriggerRequest {
       }
       this.holdsChild = true;
     }
-    shared.activeRuns++;
+    shared.gate.activeRuns++;
     this.res.once('close', this.release);
     continueIfExpected(this.req, this.res);
     this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+  }
+
+  /**
+   * A door's phase 2b (before its body): the run headers, the Content-Type, the declared length and
+   * a run slot of the token — what the trigger checks after the pipeline, which a door learns from
+   * the body. A reconnect (Last-Event-ID) is not a door's: its streams resume at /v1/runs/:id/events.
+   */
+  private admitCall(): void {
+    const { shared, res, started, token } = this;
+    const expiration = this.expiration;
+    if (this.runHeaders !== undefined) {
+      const check = checkRunHeaders(this.runHeaders);
+      if (!check.ok) return shared.sendError(res, 400, 'invalid_request', check.message, { [EXPIRATION_HEADER]: expiration }, started, token.id, null);
+      if (check.after !== undefined) {
+        return shared.sendError(
+          res,
+          400,
+          'invalid_request',
+          `Last-Event-ID is not accepted on ${shared.door!.route}; resume a run's stream with GET /v1/runs/<run id>/events (the run id is the completion's id and the Mechamental-Run-Id header)`,
+          { [EXPIRATION_HEADER]: expiration },
+          started,
+          token.id,
+          null,
+        );
+      }
+      this.background = check.background;
+    }
+    if (!isJsonType(this.contentType)) {
+      return shared.sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', { [EXPIRATION_HEADER]: expiration, 'Accept-Post': 'application/json' }, started, token.id, null);
+    }
+    if (this.contentLength !== undefined && Number(this.contentLength) > shared.maxBodyBytes) return this.tooLarge();
+    if (!shared.admission.takeRun(token.id)) {
+      return shared.sendError(
+        res,
+        429,
+        'too_many_runs',
+        `token ${token.id} already has ${shared.admission.maxRunsPerToken} runs in progress (MM_MAX_RUNS_PER_TOKEN); wait for one to end`,
+        { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+    }
+    this.holdsRun = true;
+    shared.gate.activeRuns++;
+    this.res.once('close', this.release);
+    continueIfExpected(this.req, this.res);
+    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+  }
+
+  /** A door's phase 3: its call read from the body, then the pipeline's scope and the pipeline itself. */
+  private onCall(body: Buffer): void {
+    const { shared, res, started, token } = this;
+    const call = shared.door!.readCall(body);
+    if (!call.ok) return shared.sendError(res, 400, call.code, call.message, { [EXPIRATION_HEADER]: this.expiration }, started, token.id, null);
+    this.slug = call.slug;
+    this.input = call.input;
+    this.stream = call.stream;
+    if (this.runHeaders?.idempotencyKey !== undefined) this.rawBody = body;
+    const controls = shared.controls.forToken(token.id, token.pipelines, token.allowedIps);
+    if (controls !== null && !controls.allowsPipeline(call.slug)) return this.refuseScope(controls);
+    this.findPipeline();
+  }
+
+  /** A door's pipeline: 404 for one its app does not have, a child slot for a command; then the re-check and the run. */
+  private admitDoorPipeline(pipeline: PipelineTarget | null): void {
+    const { shared, res, started, token, slug } = this;
+    const expiration = this.expiration;
+    if (pipeline === null) {
+      const shown = SLUG.test(slug) ? `"${slug}" ` : '';
+      return shared.sendError(
+        res,
+        404,
+        'pipeline_not_found',
+        `model ${shown}is not a pipeline of app "${token.app}"; GET /v1/models lists the ones this token may call`,
+        { [EXPIRATION_HEADER]: expiration },
+        started,
+        token.id,
+        null,
+      );
+    }
+    this.target = pipeline;
+    if (pipeline.kind === 'command') {
+      if (!shared.admission.takeChild()) {
+        this.release();
+        return shared.sendError(
+          res,
+          503,
+          'busy',
+          `${shared.admission.maxChildren} command pipelines are running, the most this server runs at once (MM_MAX_CHILDREN); retry shortly`,
+          { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
+          started,
+          token.id,
+          slug,
+        );
+      }
+      this.holdsChild = true;
+    }
+    this.recheck();
   }
 
   /** Gives back the run (and child) slot; once, whenever the answer ends. */
@@ -466,7 +622,7 @@ class TriggerRequest {
     if (this.holdsRun) {
       this.holdsRun = false;
       this.shared.admission.releaseRun(this.token.id);
-      this.shared.activeRuns--;
+      this.shared.gate.activeRuns--;
     }
     if (this.holdsChild) {
       this.holdsChild = false;
@@ -492,11 +648,18 @@ class TriggerRequest {
     const { shared, res, started, token, slug } = this;
     if (body === 'aborted') return shared.logRequest(started, 499, token.id, slug, 'client_gone');
     if (body === 'too_large') return this.tooLarge();
+    if (shared.door !== null) return this.onCall(body);
     // Not JSON, not an object, or nested deeper than 64 levels: 400, judged without recursion.
     const parsed = parseJsonObject(body);
     if (!parsed.ok) return shared.sendError(res, 400, 'invalid_json', parsed.message, { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
     this.input = parsed.value;
     if (this.runHeaders?.idempotencyKey !== undefined) this.rawBody = body;
+    this.recheck();
+  }
+
+  /** Phase 4 (before the run): the token again, when the body came in a later turn than its verification. */
+  private recheck(): void {
+    const { shared, token } = this;
     if (this.body!.endTurn === this.verifiedTurn) return this.start();
     let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
     try {
@@ -565,7 +728,8 @@ class TriggerRequest {
     };
     try {
       executeRun(state, this.release);
-      if (prefersEventStream(this.accept)) streamRun(res, state, shared.logRequest);
+      if (shared.door !== null) shared.door.answerRun(res, state, this.stream, shared.sendJson, shared.logRequest);
+      else if (prefersEventStream(this.accept)) streamRun(res, state, shared.logRequest);
       else jsonRun(res, state, shared.sendJson, shared.logRequest);
     } catch (error) {
       this.unexpected(error);
@@ -591,7 +755,8 @@ class TriggerRequest {
           return this.run(run);
         }
         shared.runs.discard(run);
-        answerHeldKey(this.resumeContext(), won, fingerprint, prefersEventStream(this.accept));
+        if (shared.door !== null) shared.door.answerHeld(this.resumeContext(), won, fingerprint, this.stream);
+        else answerHeldKey(this.resumeContext(), won, fingerprint, prefersEventStream(this.accept));
       },
       (error: unknown) => {
         shared.runs.discard(run);
@@ -623,7 +788,7 @@ class TriggerRequest {
   }
 
   private unexpected(error: unknown): void {
-    this.shared.logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger run failed unexpectedly');
+    this.shared.logger.error({ err: error, route: this.shared.door?.route ?? TRIGGER_ROUTE }, 'trigger run failed unexpectedly');
     if (!this.res.headersSent) {
       const failure = toHttpError(error);
       this.shared.sendError(this.res, failure.status, failure.code, failure.message, null, this.started, this.token?.id ?? null, this.slug);
@@ -634,8 +799,8 @@ class TriggerRequest {
   private unavailable(error: unknown): void {
     const failure = toHttpError(error);
     if (failure.code !== 'unavailable') {
-      this.shared.logger.error({ err: error, route: TRIGGER_ROUTE }, 'trigger request failed unexpectedly');
-    } else this.shared.logger.warn({ err: error, route: TRIGGER_ROUTE }, 'the database did not answer');
+      this.shared.logger.error({ err: error, route: this.shared.door?.route ?? TRIGGER_ROUTE }, 'trigger request failed unexpectedly');
+    } else this.shared.logger.warn({ err: error, route: this.shared.door?.route ?? TRIGGER_ROUTE }, 'the database did not answer');
     this.shared.sendError(
       this.res,
       503,
@@ -674,7 +839,7 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
     const url = req.url;
     if (url === undefined || req.method !== 'POST' || !url.startsWith(TRIGGER_PREFIX)) return false;
     const started = performance.now();
-    if (shared.closing) {
+    if (shared.gate.closing) {
       shared.sendError(res, 503, 'shutting_down', 'the server is shutting down; retry shortly', { Connection: 'close' }, started, null, null);
       return true;
     }
@@ -688,10 +853,11 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
     streams: { value: streams },
     beginShutdown: {
       value: () => {
-        shared.closing = true;
+        shared.gate.closing = true;
       },
     },
-    activeRuns: { get: () => shared.activeRuns },
+    activeRuns: { get: () => shared.gate.activeRuns },
+    core: { value: shared },
   });
   return handler;
 }

@@ -157,7 +157,7 @@ async function feedOfKey(ctx: ResumeContext, held: KeyState): Promise<RunFeed | 
  * (`Idempotent-Replayed: true`), or 409 `idempotency_key_in_use` while the first still runs; SSE
  * attaches to the same run from its first event. The pipeline never runs twice.
  */
-export function answerHeldKey(ctx: ResumeContext, held: KeyState, fingerprint: string, sse: boolean): void {
+export function answerHeldKey(ctx: ResumeContext, held: KeyState, fingerprint: string, sse: boolean, render?: ReplayRender): void {
   const { row } = held;
   if (row.fingerprint !== fingerprint) {
     return ctx.sendError(
@@ -171,13 +171,22 @@ export function answerHeldKey(ctx: ResumeContext, held: KeyState, fingerprint: s
   feedOfKey(ctx, held).then(
     (feed) => {
       if (feed === undefined) return inUse(ctx);
-      if (sse) return answerResume(ctx, feed, 0, true);
-      const answer = row.answer !== null ? { status: row.answerStatus!, body: row.answer } : jsonAnswerOf(feed);
+      if (sse) return render ? render.stream(ctx, feed) : answerResume(ctx, feed, 0, true);
+      const stored = row.answer !== null ? { status: row.answerStatus!, body: row.answer } : jsonAnswerOf(feed);
+      const answer = render ? render.json(stored.status, stored.body) : stored;
       ctx.sendJson(answer.status, answer.body, { [EXPIRATION_HEADER]: ctx.expiration, [RUN_ID_HEADER]: row.runId, [REPLAYED_HEADER]: 'true' });
     },
     (error: unknown) => ctx.unavailable(error),
   )
     .catch((error: unknown) => ctx.unexpected(error));
+}
+
+/** How another door (src/http/openai/) gives a held key's answer again in its own shape. */
+export interface ReplayRender {
+  /** Its JSON answer from the trigger's (what is stored for the key). */
+  json(status: number, body: string): { status: number; body: string };
+  /** Its stream of the run, from the first event (replayed). */
+  stream(ctx: ResumeContext, feed: RunFeed): void;
 }
 
 function jsonAnswerOf(feed: RunFeed): { status: number; body: string } {

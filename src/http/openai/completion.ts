@@ -1,0 +1,233 @@
+import type { ServerResponse } from 'node:http';
+import { MESSAGE_DELTA, RUN_COMPLETED, RUN_FAILED, RUN_STARTED, Run, type RunFeed, type RunListener } from '../../runs/run';
+import type { ErrorCode } from '../../errors';
+import { EXPIRATION_HEADER } from '../auth';
+import { statusFor } from '../errors';
+import { CLIENT_GONE_MESSAGE, REPLAYED_HEADER, RUN_ID_HEADER } from '../run-stream';
+import { SSE_HEADERS } from '../sse';
+import type { OpenStream, StreamEnd, StreamRegistry } from '../streams';
+import { outcomeOf, type LogRequest, type RunState, type SendJson } from '../trigger/runs';
+import { openAIErrorBody, openAIErrorOf } from './errors';
+
+/**
+ * Usage is reported as zeros: a pipeline is not a model, and MechaMental counts requests (per
+ * token and day), not a model's tokens. Honest zeros, as docs/openai.md says, rather than guesses.
+ */
+const ZERO_USAGE = '{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
+
+/** A pipeline's output as the assistant's text: a string as it is, anything else as its JSON text. */
+export function contentOf(output: unknown): string {
+  return typeof output === 'string' ? output : JSON.stringify(output ?? null);
+}
+
+/** Unix seconds of epoch milliseconds (OpenAI's `created`). */
+export function unixSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+/** A `chat.completion` object of a completed run (its id is the run id, its model the pipeline). */
+export function completionBody(runId: string, created: number, model: string, output: unknown): string {
+  return `{"id":${JSON.stringify(runId)},"object":"chat.completion","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(contentOf(output))},"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":${ZERO_USAGE}}`;
+}
+
+/**
+ * The JSON answer of a chat completion (started by `executeRun`): when the run ends, its
+ * `chat.completion`, or its failure in OpenAI's error shape with the trigger's status and code.
+ * A client that leaves first stops a foreground run (as on the trigger).
+ */
+export function completionRun(res: ServerResponse, state: RunState, sendJson: SendJson, logRequest: LogRequest): void {
+  const run = state.run;
+  const headers = { [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id };
+  const answer = () => {
+    if (res.destroyed || res.headersSent) return logRequest(state.started, 499, state.tokenId, state.slug, outcomeOf(run));
+    if (run.status === 'completed') return sendJson(res, 200, completionBody(run.id, unixSeconds(run.startedAt), run.pipeline, run.output), headers, state.started, state.tokenId, state.slug);
+    const failure = run.failure!;
+    const status = statusFor(failure.code as ErrorCode);
+    sendJson(res, status, openAIErrorBody(failure.code, failure.message, run.id, status), headers, state.started, state.tokenId, state.slug);
+  };
+  if (run.ended) return answer();
+  const onClose = () => {
+    if (!run.background) run.stop('client_gone', CLIENT_GONE_MESSAGE);
+  };
+  res.once('close', onClose);
+  run.whenEnded(() => {
+    res.removeListener('close', onClose);
+    answer();
+  });
+}
+
+/** The `chat.completion` answer again from a trigger answer an idempotency key kept. */
+export function completionOfStored(status: number, triggerBody: string, created: number): { status: number; body: string } {
+  if (status !== 200) return { status, body: openAIErrorOf(status, triggerBody) };
+  const stored = JSON.parse(triggerBody) as { run_id: string; pipeline: string; output: unknown };
+  return { status, body: completionBody(stored.run_id, created, stored.pipeline, stored.output) };
+}
+
+export interface ChunkStreamOptions {
+  tokenId: string;
+  expiresAt: number;
+  registry: StreamRegistry;
+  /** The run's own request in the foreground: its client leaving stops the run (`client_gone`). */
+  stopsRunOnClose: boolean;
+  /** Once, when the stream ends: `clientGone` when the client left before the end was written. */
+  onClosed?: (clientGone: boolean) => void;
+}
+
+/**
+ * A run followed as OpenAI `chat.completion.chunk` events (`data: {…}` lines): a first chunk with
+ * the assistant's role, one chunk per delta with its text, then a last chunk with
+ * `finish_reason: "stop"` and `data: [DONE]`. A run that failed (a pipeline error, a revoke, an
+ * expiry, shutdown) ends with an error chunk in OpenAI's shape, then `[DONE]`: the SDKs raise it as
+ * an APIError with our message. A run whose pipeline gave no deltas (http, a non-string output)
+ * sends its output's text as one chunk. Registered with the stream registry while open, like the
+ * trigger's RunStream, so that a revoke or an expiry ends it within a second.
+ */
+export class ChunkStream implements OpenStream, RunListener {
+  readonly tokenId: string;
+  expiresAt: number;
+  private finished = false;
+  private sawDelta = false;
+  private corked = false;
+  /** Chunks gathered during the replay in `open` (null: written at once). */
+  private pending: string | null = null;
+  private unsubscribe: () => void = NOOP;
+  /** Every chunk's opening, up to its `choices` (the same id, created and model in all of them). */
+  private readonly head: string;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly feed: RunFeed,
+    created: number,
+    private readonly options: ChunkStreamOptions,
+  ) {
+    this.tokenId = options.tokenId;
+    this.expiresAt = options.expiresAt;
+    this.head = `data: {"id":${JSON.stringify(feed.id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(feed.pipeline)},"choices":[{"index":0,"delta":`;
+  }
+
+  /** Starts the stream (its headers are written already) from the run's first event. */
+  open(): void {
+    const res = this.res;
+    res.once('close', this.onClose);
+    this.options.registry.add(this);
+    // The replay (all of a run that answered at once) is gathered and goes out as one write.
+    res.cork();
+    this.corked = true;
+    this.pending = '';
+    this.unsubscribe = this.feed.subscribe(0, this);
+    this.flush();
+    this.uncork();
+  }
+
+  /** Writes chunks (gathered while a replay is under way). */
+  private write(text: string): void {
+    if (this.pending !== null) this.pending += text;
+    else this.res.write(text);
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
+  }
+
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.res.uncork();
+  }
+
+  private chunk(delta: string, finish: string): string {
+    return `${this.head}${delta},"logprobs":null,"finish_reason":${finish}}]}\n\n`;
+  }
+
+  event(_seq: number, name: string, data: string): void {
+    if (this.finished || this.res.destroyed) return;
+    switch (name) {
+      case RUN_STARTED:
+        this.write(this.chunk('{"role":"assistant","content":""}', 'null'));
+        return;
+      case MESSAGE_DELTA:
+        // The data is {"text":<JSON string>} (Run.eventAt, also as stored for other instances): its JSON string is reused as is.
+        this.sawDelta = true;
+        this.write(this.chunk(`{"content":${data.startsWith('{"text":') ? data.slice(8, -1) : JSON.stringify((JSON.parse(data) as { text: string }).text)}}`, 'null'));
+        return;
+      case RUN_COMPLETED: {
+        if (!this.sawDelta) {
+          const { output } = JSON.parse(data) as { output: unknown };
+          const text = contentOf(output);
+          if (text !== '') this.write(this.chunk(`{"content":${JSON.stringify(text)}}`, 'null'));
+        }
+        this.write(`${this.chunk('{}', '"stop"')}data: [DONE]\n\n`);
+        return;
+      }
+      case RUN_FAILED: {
+        const { error } = JSON.parse(data) as { error: { code: string; message: string } };
+        this.write(errorChunk(error.code, error.message, this.feed.id));
+        return;
+      }
+    }
+  }
+
+  end(): void {
+    this.close(false);
+  }
+
+  fail(code: StreamEnd, message: string): void {
+    if (this.finished) return;
+    const feed = this.feed;
+    // Its run.failed reaches every stream of the run, this one included, and ends them.
+    if (feed instanceof Run && feed.status === 'running') return feed.stop(code, message);
+    if (!this.res.destroyed) this.write(errorChunk(code, message, feed.id));
+    this.close(false);
+  }
+
+  ping(): void {
+    if (!this.finished && !this.res.destroyed) this.res.write(': ping\n\n');
+  }
+
+  private close(clientGone: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.unsubscribe();
+    this.options.registry.delete(this);
+    this.res.removeListener('close', this.onClose);
+    this.flush();
+    this.uncork();
+    if (!clientGone) this.res.end();
+    this.options.onClosed?.(clientGone);
+  }
+
+  private readonly onClose = (): void => {
+    if (this.finished) return;
+    this.close(true);
+    const feed = this.feed;
+    if (this.options.stopsRunOnClose && feed instanceof Run) feed.stop('client_gone', CLIENT_GONE_MESSAGE);
+  };
+}
+
+const NOOP = (): void => {};
+
+/** The error chunk that ends a failed stream (OpenAI's shape; the SDKs raise it), then `[DONE]`. */
+function errorChunk(code: string, message: string, runId: string): string {
+  return `data: ${openAIErrorBody(code, message, runId)}\n\ndata: [DONE]\n\n`;
+}
+
+/** A streamed chat completion of a run started by `executeRun`. */
+export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
+  const run = state.run;
+  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id });
+  new ChunkStream(res, run, unixSeconds(run.startedAt), {
+    tokenId: state.tokenId,
+    expiresAt: state.expiresAt,
+    registry: state.streams,
+    stopsRunOnClose: !run.background,
+    onClosed: (clientGone) => logRequest(state.started, clientGone ? 499 : 200, state.tokenId, state.slug, clientGone ? 'client_gone' : outcomeOf(run)),
+  }).open();
+}
+
+/** A held key's run streamed again as chunks from its first event (never stopping it when the reader leaves). */
+export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<ChunkStreamOptions, 'stopsRunOnClose'>): void {
+  res.writeHead(200, { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id, [REPLAYED_HEADER]: 'true' });
+  new ChunkStream(res, feed, created, { ...options, stopsRunOnClose: false }).open();
+}
