@@ -53,6 +53,12 @@ export interface TriggerOptions {
    * read, resumed or replayed; only the benchmark's like-for-like comparison uses it.
    */
   keepRuns?: boolean;
+  /**
+   * Re-check the token before a run whose body came in a later turn (default true, SPEC "Limits and
+   * hardening"): false skips it and its turn bookkeeping; only the benchmark's like-for-like
+   * comparison (`ours-norecheck`) uses it, to show what the re-check costs.
+   */
+  recheck?: boolean;
 }
 
 /**
@@ -98,6 +104,7 @@ class TriggerShared {
   readonly addresses: ClientAddresses;
   readonly retryMs: number;
   readonly keepRuns: boolean;
+  readonly recheck: boolean;
   private readonly configs = new Map<string, PipelineConfig>();
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
@@ -115,6 +122,7 @@ class TriggerShared {
     maxBodyBytes: number,
     retryMs: number,
     keepRuns: boolean,
+    recheck: boolean,
   ) {
     this.clock = services.clock;
     this.usage = services.usage;
@@ -124,6 +132,7 @@ class TriggerShared {
     this.addresses = new ClientAddresses(services.config.trustedProxies);
     this.retryMs = retryMs;
     this.keepRuns = keepRuns;
+    this.recheck = recheck;
     this.admission = new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
     this.writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
     this.countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
@@ -253,7 +262,7 @@ class TriggerRequest {
           break;
       }
     }
-    this.verifiedTurn = currentTurn();
+    if (this.shared.recheck) this.verifiedTurn = currentTurn();
     let outcome: MaybePromise<AuthOutcome>;
     try {
       outcome = authenticateHeader(this.authorization, this.url, this.shared.verify, this.slug);
@@ -458,7 +467,7 @@ class TriggerRequest {
     shared.activeRuns++;
     this.res.once('close', this.release);
     continueIfExpected(this.req, this.res);
-    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body), shared.recheck);
   }
 
   /** Gives back the run (and child) slot; once, whenever the answer ends. */
@@ -497,7 +506,7 @@ class TriggerRequest {
     if (!parsed.ok) return shared.sendError(res, 400, 'invalid_json', parsed.message, { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
     this.input = parsed.value;
     if (this.runHeaders?.idempotencyKey !== undefined) this.rawBody = body;
-    if (this.body!.endTurn === this.verifiedTurn) return this.start();
+    if (this.body!.endTurn === this.verifiedTurn) return this.start(); // also when the re-check is off: both stay -1
     let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
     try {
       liveness = shared.tokens.liveness(token.id);
@@ -668,6 +677,7 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
     options.maxBodyBytes ?? services.config.maxBodyBytes,
     options.sseRetryMs ?? SSE_RETRY_MS,
     options.keepRuns ?? true,
+    options.recheck ?? true,
   );
 
   const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
