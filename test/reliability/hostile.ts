@@ -28,13 +28,14 @@
 // FD_TOLERANCE) within HOSTILE_SETTLE_SECONDS (polled, no sleeps). RSS is noisier, and the check
 // says so: round 0 runs the attacks that make the server buffer megabytes once (nested bodies, 16
 // MiB of upstream answer), and RSS must stay under round 0's high-water mark + RSS_BOUND_MIB. Why
-// not the resting baseline + a margin: V8 collects its old generation only when it has grown to a
-// limit set by the live size, and an idle server does not collect (no allocation, no GC), so the
-// garbage of those attacks can sit uncollected for minutes. Measured: V8 heap in use 123 MiB →
+// not the resting baseline + a small margin: V8 collects its old generation only when it has grown
+// to a limit set by the live size, and an idle server does not collect (no allocation, no GC), so
+// the garbage of those attacks can sit uncollected for minutes. Measured: V8 heap in use 123 MiB →
 // 21 MiB at the next major GC, RSS 315 → 168 MiB, with 0-4 MiB of runs kept; at rest, RSS swings
-// between ~165 and ~315 MiB with when the last major GC happened. A leak raises the high-water
-// mark round after round; one that leaks per request (a child and its pipes, a socket) shows in
-// fds and children, which are exact. Peaks are sampled every 100 ms; the V8 heap, Buffer memory
+// between ~165 and ~315 MiB with when the last major GC happened, and a round's peak can sit 60 MiB
+// over round 0's. So this check is coarse: it catches 128 MiB over the run (e.g. upstream answers
+// read whole: issue 9 saw 1.9 GB); a leak per request (a child and its pipes, a socket) shows in
+// fds and children, which are exact, and a slow one in the highest RSS at rest per round, printed. Peaks are sampled every 100 ms; the V8 heap, Buffer memory
 // and runs kept (/metrics) are printed next to RSS, to tell where it lives.
 //
 // Knobs: HOSTILE_ROUNDS (3), HOSTILE_CONNECTIONS (the over-cap flood, 3000), HOSTILE_MAX_CONNECTIONS
@@ -58,8 +59,8 @@ import { figure, newReport, promise, runAsScript, scanLog, type Report } from '.
 const MiB = 1_048_576;
 /** Open fds may differ from the baseline by this much at rest (a keep-alive socket to an upstream being closed, an fd the runtime opens lazily). */
 const FD_TOLERANCE = 2;
-/** RSS must come back under baseline + this: V8 keeps some heap it grew into, the allocator keeps arenas; a leak per request grows without bound. */
-const RSS_BOUND_MIB = 64;
+/** RSS must stay under round 0's high-water mark + this; see the header for why it is this coarse. */
+const RSS_BOUND_MIB = 128;
 /** Peak RSS growth allowed while 128 MiB upstream answers are refused (read whole, three of them would need > 1 GiB). */
 const UPSTREAM_PEAK_BOUND_MIB = 384;
 /** SPEC: open streams end within 1 s of a revoke; the rest is slack for a loaded 2-core machine. */
@@ -730,6 +731,8 @@ export async function hostile(): Promise<Report> {
     figure(report, 'duration', `${elapsed.toFixed(0)} s, ${rounds} rounds; server MM_MAX_CONNECTIONS ${maxConnections}, MM_MAX_RUNS_PER_TOKEN ${maxRunsPerToken}, MM_MAX_CHILDREN ${maxChildren}, MM_HEADERS_TIMEOUT ${HEADERS_TIMEOUT_MS / 1000} s`);
     figure(report, 'baseline at rest after round 0: fds / children / RSS', `${baseline.fds} / ${baseline.children} / ${(baseline.rss / 1024).toFixed(0)} MiB (fds within +${FD_TOLERANCE}, children exactly; RSS ceiling ${(rssCeiling / 1024).toFixed(0)} MiB: round 0's high-water mark ${(round0Peak / 1024).toFixed(0)} MiB + ${RSS_BOUND_MIB})`);
     figure(report, 'RSS at rest after each attack: lowest / highest', `${(Math.min(...restRss) / 1024).toFixed(0)} / ${(Math.max(...restRss) / 1024).toFixed(0)} MiB`);
+    const perRound = Array.from({ length: rounds }, (_, r) => restRss.slice(r * attacks.length, (r + 1) * attacks.length)).filter((xs) => xs.length > 0);
+    figure(report, 'RSS at rest, highest per round', perRound.map((xs) => (Math.max(...xs) / 1024).toFixed(0)).join(' → ') + ' MiB');
     figure(report, 'server heap used / Buffers / kept runs: baseline → end', `${(heapBefore.heap / 1024).toFixed(0)} → ${(heapAfter.heap / 1024).toFixed(0)} MiB / ${(heapBefore.external / 1024).toFixed(0)} → ${(heapAfter.external / 1024).toFixed(0)} MiB / ${(heapBefore.kept / 1024).toFixed(0)} → ${(heapAfter.kept / 1024).toFixed(0)} MiB (MM_RUN_MEMORY ${RUN_MEMORY})`);
     figure(report, 'legitimate load', `${load.sent} triggers (right ${load.right}, wrong ${load.wrong}), ${load.healthz} /healthz (failed ${load.healthzFailed}), ${load.refusedAtCap} requests refused at the connection cap during over-cap floods`);
     figure(report, 'race: staged bodies / 401 token_revoked / runs after the revoke', `${race.sent} / ${race.answered401} / ${race.runsAfterRevoke}`);
