@@ -578,7 +578,9 @@ export async function hostile(): Promise<Report> {
       }
       promise(report, statuses.filter((s) => s.status === 200).length === maxRunsPerToken, `round ${round}: one token held ${statuses.filter((s) => s.status === 200).length} runs at once (MM_MAX_RUNS_PER_TOKEN ${maxRunsPerToken})`);
       for (const s of opened) s.close();
+    };
 
+    const capChildren = async (round: number) => {
       const tokens = await Promise.all(Array.from({ length: Math.ceil((maxChildren * 1.5) / maxRunsPerToken) }, (_, i) => newToken(`children hog ${round}.${i}`)));
       const perToken = Math.floor((maxChildren * 1.5) / tokens.length);
       const children = tokens.flatMap((t) => Array.from({ length: perToken }, () => openStream(port, 'sleeper', t.value, {})));
@@ -711,7 +713,8 @@ export async function hostile(): Promise<Report> {
       ['streams, CLI revoke', (r) => revokeStreams(r, 'CLI')],
       ['nested JSON', () => nestedJson()],
       ['slowloris', (r) => slowloris(r)],
-      ['runs and children caps', (r) => capRuns(r)],
+      ['runs per token cap', (r) => capRuns(r)],
+      ['children cap', (r) => capChildren(r)],
       ['upstreams, redirects, errors', (r) => upstreams(r)],
       ['leak-report flood', () => leakFlood()],
     ];
