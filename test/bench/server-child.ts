@@ -7,6 +7,7 @@
 //   ours-noauth   the same, with a constant verifier (authentication switched off)
 //   ours-nousage  the trigger handler alone with usage counting switched off (last_used_at still kept)
 //   ours-norun    the trigger handler keeping no runs (createTriggerHandler keepRuns: false): what keeping them costs
+//   ours-norecheck the trigger handler without the token's re-check before a run (recheck: false): what it costs
 //   bare          node:http that parses the same JSON body and answers the same JSON (no auth)
 //   fastify       Fastify 5: bearer → SHA-256 → prepared better-sqlite3 lookup, JSON in, JSON out
 //   fastify-log   the same with Fastify's logger on, as people run it (its two lines per request:
@@ -200,7 +201,8 @@ async function main(): Promise<number> {
     case 'ours-handler':
     case 'ours-noauth':
     case 'ours-nousage':
-    case 'ours-norun': {
+    case 'ours-norun':
+    case 'ours-norecheck': {
       const { loadConfig } = await import('../../src/config');
       const { openServices } = await import('../../src/services');
       const config = loadConfig({ ...process.env, MM_DATA_DIR: dataDir });
@@ -211,7 +213,7 @@ async function main(): Promise<number> {
         return started.port;
       }
       const { createTriggerHandler } = await import('../../src/http/trigger');
-      let options: Parameters<typeof createTriggerHandler>[1] = kind === 'ours-norun' ? { keepRuns: false } : {};
+      let options: Parameters<typeof createTriggerHandler>[1] = kind === 'ours-norun' ? { keepRuns: false } : kind === 'ours-norecheck' ? { recheck: false } : {};
       if (kind === 'ours-noauth') {
         const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
         if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);

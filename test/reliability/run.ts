@@ -1,12 +1,14 @@
-// `npm run test:reliability`: crash, concurrency, fuzz and soak, one after another (not part of
-// `npm test`). Each prints its figures as its last lines; the exit code is non-zero if any promise
-// was broken. RELIABILITY_ONLY=crash,fuzz picks some; see each file for its knobs (CRASH_ROUNDS,
-// CONCURRENCY_OPS, FUZZ_REQUESTS, FUZZ_SEED, SOAK_SECONDS, …); RELIABILITY_BIN=dist/mechamental runs
-// the servers from the built executable instead of the development entry point.
+// `npm run test:reliability`: crash, concurrency, fuzz, soak and hostile, one after another (not
+// part of `npm test`). Each prints its figures as its last lines; the exit code is non-zero if any
+// promise was broken. RELIABILITY_ONLY=crash,fuzz picks some; see each file for its knobs
+// (CRASH_ROUNDS, CONCURRENCY_OPS, FUZZ_REQUESTS, FUZZ_SEED, SOAK_SECONDS, HOSTILE_ROUNDS, …);
+// RELIABILITY_BIN=dist/mechamental runs the servers from the built executable instead of the
+// development entry point (hostile always runs the built executable, building it when stale).
 import { killAll } from '../bench/lib/proc';
 import { concurrency } from './concurrency';
 import { crash } from './crash';
 import { fuzz } from './fuzz';
+import { hostile } from './hostile';
 import { printReport, type Report } from './lib/report';
 import { soak } from './soak';
 
@@ -15,6 +17,7 @@ const all: Array<[string, () => Promise<Report>]> = [
   ['concurrency', concurrency],
   ['fuzz', fuzz],
   ['soak', soak],
+  ['hostile', hostile],
 ];
 
 async function main(): Promise<number> {

@@ -20,6 +20,8 @@ export class BodyReader {
     private readonly req: IncomingMessage,
     private readonly limit: number,
     private readonly done: (body: BodyOutcome) => void,
+    /** Record `endTurn` (false only when the trigger's re-check is off, see TriggerOptions.recheck). */
+    private readonly trackTurn = true,
   ) {
     req.on('data', this.onData);
     req.on('end', this.onEnd);
@@ -30,7 +32,7 @@ export class BodyReader {
   private settle(value: BodyOutcome): void {
     if (this.settled) return;
     this.settled = true;
-    this.endTurn = currentTurn();
+    if (this.trackTurn) this.endTurn = currentTurn();
     this.req.removeListener('data', this.onData);
     this.req.removeListener('end', this.onEnd);
     this.req.removeListener('error', this.onError);

@@ -53,6 +53,12 @@ export interface TriggerOptions {
    * read, resumed or replayed; only the benchmark's like-for-like comparison uses it.
    */
   keepRuns?: boolean;
+  /**
+   * Re-check the token before a run whose body came in a later turn (default true, SPEC "Limits and
+   * hardening"): false skips it and its turn bookkeeping; only the benchmark's like-for-like
+   * comparison (`ours-norecheck`) uses it, to show what the re-check costs.
+   */
+  recheck?: boolean;
 }
 
 /**
@@ -132,6 +138,7 @@ export class TriggerShared {
   readonly addresses: ClientAddresses;
   readonly retryMs: number;
   readonly keepRuns: boolean;
+  readonly recheck: boolean;
   private readonly configs: Map<string, PipelineConfig>;
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
@@ -149,6 +156,7 @@ export class TriggerShared {
     maxBodyBytes: number,
     retryMs: number,
     keepRuns: boolean,
+    recheck: boolean,
     /** Another door onto this trigger (null: the trigger itself) … */
     readonly door: Door | null = null,
     /** … sharing this one's slots, caches and gate. */
@@ -162,6 +170,7 @@ export class TriggerShared {
     this.addresses = base?.addresses ?? new ClientAddresses(services.config.trustedProxies);
     this.retryMs = retryMs;
     this.keepRuns = keepRuns;
+    this.recheck = recheck;
     this.admission = base?.admission ?? new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
     this.controls = base?.controls ?? new ControlsCache();
     this.configs = base?.configs ?? new Map<string, PipelineConfig>();
@@ -173,7 +182,7 @@ export class TriggerShared {
 
   /** The shared core of another door onto this trigger (same slots, caches, gate, registry and settings). */
   forDoor(door: Door): TriggerShared {
-    return new TriggerShared(this.services, this.verify, this.logger, this.metrics, this.streams, this.maxBodyBytes, this.retryMs, this.keepRuns, door, this);
+    return new TriggerShared(this.services, this.verify, this.logger, this.metrics, this.streams, this.maxBodyBytes, this.retryMs, this.keepRuns, this.recheck, door, this);
   }
 
   /** Starts a request of this core's door: the same phases as a trigger (see TriggerRequest). */
@@ -308,7 +317,7 @@ class TriggerRequest {
           break;
       }
     }
-    this.verifiedTurn = currentTurn();
+    if (this.shared.recheck) this.verifiedTurn = currentTurn();
     let outcome: MaybePromise<AuthOutcome>;
     try {
       outcome = authenticateHeader(this.authorization, this.url, this.shared.verify, this.shared.door === null ? this.slug : undefined);
@@ -515,7 +524,7 @@ class TriggerRequest {
     shared.gate.activeRuns++;
     this.res.once('close', this.release);
     continueIfExpected(this.req, this.res);
-    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body), shared.recheck);
   }
 
   /**
@@ -660,7 +669,7 @@ class TriggerRequest {
   /** Phase 4 (before the run): the token again, when the body came in a later turn than its verification. */
   private recheck(): void {
     const { shared, token } = this;
-    if (this.body!.endTurn === this.verifiedTurn) return this.start();
+    if (this.body!.endTurn === this.verifiedTurn) return this.start(); // also when the re-check is off: both stay -1
     let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
     try {
       liveness = shared.tokens.liveness(token.id);
@@ -833,6 +842,7 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
     options.maxBodyBytes ?? services.config.maxBodyBytes,
     options.sseRetryMs ?? SSE_RETRY_MS,
     options.keepRuns ?? true,
+    options.recheck ?? true,
   );
 
   const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {

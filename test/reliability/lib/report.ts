@@ -70,8 +70,10 @@ export function scanLog(file: string): { errors: string[]; busy: number } {
   let busy = 0;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (/SQLITE_BUSY|database is locked/i.test(line)) busy++;
-    const level = /"level":(\d+)/.exec(line);
-    if ((level && Number(level[1]) >= 50) || (!level && /error/i.test(line))) errors.push(line.slice(0, 400));
+    // pino writes the level as a number, or as its label when the server formats it so (the built executable).
+    const level = /"level":(?:(\d+)|"([a-z]+)")/.exec(line);
+    const severe = level ? (level[1] !== undefined ? Number(level[1]) >= 50 : level[2] === 'error' || level[2] === 'fatal') : /error/i.test(line);
+    if (severe) errors.push(line.slice(0, 400));
   }
   return { errors, busy };
 }
