@@ -108,6 +108,8 @@ function responseObject(response: ResponseDoc, status: number, convert: SchemaCo
   }
   const schema = response.schema ?? (status >= 400 ? ErrorSchema : undefined);
   if (schema !== undefined) out.content = { [response.contentType ?? 'application/json']: { schema: convert.convert(schema) } };
+  // Accept is not a parameter in OpenAPI (a header parameter of that name is ignored): the choice shows as a second media type.
+  if (response.alsoEventStream === true) out.content = { ...(out.content as object), 'text/event-stream': { schema: { type: 'string' } } };
   return out;
 }
 

@@ -73,6 +73,9 @@ describe('GET /openapi.json (SPEC "HTTP conformance")', () => {
     assert.deepEqual(missing, [], 'routes missing from the document');
     assert.ok(has(doc, 'post', '/v1/trigger/:pipeline'), 'the trigger');
     assert.deepEqual(doc.paths['/v1/trigger/{pipeline}']!.post!.security, [{ triggerToken: [] }]);
+    const answered = doc.paths['/v1/trigger/{pipeline}']!.post!.responses['200'] as { content: Record<string, unknown> };
+    assert.deepEqual(Object.keys(answered.content), ['application/json', 'text/event-stream'], 'JSON or SSE, as Accept chooses');
+    assert.ok(Object.keys((doc.paths['/v1/runs/{id}/events']!.get!.responses['200'] as { content: Record<string, unknown> }).content).includes('text/event-stream'));
     assert.deepEqual(doc.paths['/v1/apps']!.post!.security, [{ adminToken: [] }, { consoleSession: [] }]);
     assert.deepEqual(doc.paths['/healthz']!.get!.security, []);
     const challenge = doc.paths['/v1/apps']!.get!.responses['401'] as { headers: Record<string, unknown> };

@@ -20,12 +20,11 @@ export const TRIGGER_ROUTE_DOC: RouteDoc = {
   path: '/v1/trigger/:pipeline',
   auth: 'token',
   tag: 'trigger',
-  summary: 'Run a pipeline: a JSON answer, or server-sent events with `Accept: text/event-stream`',
+  summary: 'Run a pipeline: a JSON answer, or server-sent events with `Accept: text/event-stream` (q-values honoured)',
   description:
     'The body is the pipeline\'s input (the built-in `echo` kind reads `{"message"}`). Every trigger creates a run (`Mechamental-Run-Id`). A POST that carries `Last-Event-ID` is an EventSource reconnect, never a new run (docs/runs.md).',
   body: z.record(z.string(), z.unknown()).meta({ description: "The pipeline's input: a JSON object (at most MM_MAX_BODY bytes)." }),
   headers: {
-    Accept: { description: '`text/event-stream` for SSE (q-values honoured); anything else for JSON.' },
     'Idempotency-Key': { description: 'Scoped to the token, kept 24 h: a retry with the same key and body gets the first answer again (`Idempotent-Replayed: true`).', schema: z.string().min(1).max(255) },
     'Mechamental-Run-Mode': { description: '`background`: the run goes on when the client disconnects, and can be resumed.', schema: z.enum(['background']) },
     'Last-Event-ID': { description: 'An EventSource reconnect: resume the run after this event id.', schema: z.string() },
@@ -35,6 +34,7 @@ export const TRIGGER_ROUTE_DOC: RouteDoc = {
     200: {
       description: `JSON: the run's output. SSE (\`Accept: text/event-stream\`): ${RUN_EVENTS_DOC}`,
       schema: TriggerResultSchema,
+      alsoEventStream: true,
       headers: { 'Mechamental-Run-Id': 'The run (`run_…`).', 'Idempotent-Replayed': '`true` when this is the stored answer of an earlier request with the same Idempotency-Key.' },
     },
     204: { description: 'A reconnect after the run ended and all its events were delivered (tells an EventSource to stop).' },

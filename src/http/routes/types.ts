@@ -52,6 +52,8 @@ export interface ResponseDoc {
   contentType?: string;
   /** Response headers worth knowing: name → meaning. */
   headers?: Record<string, string>;
+  /** Also answered as server-sent events (`text/event-stream`) when the request's Accept asks for them. */
+  alsoEventStream?: boolean;
 }
 
 /** A request header a route reads (documented as an OpenAPI header parameter). */
