@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { describeZodError } from '../../apps/validation';
-import { AppError, invalidField } from '../../errors';
+import { AppError } from '../../errors';
 import type { Logger } from '../../log';
 import type { Services } from '../../services';
 import type { Actor } from '../../audit/audit';
@@ -128,13 +128,6 @@ export function queryParam(description: string) {
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be given once') })
     .optional()
     .meta({ description });
-}
-
-/** A query parameter given at most once; 422 naming it when repeated. */
-export function queryString(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidField(field, 'must be given once');
-  return value;
 }
 
 /** Validates a request body (or query) with `schema`; 422 `validation_failed` naming the field. */
