@@ -35,7 +35,7 @@ export interface Config {
   /** Memory that finished runs may hold in this process (MM_RUN_MEMORY); the oldest go first beyond it. */
   runMemoryBytes: number;
 
-  // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
+  // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/configuration.md) ---
   /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
   maxConnections: number | null;
   /** The request line and headers must arrive within this (MM_HEADERS_TIMEOUT), else 408. */

@@ -33,7 +33,7 @@ export type ErrorCode =
   | 'database_busy'
   | 'io_error'
   | 'internal'
-  // the listener (docs/hardening-listener.md)
+  // the listener (docs/configuration.md)
   | 'method_not_allowed'
   | 'misdirected_request'
   | 'request_timeout'

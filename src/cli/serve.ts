@@ -94,7 +94,7 @@ export const serveCommand: Command = {
     '  --tls-cert FILE   serve HTTPS with this PEM certificate, chain after it (env MM_TLS_CERT); needs --tls-key',
     '  --tls-key FILE    its PEM private key, unencrypted (env MM_TLS_KEY); SIGHUP re-reads both files',
     '',
-    'Listener settings (environment; docs/hardening-listener.md):',
+    'Listener settings (environment; docs/configuration.md):',
     '  MM_MAX_CONNECTIONS        open connections per listener; more are closed at once',
     '                            (default 4096, or half of the open-file limit minus 256 if that is lower)',
     '  MM_HEADERS_TIMEOUT        request line and headers must arrive within this, else 408 (default 10s)',

@@ -13,7 +13,8 @@ import { ClientAddresses } from './client-address';
 import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
-import type { Answer } from './routes/types';
+import { parseBody, type Answer } from './routes/types';
+import { servedOn } from './openapi';
 import { SSE_RETRY_MS } from './sse';
 import { StreamRegistry } from './streams';
 import type { Actor } from '../audit/audit';
@@ -242,7 +243,13 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
     async (req, res, next) => {
       try {
         const token = locals(res).token ?? null;
+        // The route's own schemas, the ones the OpenAPI document shows: 422 naming the field.
+        const body = route.body === undefined ? req.body : parseBody(route.body, req.body);
+        const query = route.query === undefined ? req.query : parseBody(route.query, req.query);
         const answer: Answer = await route.handle({
+          body,
+          query,
+          surface,
           req,
           services,
           metrics,
@@ -263,7 +270,7 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
       }
     };
 
-  const served = ROUTES.filter((route) => (route.auth === 'admin' ? surface !== 'public' : surface !== 'admin'));
+  const served = ROUTES.filter((route) => servedOn(route, surface));
   const methodsByPath = new Map<string, string[]>();
   for (const route of served) {
     const label: RequestHandler = (_req, res, next) => {

@@ -11,7 +11,7 @@ import os from 'node:os';
  *   a browser talk to this server, but the browser still sends `Host: evil.example`. Requests whose
  *   Host is not a name this server answers for get 421 `misdirected_request`.
  *
- * What is answered (docs/hardening-listener.md): the loopback names (`localhost`, `127.0.0.1`,
+ * What is answered (docs/configuration.md): the loopback names (`localhost`, `127.0.0.1`,
  * `[::1]`) on any port; any IP literal (a rebinding attack needs a DNS name the attacker controls,
  * so an address in Host is never one, and NAT or a container's port mapping makes the address a
  * client uses differ from ours); when a listener is not on loopback, its host and this machine's

@@ -1,8 +1,8 @@
 import type { Logger } from '../../log';
 import type { Services } from '../../services';
-import { invalidField } from '../../errors';
+import { z } from 'zod';
 import { MemoryRateLimits } from '../../db/rate-limits';
-import type { Route } from './types';
+import { route, type Route } from './types';
 
 /** The most values one report may carry. */
 export const MAX_LEAK_REPORT_VALUES = 100;
@@ -12,16 +12,22 @@ export const LEAK_REPORTS_PER_MINUTE = 10;
 /** One limiter per set of services (so that servers in one process, as in tests, do not share counts). */
 const limiters = new WeakMap<Services, MemoryRateLimits>();
 
-/** The values of a report body `{"tokens": [...]}`; 422 naming `tokens` otherwise. Never quotes an entry. */
-function reportedValues(body: unknown): string[] {
-  const tokens = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { tokens?: unknown }).tokens : undefined;
-  if (!Array.isArray(tokens)) throw invalidField('tokens', 'send the leaked values as {"tokens": ["mm_tok_…", …]}');
-  if (tokens.length > MAX_LEAK_REPORT_VALUES) {
-    throw invalidField('tokens', `a report holds at most ${MAX_LEAK_REPORT_VALUES} values (this one has ${tokens.length}); send the rest in further reports`);
-  }
-  if (!tokens.every((entry) => typeof entry === 'string')) throw invalidField('tokens', 'every entry must be a string (a token value)');
-  return tokens as string[];
-}
+/**
+ * A report body `{"tokens": [...]}`: at most MAX_LEAK_REPORT_VALUES strings; 422 naming `tokens`
+ * otherwise. The messages never quote an entry (a report is full of secrets).
+ */
+const leakReport = z.object(
+  {
+    tokens: z
+      .array(z.string({ error: 'every entry must be a string (a token value)' }), { error: 'send the leaked values as {"tokens": ["mm_tok_…", …]}' })
+      .max(MAX_LEAK_REPORT_VALUES, {
+        error: (issue) =>
+          `a report holds at most ${MAX_LEAK_REPORT_VALUES} values (this one has ${Array.isArray(issue.input) ? issue.input.length : 'more'}); send the rest in further reports`,
+      })
+      .meta({ description: `The leaked values (mm_tok_… or mm_adm_…), at most ${MAX_LEAK_REPORT_VALUES}.` }),
+  },
+  { error: 'send the leaked values as {"tokens": ["mm_tok_…", …]}' },
+);
 
 /** The revocations of one report, after its answer was sent (so the answer's timing says nothing about the values). */
 function revokeAfterAnswer(services: Services, logger: Logger, values: string[]): void {
@@ -41,11 +47,20 @@ function revokeAfterAnswer(services: Services, logger: Logger, values: string[])
  * timing is an oracle for which values are real. Rate-limited per client address.
  */
 export const leakRoutes: Route[] = [
-  {
+  route({
     method: 'post',
     path: '/v1/tokens/revoke',
     auth: 'none',
-    handle: ({ services, logger, req, clientAddress }) => {
+    tag: 'self-service',
+    summary: 'Report leaked token values (no authentication)',
+    description:
+      'Every valid token among the values is revoked (audit actor `leak-report`). The answer is the same whatever matched and is sent before any value is looked up. Rate-limited per client address.',
+    body: leakReport,
+    responses: {
+      202: { description: 'Received; the valid ones among the values are being revoked.', schema: z.object({ received: z.number().int() }) },
+      429: { description: 'Too many reports from this address; retry after `Retry-After` seconds.', headers: { 'Retry-After': 'Seconds to wait.' } },
+    },
+    handle: ({ services, logger, body, clientAddress }) => {
       let limiter = limiters.get(services);
       if (limiter === undefined) limiters.set(services, (limiter = new MemoryRateLimits()));
       const retryAfter = limiter.take(`leak:${clientAddress}`, LEAK_REPORTS_PER_MINUTE, services.clock.now());
@@ -56,9 +71,9 @@ export const leakRoutes: Route[] = [
           json: { error: { code: 'rate_limited', message: `at most ${LEAK_REPORTS_PER_MINUTE} reports per minute from one address; retry in ${retryAfter} s` } },
         };
       }
-      const values = reportedValues(req.body);
+      const values = body.tokens;
       if (values.length > 0) revokeAfterAnswer(services, logger, values);
       return { status: 202, json: { received: values.length } };
     },
-  },
+  }),
 ];

@@ -2,8 +2,9 @@ import type { Request } from 'express';
 import { AppError, invalidField } from '../../errors';
 import type { RunFeed } from '../../runs/run';
 import { answerRunStream } from '../run-stream';
-import type { Route, RouteContext } from './types';
-import { queryString } from './types';
+import { z } from 'zod';
+import { RunSchema } from './schemas';
+import { queryParam, route, type Route, type RouteContext } from './types';
 
 /**
  * A run's own routes, for the trigger token that started it (`auth: 'token'`, served where the
@@ -17,7 +18,7 @@ import { queryString } from './types';
 const MAX_EVENT_ID = 1_000_000_000;
 
 /** Where a reader resumes: `Last-Event-ID` (what an EventSource sends on reconnect) over `?after=`, else the start. */
-function resumeAfter(req: Request): number {
+function resumeAfter(req: Request, after: string | undefined): number {
   const header = req.headers['last-event-id'];
   if (header !== undefined) {
     const text = String(header).trim();
@@ -26,7 +27,6 @@ function resumeAfter(req: Request): number {
     }
     return Number(text);
   }
-  const after = queryString(req.query.after, 'after');
   if (after === undefined) return 0;
   if (!/^\d{1,10}$/.test(after.trim()) || Number(after) > MAX_EVENT_ID) throw invalidField('after', `must be an event id, a whole number from 0 (got "${after.slice(0, 20)}")`);
   return Number(after);
@@ -38,19 +38,35 @@ async function runOf(ctx: RouteContext): Promise<RunFeed> {
   return feed;
 }
 
+const tag = 'runs';
+const notFound = { description: 'No such run for this token (`run_not_found`): unknown, expired, or started by another token.' };
+const runIdHeader = { 'Mechamental-Run-Id': 'The run (`run_…`).' };
+
+/** A run's SSE stream (the trigger's too): what its events are. */
+export const RUN_EVENTS_DOC =
+  'Server-sent events: `retry:` first, then `run.started`, `message.delta` (`{"text"}`)…, and one of `run.completed` (`{"run_id","output"}`) or `run.failed` (`{"run_id","error":{"code","message"}}`); each event\'s `id:` is the run\'s sequence number, for `Last-Event-ID`. Comments (`: …`) keep the connection alive. See docs/runs.md.';
+
 export const runRoutes: Route[] = [
-  {
+  route({
     method: 'get',
     path: '/v1/runs/:id',
     auth: 'token',
+    tag,
+    summary: "A run's status (and its output or error once ended)",
+    responses: { 200: { description: 'The run.', schema: RunSchema }, 404: notFound },
     handle: async (ctx) => ({ status: 200, json: (await runOf(ctx)).view() }),
-  },
-  {
+  }),
+  route({
     method: 'get',
     path: '/v1/runs/:id/events',
     auth: 'token',
+    tag,
+    summary: "A run's events as SSE: replayed after `Last-Event-ID` (or `?after=`), then live until it ends",
+    query: z.object({ after: queryParam('Resume after this event id (a whole number); `Last-Event-ID` wins when both are sent.') }),
+    headers: { 'Last-Event-ID': { description: 'Resume after this event id (what an EventSource sends when it reconnects).', schema: z.string().regex(/^\d{1,10}$/) } },
+    responses: { 200: { description: RUN_EVENTS_DOC, contentType: 'text/event-stream', schema: z.string(), headers: runIdHeader }, 400: { description: 'Last-Event-ID is not an event id.' }, 404: notFound },
     handle: async (ctx) => {
-      const after = resumeAfter(ctx.req);
+      const after = resumeAfter(ctx.req, ctx.query.after);
       const feed = await runOf(ctx);
       const token = ctx.token!;
       return {
@@ -60,11 +76,14 @@ export const runRoutes: Route[] = [
         },
       };
     },
-  },
-  {
+  }),
+  route({
     method: 'post',
     path: '/v1/runs/:id/cancel',
     auth: 'token',
+    tag,
+    summary: 'Cancel a run (it ends with `run.failed` `cancelled`)',
+    responses: { 200: { description: 'The run, as it is now.', schema: RunSchema }, 404: notFound },
     handle: async (ctx) => ({ status: 200, json: await ctx.services.runs.cancel(ctx.params.id!, ctx.token!.id) }),
-  },
+  }),
 ];

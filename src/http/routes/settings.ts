@@ -1,17 +1,31 @@
+import { z } from 'zod';
 import { describeSpan } from '../../duration';
 import { EXPIRING_RULE } from '../../tokens/status';
 import { MAX_GRACE_MS } from '../../tokens/service';
-import type { Route } from './types';
+import { route, type Route } from './types';
+
+const settingsSchema = z.object({
+  settings: z.object({
+    max_token_ttl_seconds: z.number().int(),
+    max_token_ttl: z.string(),
+    default_rotate_grace_seconds: z.number().int(),
+    max_rotate_grace_seconds: z.number().int(),
+    expiring_window_seconds: z.number().int(),
+  }),
+});
 
 /**
  * `GET /v1/settings`: the server's token policy, so that a client (the web console) offers only
  * expiries and grace periods the server accepts instead of learning them from a 422.
  */
 export const settingsRoutes: Route[] = [
-  {
+  route({
     method: 'get',
     path: '/v1/settings',
     auth: 'admin',
+    tag: 'tokens',
+    summary: "The server's token policy (longest lifetime, grace periods)",
+    responses: { 200: { description: 'The policy.', schema: settingsSchema } },
     handle: ({ services }) => ({
       status: 200,
       json: {
@@ -24,5 +38,5 @@ export const settingsRoutes: Route[] = [
         },
       },
     }),
-  },
+  }),
 ];

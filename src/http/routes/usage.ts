@@ -1,7 +1,8 @@
 import { pageLimit } from '../../paging';
 import { usageDays } from '../../tokens/usage-report';
-import type { Route } from './types';
-import { queryString } from './types';
+import { z } from 'zod';
+import { PAGE_QUERY, TokenUsageSchema } from './schemas';
+import { queryParam, route, type Route } from './types';
 
 /**
  * A token's requests per UTC day: `{"token_id", "app", "days", "from", "to", "totals", "usage":
@@ -10,19 +11,23 @@ import { queryString } from './types';
  * `?limit=`/`?cursor=` page through its days like every list.
  */
 export const usageRoutes: Route[] = [
-  {
+  route({
     method: 'get',
     path: '/v1/apps/:app/tokens/:id/usage',
     auth: 'admin',
-    handle: async ({ services, params, req }) => {
+    tag: 'tokens',
+    summary: "A token's requests per UTC day",
+    query: z.object({ days: queryParam('The window in days: 1–366, default 30.'), ...PAGE_QUERY }),
+    responses: { 200: { description: 'A page of days and the window\'s totals.', schema: TokenUsageSchema }, 404: { description: 'No such app, or no such token in it.' } },
+    handle: async ({ services, params, query }) => {
       await services.apps.require(params.app!);
       const usage = await services.usageReport.forToken(params.id!, {
         scope: { app: params.app! },
-        days: usageDays(queryString(req.query.days, 'days')),
-        limit: pageLimit(queryString(req.query.limit, 'limit')),
-        cursor: queryString(req.query.cursor, 'cursor'),
+        days: usageDays(query.days),
+        limit: pageLimit(query.limit),
+        cursor: query.cursor,
       });
       return { status: 200, json: usage };
     },
-  },
+  }),
 ];
