@@ -4,6 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { z } from 'zod';
 import { createApp } from '../../src/http/app';
 import { buildOpenApiDocument, declaredRoutes, openApiPath } from '../../src/http/openapi';
+import { OPENAI_ROUTES } from '../../src/http/openai/routes';
 import { FRAMEWORK_FREE_ROUTES } from '../../src/http/routes/documented';
 import { ROUTES } from '../../src/http/routes/index';
 import { ErrorSchema } from '../../src/http/routes/schemas';
@@ -72,6 +73,11 @@ describe('GET /openapi.json (SPEC "HTTP conformance")', () => {
     const missing = [...ROUTES, ...FRAMEWORK_FREE_ROUTES].filter((r) => !has(doc, r.method, r.path)).map((r) => `${r.method.toUpperCase()} ${r.path}`);
     assert.deepEqual(missing, [], 'routes missing from the document');
     assert.ok(has(doc, 'post', '/v1/trigger/:pipeline'), 'the trigger');
+    // The OpenAI front door's routes, as its handler declares them, with OpenAI's error shape.
+    for (const route of OPENAI_ROUTES) assert.ok(has(doc, route.method, route.path), `${route.method.toUpperCase()} ${route.path}`);
+    const completions = doc.paths['/v1/chat/completions']!.post!;
+    assert.deepEqual(completions.security, [{ triggerToken: [] }]);
+    assert.ok(JSON.stringify(completions.responses['401']).includes('param'), 'OpenAI\'s error shape on the door');
     assert.deepEqual(doc.paths['/v1/trigger/{pipeline}']!.post!.security, [{ triggerToken: [] }]);
     const answered = doc.paths['/v1/trigger/{pipeline}']!.post!.responses['200'] as { content: Record<string, unknown> };
     assert.deepEqual(Object.keys(answered.content), ['application/json', 'text/event-stream'], 'JSON or SSE, as Accept chooses');
