@@ -23,7 +23,7 @@ export function TokenRow({ app, token, now, onAction }: { app: string; token: To
   return (
     <tr>
       <th scope="row" data-label="Name">
-        <span id={nameId} tabIndex={-1} className="token-name">
+        <span id={nameId} tabIndex={-1} className="token-name row-name">
           {token.name}
         </span>
         <TokenRestrictions token={token} />

@@ -105,7 +105,9 @@ function UsageRow({ app, token, days, now }: { app: string; token: TokenView; da
   return (
     <tr>
       <th scope="row" data-label="Token">
-        <a href={hrefOf({ page: 'app', app, tab: 'usage', token: token.id })}>{token.name}</a> <code className="meta">{token.hint}</code>
+        <a className="row-name" href={hrefOf({ page: 'app', app, tab: 'usage', token: token.id })}>
+          {token.name}
+        </a> <code className="meta">{token.hint}</code>
       </th>
       <td data-label="Status">
         <StatusBadge status={token.status} />
