@@ -333,7 +333,7 @@ describe('the web console in a browser (chromium; issue 16)', () => {
     assert.equal(await focused(), 'tab:Pipelines');
     await page.waitForSelector('::-p-text(echoes the message)');
     await page.keyboard.press('End');
-    assert.equal(await focused(), 'tab:Audit');
+    assert.equal(await focused(), 'tab:Webhooks');
     await page.keyboard.press('Home');
     assert.equal(await focused(), 'tab:Tokens');
     for (let i = 0; i < 5 && (await focused()) !== 'button:Create Token'; i++) await page.keyboard.press('Tab');

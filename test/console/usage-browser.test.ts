@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { eventually, request, startTestServer, type TestServer } from '../helpers/server';
-import { aria, byRole, cellText, launchBrowser, openDialog, pageState, requireChromium, rowOf, screenshot, seriousViolations } from './browser';
+import { aria, byRole, cellText, launchBrowser, openDialog, pageState, requireChromium, rowOf, screenshot, SCREENSHOTS, seriousViolations } from './browser';
 
 const DAY = 86_400_000;
 const VIEWPORTS = [
@@ -15,9 +15,10 @@ const VIEWPORTS = [
 ] as const;
 
 /** Counts answers for token `id` on the UTC day `daysAgo` days back (the recorder's own path), then writes them. */
-async function seedUsage(t: TestServer, id: string, daysAgo: number, accepted: number, refused: Record<string, number> = {}): Promise<void> {
+async function seedUsage(t: TestServer, id: string, daysAgo: number, accepted: number, refused: Record<string, number> = {}, ip?: string): Promise<void> {
   const now = t.services.clock.now();
   t.services.clock.set(now - daysAgo * DAY);
+  if (ip !== undefined && accepted > 0) t.services.usage.touch(id, ip);
   for (let i = 0; i < accepted; i++) t.services.usage.count(id, 'accepted');
   for (const [code, n] of Object.entries(refused)) for (let i = 0; i < n; i++) t.services.usage.count(id, code as 'rate_limited');
   t.services.clock.set(now);
@@ -253,10 +254,10 @@ describe('the web console: usage, the unused filter, token controls, webhooks (c
     const made = [];
     for (const name of names) made.push(await server.services.tokens.create({ app: 'default', name, expires: '90d', ...(name === 'CI/CD Pipeline' ? { description: 'Deploys main', pipelines: ['chat'], allowedIps: ['127.0.0.1', '10.0.0.0/8'] } : {}) }, 'cli'));
     // A month of traffic, deterministic: weekdays busier, a few refusals.
-    for (let day = 0; day < 30; day++) {
+    for (let day = 29; day >= 0; day--) {
       await seedUsage(server, made[0]!.token.id, day, day % 7 >= 5 ? 2 : 20 + ((day * 7) % 13), day % 6 === 0 ? { rate_limited: 3 + (day % 4) } : {});
-      if (day % 2 === 0) await seedUsage(server, made[1]!.token.id, day, 3 + (day % 5), day === 4 ? { token_expired: 2 } : {});
-      if (day < 10) await seedUsage(server, made[2]!.token.id, day, 1);
+      if (day % 2 === 0) await seedUsage(server, made[1]!.token.id, day, 3 + (day % 5), day === 4 ? { token_expired: 2 } : {}, '2001:db8::17');
+      if (day >= 2 && day < 10) await seedUsage(server, made[2]!.token.id, day, 1, {}, '198.51.100.23');
     }
     assert.equal((await trigger(server, made[0]!.value)).status, 200);
     await server.services.usage.flush();
@@ -276,6 +277,8 @@ describe('the web console: usage, the unused filter, token controls, webhooks (c
         await (await byRole(page, 'link', 'CI/CD Pipeline')).click();
         await page.waitForSelector('table.usage-days');
         await screenshot(page, name('usage-detail'));
+        await page.screenshot({ path: `${SCREENSHOTS}/${name('usage-detail-top')}.png` });
+        await (await page.$('.usage-figure'))!.screenshot({ path: `${SCREENSHOTS}/${name('usage-chart')}.png` });
         violations.push(...(await seriousViolations(page, name('usage-detail'))));
         assert.ok((await overflow()) <= 0, `${name('usage-detail')}: the page scrolls sideways`);
         await (await byRole(page, 'tab', 'Tokens')).click();

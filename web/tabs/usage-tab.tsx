@@ -220,7 +220,7 @@ function TokenUsageDetail({ app, id, days, onDays }: { app: string; id: string; 
           <figure className="usage-figure">
             <div className="chart-frame">
               <span className="axis-max meta" aria-hidden="true">
-                {busiest(data.usage)}
+                max {busiest(data.usage)}
               </span>
               <UsageChart days={data.usage} size="large" label={`Requests per day of “${t.name}”, ${usageSummary(data.usage)}`} />
             </div>
@@ -237,7 +237,7 @@ function TokenUsageDetail({ app, id, days, onDays }: { app: string; id: string; 
             </figcaption>
           </figure>
           {withRequests.length > 0 ? (
-            <table className="list usage-days">
+            <table className="numbers usage-days">
               <caption>Days with requests, newest first (days without any are left out)</caption>
               <thead>
                 <tr>
@@ -254,16 +254,10 @@ function TokenUsageDetail({ app, id, days, onDays }: { app: string; id: string; 
               <tbody>
                 {withRequests.map((d) => (
                   <tr key={d.day}>
-                    <th scope="row" data-label="Day (UTC)">
-                      {d.day}
-                    </th>
-                    <td data-label="Accepted" className="number">
-                      {d.accepted}
-                    </td>
-                    <td data-label="Refused" className="number">
-                      {d.refused_total}
-                    </td>
-                    <td data-label="Refused by reason">{d.refused_total > 0 ? describeReasons(d.refused) : '–'}</td>
+                    <th scope="row">{d.day}</th>
+                    <td className="number">{d.accepted}</td>
+                    <td className="number">{d.refused_total}</td>
+                    <td>{d.refused_total > 0 ? describeReasons(d.refused) : '–'}</td>
                   </tr>
                 ))}
               </tbody>
