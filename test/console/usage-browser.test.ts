@@ -155,6 +155,9 @@ describe('the web console: usage, the unused filter, token controls, webhooks (c
     await ips.type('127.0.0.1 10.0.0.0/8');
     await (await byRole(dialog, 'button', 'Create')).click();
     const value = await (await byRole(dialog, 'textbox', 'Token value of “Nightly build”')).evaluate((el) => (el as HTMLInputElement).value);
+    // Its curl example offers only the pipelines it may trigger (one here: no choice of pipeline).
+    assert.match(await dialog.$eval('textarea', (el) => (el as HTMLTextAreaElement).value), /\/v1\/trigger\/chat /);
+    assert.equal(await dialog.$(aria('combobox', 'Pipeline in the example')), null, 'summarize is out of its scope');
     await (await byRole(dialog, 'button', 'I have copied it')).click();
     await page.waitForSelector('dialog[open]', { hidden: true });
 

@@ -1,7 +1,7 @@
 import { useCallback, useId, useRef, useState } from 'react';
 import { TOKEN_STATUSES } from '../../src/tokens/status';
 import { exactTime, revokeQuestion, STATUS_MEANINGS } from '../../src/ui-text';
-import type { TokenStatus, TokenView } from '../api';
+import type { PipelineView, TokenStatus, TokenView } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
 import { ShowMore } from '../components/show-more';
@@ -24,6 +24,11 @@ const UNUSED_CHOICES = [
   { value: '30d', label: '30 days' },
   { value: '90d', label: '90 days' },
 ] as const;
+
+/** The pipelines a token may trigger (its scope, or every one), for its curl example. */
+function inScope(pipelines: readonly PipelineView[], token: TokenView): PipelineView[] {
+  return pipelines.filter((p) => token.pipelines === null || token.pipelines.includes(p.slug));
+}
 
 /** Which dialog is open. `issued` holds the one copy of a new value: dropping it forgets the value. */
 type Open = { kind: 'create' } | { kind: 'issued'; issued: Issued } | { kind: 'revoke'; token: TokenView } | { kind: 'refresh'; token: TokenView } | { kind: 'rotate'; token: TokenView };
@@ -102,7 +107,7 @@ export function TokensTab({ app }: { app: string }) {
           />
         );
       case 'issued':
-        return <IssuedValue issued={open.issued} triggerUrl={triggerUrl} pipelines={pipelines.data ?? []} now={now} onDone={close} />;
+        return <IssuedValue issued={open.issued} triggerUrl={triggerUrl} pipelines={inScope(pipelines.data ?? [], open.issued.token)} now={now} onDone={close} />;
       case 'revoke':
         return (
           <RevokeConfirm

@@ -63,7 +63,7 @@ export function WebhooksTab({ app }: { app: string }) {
         <p className="empty">Loading webhooks…</p>
       ) : hooks.error ? null : (
         <p className="empty">
-          App {app} has no webhooks. Add one on the server: <code>mechamental webhooks set --app {app} --url https://…</code> (it prints the signing secret once).
+          App {app} has no webhooks. Add one on the server: <code>mechamental webhooks set --app {app} --url URL</code> (it prints the signing secret once).
         </p>
       )}
       <h2>Recent deliveries</h2>
