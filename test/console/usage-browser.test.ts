@@ -246,6 +246,7 @@ describe('the web console: usage, the unused filter, token controls, webhooks (c
     await eventually(async () => /^delivered/.test(await cellText(await rowOf(page, 'token.created'), 'Status')), 15_000, 'the row to say delivered');
     assert.equal(await cellText(await rowOf(page, 'token.created'), 'Last answer'), 'HTTP 204');
     assert.ok(!(await pageState(page)).includes(set.secret), 'the signing secret is never shown');
+    await screenshot(page, 'webhooks-1440-light');
     assert.deepEqual(await seriousViolations(page, 'webhooks'), []);
     assert.deepEqual(problems, []);
   });

@@ -76,7 +76,9 @@ export function WebhooksTab({ app }: { app: string }) {
               <th scope="col">Event</th>
               <th scope="col">Status</th>
               <th scope="col">Created</th>
-              <th scope="col">Attempts</th>
+              <th scope="col" className="number">
+                Attempts
+              </th>
               <th scope="col">Last answer</th>
               <th scope="col">To</th>
             </tr>
