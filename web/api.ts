@@ -2,8 +2,17 @@ import type { AppView, PipelineView } from '../src/apps/apps';
 import type { AuditEventView } from '../src/audit/audit';
 import type { ConsoleSessionView } from '../src/console/sessions';
 import type { IssuedToken, TokenStatus, TokenView } from '../src/tokens/service';
+import type { TokenUsageView, UsageDay } from '../src/tokens/usage-report';
+import type { DeliveryView, WebhookView } from '../src/webhooks/service';
 
-export type { AppView, AuditEventView, ConsoleSessionView, IssuedToken, PipelineView, TokenStatus, TokenView };
+export type { AppView, AuditEventView, ConsoleSessionView, DeliveryView, IssuedToken, PipelineView, TokenStatus, TokenUsageView, TokenView, UsageDay, WebhookView };
+
+/** The optional controls of a new token (SPEC "Token controls and self-service"); absent means no restriction. */
+export interface TokenControls {
+  description?: string;
+  pipelines?: string[];
+  allowed_ips?: string[];
+}
 
 /** The console's own facts besides its session: where the trigger API is, for the curl example. */
 export interface SignedIn {
@@ -123,10 +132,15 @@ export class Api {
     return this.get<{ pipelines: PipelineView[] }>(`/v1/apps/${encodeURIComponent(app)}/pipelines`, { background }).then((answer) => answer.pipelines);
   }
 
-  async tokens(app: string, query: { status?: TokenStatus | undefined; search?: string | undefined; limit: number; cursor?: string | undefined }, options: { background?: boolean; signal?: AbortSignal } = {}): Promise<Page<TokenView>> {
+  async tokens(
+    app: string,
+    query: { status?: TokenStatus | undefined; search?: string | undefined; unused?: string | undefined; limit: number; cursor?: string | undefined },
+    options: { background?: boolean; signal?: AbortSignal } = {},
+  ): Promise<Page<TokenView>> {
     const params = new URLSearchParams({ limit: String(query.limit) });
     if (query.status) params.set('status', query.status);
     if (query.search) params.set('search', query.search);
+    if (query.unused) params.set('unused', query.unused);
     if (query.cursor) params.set('cursor', query.cursor);
     const answer = await this.get<{ tokens: TokenView[]; next_cursor: string | null }>(`/v1/apps/${encodeURIComponent(app)}/tokens?${params}`, options);
     return { items: answer.tokens, nextCursor: answer.next_cursor };
@@ -139,7 +153,28 @@ export class Api {
     return { items: answer.events, nextCursor: answer.next_cursor };
   }
 
-  createToken(app: string, body: { name: string; expires_in?: string; expires_at?: string }): Promise<IssuedToken> {
+  token(app: string, id: string, background = false): Promise<TokenView> {
+    return this.get<{ token: TokenView }>(`/v1/apps/${encodeURIComponent(app)}/tokens/${encodeURIComponent(id)}`, { background }).then((answer) => answer.token);
+  }
+
+  /** A token's usage per UTC day over the last `days` days (every day of the window in one page, newest first). */
+  usage(app: string, id: string, days: number, background = false): Promise<TokenUsageView> {
+    const params = new URLSearchParams({ days: String(days), limit: String(days) });
+    return this.get<TokenUsageView>(`/v1/apps/${encodeURIComponent(app)}/tokens/${encodeURIComponent(id)}/usage?${params}`, { background });
+  }
+
+  webhooks(app: string, background = false): Promise<WebhookView[]> {
+    return this.get<{ webhooks: WebhookView[] }>(`/v1/apps/${encodeURIComponent(app)}/webhooks`, { background }).then((answer) => answer.webhooks);
+  }
+
+  async deliveries(app: string, query: { limit: number; cursor?: string | undefined }, options: { background?: boolean; signal?: AbortSignal } = {}): Promise<Page<DeliveryView>> {
+    const params = new URLSearchParams({ limit: String(query.limit) });
+    if (query.cursor) params.set('cursor', query.cursor);
+    const answer = await this.get<{ deliveries: DeliveryView[]; next_cursor: string | null }>(`/v1/apps/${encodeURIComponent(app)}/webhook-deliveries?${params}`, options);
+    return { items: answer.deliveries, nextCursor: answer.next_cursor };
+  }
+
+  createToken(app: string, body: { name: string; expires_in?: string; expires_at?: string } & TokenControls): Promise<IssuedToken> {
     return this.send<IssuedToken>('POST', `/v1/apps/${encodeURIComponent(app)}/tokens`, body);
   }
 

@@ -107,7 +107,7 @@ export function App() {
         {route.page === 'apps' ? (
           <AppsPage />
         ) : route.page === 'app' ? (
-          <AppPage app={route.app} tab={route.tab} />
+          <AppPage app={route.app} tab={route.tab} token={route.token} />
         ) : (
           <>
             <h1>Page not found</h1>

@@ -3,10 +3,11 @@
  * serves one HTML file and no path needs a rewrite. No token value or code is ever put here except
  * the sign-in code of a `mechamental console` link, which the console removes at once.
  */
-export const APP_TABS = ['tokens', 'pipelines', 'audit'] as const;
+export const APP_TABS = ['tokens', 'pipelines', 'usage', 'audit', 'webhooks'] as const;
 export type AppTab = (typeof APP_TABS)[number];
 
-export type Route = { page: 'apps' } | { page: 'app'; app: string; tab: AppTab } | { page: 'not-found'; path: string };
+/** `token`: on the Usage tab, the token whose detail is shown (`#/apps/default/usage/tok_…`). */
+export type Route = { page: 'apps' } | { page: 'app'; app: string; tab: AppTab; token?: string } | { page: 'not-found'; path: string };
 
 /** The route a fragment names (`#/apps/default/audit`); anything unknown is `not-found`. */
 export function parseRoute(hash: string): Route {
@@ -14,15 +15,18 @@ export function parseRoute(hash: string): Route {
   const parts = path.split('/').filter((part) => part !== '');
   // After a sign-in link (#/sign-in?code=…) the console starts at the app list.
   if (parts.length === 0 || (parts.length === 1 && (parts[0] === 'apps' || parts[0] === 'sign-in'))) return { page: 'apps' };
-  if (parts[0] === 'apps' && parts.length <= 3) {
+  if (parts[0] === 'apps' && parts.length <= 4) {
     let app: string;
+    let token: string | undefined;
     try {
       app = decodeURIComponent(parts[1]!);
+      token = parts[3] === undefined ? undefined : decodeURIComponent(parts[3]);
     } catch {
       return { page: 'not-found', path };
     }
     const tab = (parts[2] ?? 'tokens') as AppTab;
-    if ((APP_TABS as readonly string[]).includes(tab)) return { page: 'app', app, tab };
+    if (token !== undefined && tab !== 'usage') return { page: 'not-found', path };
+    if ((APP_TABS as readonly string[]).includes(tab)) return { page: 'app', app, tab, ...(token !== undefined ? { token } : {}) };
   }
   return { page: 'not-found', path };
 }
@@ -32,7 +36,7 @@ export function hrefOf(route: Route): string {
     case 'apps':
       return '#/';
     case 'app':
-      return `#/apps/${encodeURIComponent(route.app)}/${route.tab}`;
+      return `#/apps/${encodeURIComponent(route.app)}/${route.tab}${route.token !== undefined ? `/${encodeURIComponent(route.token)}` : ''}`;
     case 'not-found':
       return `#${route.path}`;
   }

@@ -294,7 +294,7 @@ describe('the web console in a browser (chromium; issue 16)', () => {
     const limits: string[] = [];
     page.on('request', (r) => {
       const url = new URL(r.url());
-      if (url.pathname === '/v1/apps/default/tokens') limits.push(`${url.searchParams.get('limit')}${url.searchParams.get('cursor') ? '+cursor' : ''}`);
+      if (url.pathname === '/v1/apps/default/tokens') limits.push(`${r.headers()['mechamental-background'] ? 'reload ' : ''}${url.searchParams.get('limit')}${url.searchParams.get('cursor') ? '+cursor' : ''}`);
     });
     await page.goto(await signInLink(server));
     await (await byRole(page, 'link', 'Default')).click();
@@ -311,8 +311,16 @@ describe('the web console in a browser (chromium; issue 16)', () => {
     assert.equal(await page.$$eval('tbody tr', (rows) => rows.length), 120);
     await byRole(page, 'button', 'Show more tokens');
     // (One change can be seen as two by the poll, which may fall between the statements of one write.)
-    assert.deepEqual(limits.slice(0, 4), ['50', '50+cursor', '50+cursor', '120']);
-    assert.ok(limits.slice(4).every((limit) => limit === '120'), limits.join());
+    // Any write to the database (a session's activity, the usage batch) is a change to the feed, so a
+    // reload may also come before the scrolling; it reads as many rows as were shown then.
+    assert.deepEqual(
+      limits.filter((limit) => !limit.startsWith('reload ')),
+      ['50', '50+cursor', '50+cursor'],
+      limits.join(),
+    );
+    const reloads = limits.filter((limit) => limit.startsWith('reload '));
+    assert.ok(reloads.includes('reload 120'), limits.join());
+    assert.ok(reloads.every((limit) => ['reload 50', 'reload 100', 'reload 120'].includes(limit)), limits.join());
   });
 
   test('keyboard only: tabs with arrow keys, the dialog keeps focus inside, Esc closes it and focus returns', async (t) => {
@@ -333,7 +341,7 @@ describe('the web console in a browser (chromium; issue 16)', () => {
     assert.equal(await focused(), 'tab:Pipelines');
     await page.waitForSelector('::-p-text(echoes the message)');
     await page.keyboard.press('End');
-    assert.equal(await focused(), 'tab:Audit');
+    assert.equal(await focused(), 'tab:Webhooks');
     await page.keyboard.press('Home');
     assert.equal(await focused(), 'tab:Tokens');
     for (let i = 0; i < 5 && (await focused()) !== 'button:Create Token'; i++) await page.keyboard.press('Tab');

@@ -60,12 +60,12 @@ export async function openDialog(page: Page): Promise<ElementHandle<Element>> {
   return (await page.waitForSelector('dialog[open]', { timeout: 10_000 }))!;
 }
 
-/** The table row whose header cell is `name`. */
+/** The table row whose header cell is `name` (its `.row-name` part, when the cell says more, e.g. a token's restrictions). */
 export async function rowOf(page: Page, name: string, timeout = 10_000): Promise<ElementHandle<Element>> {
-  await page.waitForFunction((n) => [...document.querySelectorAll('tbody tr th')].some((th) => th.textContent === n), { timeout }, name);
+  await page.waitForFunction((n) => [...document.querySelectorAll('tbody tr th')].some((th) => (th.querySelector('.row-name') ?? th).textContent === n), { timeout }, name);
   const rows = await page.$$('tbody tr');
   for (const row of rows) {
-    if ((await row.$eval('th', (th) => th.textContent)) === name) return row;
+    if ((await row.$eval('th', (th) => (th.querySelector('.row-name') ?? th).textContent)) === name) return row;
   }
   throw new Error(`no row ${name}`);
 }

@@ -20,13 +20,18 @@ export interface PagedList<T> {
 }
 
 /**
- * A list read page by page (keyset cursors), never all at once: the first page when `key` changes
+ * A list read page by page (keyset cursors, `pageSize` rows a page), never all at once: the first page when `key` changes
  * (a filter, a search), the next one on `loadMore` (scrolling or the "Show more" button). When
  * `version` changes (the server reported a change), what is shown is read again in one request
  * (as many rows as are shown, at most 1000) and marked as a background request, so it does not count
  * as the admin's activity. Answers that arrive after a newer request are dropped.
  */
-export function usePagedList<T>(fetchPage: (query: { limit: number; cursor?: string | undefined }, background: boolean) => Promise<Page<T>>, key: string, version: number): PagedList<T> {
+export function usePagedList<T>(
+  fetchPage: (query: { limit: number; cursor?: string | undefined }, background: boolean) => Promise<Page<T>>,
+  key: string,
+  version: number,
+  pageSize = PAGE_SIZE,
+): PagedList<T> {
   const [state, setState] = useState<{ items: T[]; cursor: string | null; loading: boolean; error: string | undefined; key: string }>({
     items: [],
     cursor: null,
@@ -45,7 +50,7 @@ export function usePagedList<T>(fetchPage: (query: { limit: number; cursor?: str
       const ticket = ++sequence.current;
       setState((s) => ({ ...s, loading: true }));
       try {
-        const limit = mode === 'reload' ? Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown.current)) : PAGE_SIZE;
+        const limit = mode === 'reload' ? Math.min(MAX_LIMIT, Math.max(pageSize, shown.current)) : pageSize;
         const page = await fetchRef.current({ limit, cursor: mode === 'more' ? (cursor ?? undefined) : undefined }, mode === 'reload');
         if (ticket !== sequence.current) return;
         setState((s) => ({ items: mode === 'more' ? [...s.items, ...page.items] : page.items, cursor: page.nextCursor, loading: false, error: undefined, key }));
@@ -54,7 +59,7 @@ export function usePagedList<T>(fetchPage: (query: { limit: number; cursor?: str
         setState((s) => ({ ...s, loading: false, error: (error as Error).message, key }));
       }
     },
-    [key],
+    [key, pageSize],
   );
 
   useEffect(() => {

@@ -8,18 +8,22 @@ import { useQuery } from '../hooks/use-query';
 import { AuditTab } from '../tabs/audit-tab';
 import { PipelinesTab } from '../tabs/pipelines-tab';
 import { TokensTab } from '../tabs/tokens-tab';
+import { UsageTab } from '../tabs/usage-tab';
+import { WebhooksTab } from '../tabs/webhooks-tab';
 
-/** An app's tabs, in order. A new tab (Usage, once per-token usage exists) is one more entry here and in router.ts. */
-const TABS: ReadonlyArray<TabSpec<AppTab> & { Panel: ComponentType<{ app: string }> }> = [
+/** An app's tabs, in order (SPEC: Tokens, Pipelines, Usage, Audit; then the app's webhooks). A new tab is one more entry here and in router.ts. */
+const TABS: ReadonlyArray<TabSpec<AppTab> & { Panel: ComponentType<{ app: string; token?: string | undefined }> }> = [
   { id: 'tokens', label: 'Tokens', Panel: TokensTab },
   { id: 'pipelines', label: 'Pipelines', Panel: PipelinesTab },
+  { id: 'usage', label: 'Usage', Panel: UsageTab },
   { id: 'audit', label: 'Audit', Panel: AuditTab },
+  { id: 'webhooks', label: 'Webhooks', Panel: WebhooksTab },
 ];
 
 const idsOf = (tab: AppTab) => ({ tab: `tab-${tab}`, panel: `panel-${tab}` });
 
-/** An app: its name, then the tabs Tokens, Pipelines and Audit. */
-export function AppPage({ app, tab }: { app: string; tab: AppTab }) {
+/** An app: its name, then the tabs Tokens, Pipelines, Usage, Audit and Webhooks (`token`: a token's usage detail on the Usage tab). */
+export function AppPage({ app, tab, token }: { app: string; tab: AppTab; token?: string | undefined }) {
   const { api } = useConsole();
   const apps = useQuery(() => api.apps(), [api]);
   const record = apps.data?.find((a) => a.slug === app);
@@ -49,7 +53,7 @@ export function AppPage({ app, tab }: { app: string; tab: AppTab }) {
       <ErrorMessage message={apps.error} />
       <TabList tabs={TABS} selected={current.id} label={`App ${app}`} idOf={idsOf} onSelect={(next) => navigate({ page: 'app', app, tab: next })} />
       <section role="tabpanel" id={idsOf(current.id).panel} aria-labelledby={idsOf(current.id).tab} className="panel">
-        <Panel key={`${app}/${current.id}`} app={app} />
+        <Panel key={`${app}/${current.id}`} app={app} token={token} />
       </section>
     </>
   );

@@ -1,6 +1,8 @@
 import type { TokenView } from '../api';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
+import { LastUsed, TokenRestrictions } from '../components/token-facts';
+import { hrefOf } from '../router';
 
 export type TokenAction = 'revoke' | 'refresh' | 'rotate';
 
@@ -10,19 +12,21 @@ export function tokenNameId(token: TokenView): string {
 }
 
 /**
- * One token: name, hint, status, expiry, last use, and the actions it allows (**Revoke** unless it
- * is revoked; **Refresh** and **Rotate** while it works). Each action button's accessible name is
- * the action; its description is the token's name.
+ * One token: name (with its description and restrictions under it), hint, status, expiry, last
+ * use (and from which address), a **Usage** link to its usage detail, and the actions it allows
+ * (**Revoke** unless it is revoked; **Refresh** and **Rotate** while it works). Each action's
+ * accessible name is the action; its description is the token's name.
  */
-export function TokenRow({ token, now, onAction }: { token: TokenView; now: number; onAction: (action: TokenAction, token: TokenView) => void }) {
+export function TokenRow({ app, token, now, onAction }: { app: string; token: TokenView; now: number; onAction: (action: TokenAction, token: TokenView) => void }) {
   const works = token.status === 'active' || token.status === 'expiring';
   const nameId = tokenNameId(token);
   return (
     <tr>
       <th scope="row" data-label="Name">
-        <span id={nameId} tabIndex={-1} className="token-name">
+        <span id={nameId} tabIndex={-1} className="token-name row-name">
           {token.name}
         </span>
+        <TokenRestrictions token={token} />
       </th>
       <td data-label="Hint">
         <code>{token.hint}</code>
@@ -40,9 +44,12 @@ export function TokenRow({ token, now, onAction }: { token: TokenView; now: numb
         )}
       </td>
       <td data-label="Last used">
-        <RelativeTime iso={token.last_used_at} now={now} />
+        <LastUsed token={token} now={now} />
       </td>
       <td data-label="Actions" className="row-actions">
+        <a href={hrefOf({ page: 'app', app, tab: 'usage', token: token.id })} aria-describedby={nameId}>
+          Usage
+        </a>
         {works ? (
           <>
             <button type="button" aria-describedby={nameId} onClick={() => onAction('refresh', token)}>

@@ -2,7 +2,7 @@ import type { TokenView } from '../api';
 import { TokenRow, type TokenAction } from './token-row';
 
 /** The Tokens tab's table (on narrow screens each row becomes a card; see styles.css). */
-export function TokenTable({ tokens, now, onAction, caption }: { tokens: readonly TokenView[]; now: number; onAction: (action: TokenAction, token: TokenView) => void; caption: string }) {
+export function TokenTable({ app, tokens, now, onAction, caption }: { app: string; tokens: readonly TokenView[]; now: number; onAction: (action: TokenAction, token: TokenView) => void; caption: string }) {
   return (
     <table className="list tokens">
       <caption className="visually-hidden">{caption}</caption>
@@ -20,7 +20,7 @@ export function TokenTable({ tokens, now, onAction, caption }: { tokens: readonl
       </thead>
       <tbody>
         {tokens.map((token) => (
-          <TokenRow key={token.id} token={token} now={now} onAction={onAction} />
+          <TokenRow key={token.id} app={app} token={token} now={now} onAction={onAction} />
         ))}
       </tbody>
     </table>

@@ -1,7 +1,7 @@
 import { useCallback, useId, useRef, useState } from 'react';
 import { TOKEN_STATUSES } from '../../src/tokens/status';
 import { exactTime, revokeQuestion, STATUS_MEANINGS } from '../../src/ui-text';
-import type { TokenStatus, TokenView } from '../api';
+import type { PipelineView, TokenStatus, TokenView } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
 import { ShowMore } from '../components/show-more';
@@ -17,6 +17,18 @@ import { usePagedList } from '../hooks/use-paged-list';
 import { useQuery } from '../hooks/use-query';
 import { tokenNameId, type TokenAction } from './token-row';
 import { TokenTable } from './token-table';
+
+/** The unused filter's spans (`?unused=` of the tokens list; the TUI's `unused:30d`, the CLI's `--unused 30d`). */
+const UNUSED_CHOICES = [
+  { value: '7d', label: '7 days' },
+  { value: '30d', label: '30 days' },
+  { value: '90d', label: '90 days' },
+] as const;
+
+/** The pipelines a token may trigger (its scope, or every one), for its curl example. */
+function inScope(pipelines: readonly PipelineView[], token: TokenView): PipelineView[] {
+  return pipelines.filter((p) => token.pipelines === null || token.pipelines.includes(p.slug));
+}
 
 /** Which dialog is open. `issued` holds the one copy of a new value: dropping it forgets the value. */
 type Open = { kind: 'create' } | { kind: 'issued'; issued: Issued } | { kind: 'revoke'; token: TokenView } | { kind: 'refresh'; token: TokenView } | { kind: 'rotate'; token: TokenView };
@@ -47,7 +59,9 @@ export function TokensTab({ app }: { app: string }) {
   const now = useNow();
   const statusId = useId();
   const searchId = useId();
+  const unusedId = useId();
   const [status, setStatus] = useState<TokenStatus | ''>('');
+  const [unused, setUnused] = useState<string>('');
   const [search, setSearch] = useState('');
   const settledSearch = useDebounced(search.trim());
   const [open, setOpen] = useState<Open | null>(null);
@@ -56,10 +70,10 @@ export function TokensTab({ app }: { app: string }) {
   const lastToken = useRef<string | undefined>(undefined);
 
   const fetchPage = useCallback(
-    (query: { limit: number; cursor?: string | undefined }, background: boolean) => api.tokens(app, { ...query, status: status || undefined, search: settledSearch || undefined }, { background }),
-    [api, app, status, settledSearch],
+    (query: { limit: number; cursor?: string | undefined }, background: boolean) => api.tokens(app, { ...query, status: status || undefined, search: settledSearch || undefined, unused: unused || undefined }, { background }),
+    [api, app, status, settledSearch, unused],
   );
-  const list = usePagedList(fetchPage, `${app}\n${status}\n${settledSearch}`, version);
+  const list = usePagedList(fetchPage, `${app}\n${status}\n${settledSearch}\n${unused}`, version);
   const pipelines = useQuery(() => api.pipelines(app, true), [api, app, version]);
 
   const close = useCallback(() => setOpen(null), []);
@@ -71,8 +85,8 @@ export function TokensTab({ app }: { app: string }) {
   const replace = (token: TokenView) => list.patch((items) => items.map((item) => (item.id === token.id ? token : item)));
   const returnFocus = () => (lastToken.current ? document.getElementById(tokenNameId({ id: lastToken.current } as TokenView)) : null) ?? createButton.current;
 
-  const filtered = status !== '' || settledSearch !== '';
-  const caption = `Tokens of app ${app}${filtered ? ` (${[status && `status ${status}`, settledSearch && `name containing “${settledSearch}”`].filter(Boolean).join(', ')})` : ''}`;
+  const filtered = status !== '' || settledSearch !== '' || unused !== '';
+  const caption = `Tokens of app ${app}${filtered ? ` (${[status && `status ${status}`, settledSearch && `name containing “${settledSearch}”`, unused && `active, not used for ${UNUSED_CHOICES.find((c) => c.value === unused)?.label ?? unused}`].filter(Boolean).join(', ')})` : ''}`;
 
   const dialogContent = (() => {
     if (!open) return null;
@@ -82,6 +96,7 @@ export function TokensTab({ app }: { app: string }) {
           <CreateTokenForm
             app={app}
             now={now}
+            pipelines={pipelines.data ?? []}
             onCancel={close}
             onCreated={(issued) => {
               lastToken.current = issued.token.id;
@@ -92,7 +107,7 @@ export function TokensTab({ app }: { app: string }) {
           />
         );
       case 'issued':
-        return <IssuedValue issued={open.issued} triggerUrl={triggerUrl} pipelines={pipelines.data ?? []} now={now} onDone={close} />;
+        return <IssuedValue issued={open.issued} triggerUrl={triggerUrl} pipelines={inScope(pipelines.data ?? [], open.issued.token)} now={now} onDone={close} />;
       case 'revoke':
         return (
           <RevokeConfirm
@@ -158,6 +173,20 @@ export function TokensTab({ app }: { app: string }) {
             </select>
           </p>
           <p className="field inline">
+            <label htmlFor={unusedId}>Not used for</label>
+            <select id={unusedId} value={unused} aria-describedby={`${unusedId}-hint`} onChange={(event) => setUnused(event.target.value)}>
+              <option value="">any time</option>
+              {UNUSED_CHOICES.map((choice) => (
+                <option key={choice.value} value={choice.value}>
+                  {choice.label}
+                </option>
+              ))}
+            </select>
+            <span id={`${unusedId}-hint`} className="visually-hidden">
+              Only the active tokens not used for that long, never-used ones older than that included: candidates to revoke.
+            </span>
+          </p>
+          <p className="field inline">
             <label htmlFor={searchId}>Search by name</label>
             <input id={searchId} type="search" value={search} autoComplete="off" spellCheck={false} onChange={(event) => setSearch(event.target.value)} />
           </p>
@@ -168,11 +197,11 @@ export function TokensTab({ app }: { app: string }) {
       </p>
       <ErrorMessage message={list.error} />
       {list.items.length > 0 ? (
-        <TokenTable tokens={list.items} now={now} onAction={onAction} caption={caption} />
+        <TokenTable app={app} tokens={list.items} now={now} onAction={onAction} caption={caption} />
       ) : list.loading ? (
         <p className="empty">Loading tokens…</p>
       ) : list.error ? null : filtered ? (
-        <p className="empty">No token of app {app} matches. Change the status or the search.</p>
+        <p className="empty">No token of app {app} matches. Change the status, the unused filter or the search.</p>
       ) : (
         <p className="empty">App {app} has no tokens yet. Create one with Create Token; its value is shown once.</p>
       )}
