@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildWebAssets } from '../../build/web-assets.mjs';
-import { BUILD_TIMEOUT_MS, ensureBinary, runBinary, sandbox, startServer, type RunningServer, type Sandbox } from './helpers/binary';
+import { BUILD_TIMEOUT_MS, ensureBinary, runBinaryAsync, sandbox, startServer, type RunningServer, type Sandbox } from './helpers/binary';
 
 describe('the web console in the built executable', () => {
   let box: Sandbox;
@@ -38,7 +38,9 @@ describe('the web console in the built executable', () => {
   });
 
   test('`mechamental console` prints a link that signs in once', async () => {
-    const printed = runBinary(box, ['console', '--port', String(server.port)]);
+    // Not spawnSync: a blocked event loop would let the server close fetch's idle keep-alive
+    // connection unseen, and the next fetch would take the dead socket ("fetch failed").
+    const printed = await runBinaryAsync(box, ['console', '--port', String(server.port)]);
     assert.equal(printed.code, 0, printed.stderr);
     const link = printed.stdout.trim();
     assert.match(link, new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/console/#/sign-in\\?code=[A-Za-z0-9_-]{43}$`));

@@ -90,9 +90,10 @@ describe('mechamental serve (the built executable) and the seed page examples', 
     const anonymous = await fetch(`${server.url}/v1/trigger/chat`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: SEED_BODY });
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Bearer realm="mechamental"/);
-    const other = runBinary(box, ['tokens', 'create', '--app', 'default', '--name', 'to revoke', '--expires', '1d', '--json']);
+    // Not spawnSync between fetches: see console.test.ts.
+    const other = await runBinaryAsync(box, ['tokens', 'create', '--app', 'default', '--name', 'to revoke', '--expires', '1d', '--json']);
     const { token, value: otherValue } = JSON.parse(other.stdout) as { token: { id: string }; value: string };
-    assert.equal(runBinary(box, ['tokens', 'revoke', token.id]).code, 0);
+    assert.equal((await runBinaryAsync(box, ['tokens', 'revoke', token.id])).code, 0);
     const revoked = await fetch(`${server.url}/v1/trigger/chat`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${otherValue}`, 'Content-Type': 'application/json' },

@@ -228,7 +228,12 @@ export class SqliteStore implements Store {
         WHERE id = :id`,
     );
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
-    this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
+    // data_version moves with every commit of another connection (the CLI, the TUI, another process);
+    // this process's own changes that screens show are all audited, so the newest audit event id
+    // stands for them. Not total_changes(): the batched last-use and usage writes would move it, and
+    // a console polling the admin API would then reload itself every few seconds (its own requests
+    // are uses of its admin token), which is what PostgreSQL's marker (audit + token events) avoids too.
+    this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, (SELECT coalesce(max(id), 0) FROM audit_events) AS c');
     this.hot = new SqliteHotReads(db);
     this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
