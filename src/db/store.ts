@@ -411,9 +411,10 @@ export interface Store extends Repos {
   transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>;
   /**
    * A marker that changes whenever something screens show was committed: every audited change, by
-   * this process or another (SQLite also moves it on any commit by another connection). Batched
-   * last-use and usage writes of this process do not move it, so that a screen whose own requests
-   * are uses (the console) does not refresh itself in a loop. Cheap enough to poll a few times a second.
+   * this process or another; on SQLite also every commit of another connection and this process's
+   * batches of trigger usage counts. The last-use writes of admin requests do not move it, so that a
+   * screen whose own requests are uses (the console) does not refresh itself in a loop. Cheap
+   * enough to poll a few times a second.
    */
   changeMarker(): Promise<string>;
   /** Makes a watch of token changes (see ChangeWatch). */

@@ -89,8 +89,19 @@ class SqliteRepos implements WriteTx {
   readonly webhooks: WebhookRepo;
   readonly console: ConsoleRepo;
 
-  constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
-    this.usage = sqliteUsageRepo(orm);
+  constructor(
+    orm: Orm,
+    private readonly onTokenChanged: (id: string) => void,
+    onUsageCounted: () => void = () => {},
+  ) {
+    const usage = sqliteUsageRepo(orm);
+    this.usage = {
+      ...usage,
+      add: async (rows) => {
+        await usage.add(rows);
+        if (rows.length > 0) onUsageCounted();
+      },
+    };
     this.webhooks = sqliteWebhookRepo(orm);
     this.apps = {
       list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
@@ -206,6 +217,8 @@ export class SqliteStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
   private readonly versionStatement: Statement<[], { v: number; c: number }>;
+  /** Batches of trigger usage counts this process wrote (the charts' changes; see changeMarker). */
+  private usageCounted = 0;
   private readonly recordUseStatement: Statement<[{ at: number; ip: string | null; id: string }]>;
 
   constructor(
@@ -214,7 +227,11 @@ export class SqliteStore implements Store {
   ) {
     this.location = db.file;
     this.appliedMigrations = db.appliedMigrations;
-    this.repos = new SqliteRepos(db.orm, (id) => this.announce(id));
+    this.repos = new SqliteRepos(
+      db.orm,
+      (id) => this.announce(id),
+      () => this.usageCounted++,
+    );
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
@@ -229,10 +246,10 @@ export class SqliteStore implements Store {
     );
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     // data_version moves with every commit of another connection (the CLI, the TUI, another process);
-    // this process's own changes that screens show are all audited, so the newest audit event id
-    // stands for them. Not total_changes(): the batched last-use and usage writes would move it, and
-    // a console polling the admin API would then reload itself every few seconds (its own requests
-    // are uses of its admin token), which is what PostgreSQL's marker (audit + token events) avoids too.
+    // this process's own changes that screens show are audited (the newest audit event id stands for
+    // them) or trigger usage counts (usageCounted). Not total_changes(): the last-use writes of the
+    // admin API's own requests would move it, and an open console would reload itself every few
+    // seconds, its reloads being uses of its admin token.
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, (SELECT coalesce(max(id), 0) FROM audit_events) AS c');
     this.hot = new SqliteHotReads(db);
     this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
@@ -291,7 +308,7 @@ export class SqliteStore implements Store {
 
   async changeMarker(): Promise<string> {
     const { v, c } = this.versionStatement.get()!;
-    return `${v}:${c}`;
+    return `${v}:${c}:${this.usageCounted}`;
   }
 
   watchTokenChanges(options: { pollIntervalMs: number }): ChangeWatch {
