@@ -21,6 +21,10 @@ import {
 import { MemoryRateLimits } from '../rate-limits';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
+import { SqliteTokenListing } from './token-listing';
+
+/** `countActive` counts active tokens; which of them are expiring does not matter there. */
+const EXPIRING_NEVER = { windowMs: 0, lifetimeFraction: 1 };
 
 /** How many ids one `IN (…)` binds: SQLite caps the number of bound parameters. */
 const IN_BATCH = 500;
@@ -36,32 +40,6 @@ function unique<T>(work: () => T, constraint: string): T {
   }
 }
 
-function tokenStatus(status: TokenQuery['status'], now: number, rule: TokenQuery['expiring']): SQL | undefined {
-  switch (status) {
-    case undefined:
-      return undefined;
-    case 'revoked':
-      return isNotNull(tokens.revokedAt);
-    case 'expired':
-      return and(isNull(tokens.revokedAt), lte(tokens.expiresAt, now));
-    case 'expiring':
-      return and(
-        isNull(tokens.revokedAt),
-        gt(tokens.expiresAt, now),
-        lte(tokens.expiresAt, now + rule.windowMs),
-        or(isNotNull(tokens.replacedBy), lte(sql`${tokens.createdAt} + (${tokens.expiresAt} - ${tokens.createdAt}) * ${rule.lifetimeFraction}`, now)),
-      );
-    case 'active':
-      return and(isNull(tokens.revokedAt), gt(tokens.expiresAt, now));
-  }
-}
-
-/** `name` contains `text`, case-insensitively, with LIKE's wildcards in `text` taken literally. */
-function nameContains(text: string): SQL {
-  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return sql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
-}
-
 /** The repositories over one connection (the store's own, used inside and outside transactions). */
 class SqliteRepos implements WriteTx {
   readonly apps: AppRepo;
@@ -69,7 +47,8 @@ class SqliteRepos implements WriteTx {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
 
-  constructor(orm: Orm, private readonly onTokenChanged: (id: string) => void) {
+  constructor(orm: Orm, sqlite: Db['sqlite'], private readonly onTokenChanged: (id: string) => void) {
+    const listing = new SqliteTokenListing(sqlite);
     this.apps = {
       list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
       bySlug: async (slug) => orm.select().from(apps).where(eq(apps.slug, slug)).get(),
@@ -106,27 +85,9 @@ class SqliteRepos implements WriteTx {
         return found ? { row: found.row, appSlug: found.appSlug } : undefined;
       },
       update: async (id, patch) => orm.update(tokens).set(patch).where(eq(tokens.id, id)).returning().get()!,
-      list: async (query) => {
-        const listing = orm
-          .select()
-          .from(tokens)
-          .where(
-            and(
-              query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
-              tokenStatus(query.status, query.now, query.expiring),
-              query.search ? nameContains(query.search) : undefined,
-              query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
-            ),
-          )
-          .orderBy(desc(tokens.createdAt), desc(tokens.id));
-        return query.limit === undefined ? listing.all() : listing.limit(query.limit).all();
-      },
-      countActive: async (appId, now) =>
-        orm
-          .select({ n: count() })
-          .from(tokens)
-          .where(and(eq(tokens.appId, appId), isNull(tokens.revokedAt), gt(tokens.expiresAt, now)))
-          .get()?.n ?? 0,
+      list: async (query) => listing.list(query),
+      count: async (query, atMost) => listing.count(query, atMost),
+      countActive: async (appId, now) => listing.count({ owner: { appId }, status: 'active', now, expiring: EXPIRING_NEVER }, Infinity),
       recordUses: async () => {
         throw new Error('recordUses runs through SqliteStore.recordUses');
       },
@@ -139,8 +100,14 @@ class SqliteRepos implements WriteTx {
         orm
           .select()
           .from(auditEvents)
-          .where(and(query.app ? eq(auditEvents.app, query.app) : undefined, query.before ? lt(auditEvents.id, query.before) : undefined))
-          .orderBy(desc(auditEvents.id))
+          .where(
+            and(
+              query.app ? eq(auditEvents.app, query.app) : undefined,
+              query.before ? lt(auditEvents.id, query.before) : undefined,
+              query.after ? gt(auditEvents.id, query.after) : undefined,
+            ),
+          )
+          .orderBy(query.from === 'oldest' ? asc(auditEvents.id) : desc(auditEvents.id))
           .limit(query.limit)
           .all(),
       // The oldest rows by id (the primary key: no scan), of which those older than `at`.
@@ -184,7 +151,7 @@ export class SqliteStore implements Store {
   ) {
     this.location = db.file;
     this.appliedMigrations = db.appliedMigrations;
-    this.repos = new SqliteRepos(db.orm, (id) => this.announce(id));
+    this.repos = new SqliteRepos(db.orm, db.sqlite, (id) => this.announce(id));
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
