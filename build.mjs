@@ -2,7 +2,8 @@
 //
 //   1. esbuild bundles src/main.ts (CLI, server, TUI) into one CommonJS file, with
 //      NODE_ENV=production, the migrations embedded (drizzle's own reader, so the hashes match
-//      drizzle-kit's) and Ink/yoga's top-level awaits taken out (see build/yoga-shim.mjs).
+//      drizzle-kit's), the web console's files embedded (build/web-assets.mjs builds them from web/)
+//      and Ink/yoga's top-level awaits taken out (see build/yoga-shim.mjs).
 //   2. Node's single-executable-application tooling turns it into a blob (code cache on, no
 //      snapshot: a snapshot breaks Ink), with better-sqlite3's native addon as an asset.
 //   3. A copy of this node binary is stripped and the blob injected with postject.
@@ -22,7 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import * as esbuild from 'esbuild';
-import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchInkReconciler, patchMigrate } from './build/patches.mjs';
+import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate } from './build/patches.mjs';
+import { buildWebAssets } from './build/web-assets.mjs';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -103,6 +105,15 @@ const migrationSets = {
 for (const [dialect, set] of Object.entries(migrationSets)) if (set.length === 0) fail(`no migrations found in migrations/${dialect}/`);
 const migrations = [...migrationSets.sqlite, ...migrationSets.postgres];
 
+// The web console: its files, built from web/ exactly as the development server builds them.
+let consoleFiles;
+try {
+  consoleFiles = (await buildWebAssets()).files;
+} catch (error) {
+  fail(error.message);
+}
+const embeddedConsole = Object.fromEntries(Object.entries(consoleFiles).map(([file, { type, body }]) => [file, { type, body: body.toString('base64') }]));
+
 /** The single executable's adaptations, as one esbuild plugin. */
 const singleExecutablePlugin = {
   name: 'mechamental-single-executable',
@@ -150,6 +161,17 @@ const singleExecutablePlugin = {
       return { contents, loader: 'ts', resolveDir: path.dirname(loadArgs.path) };
     });
 
+    // The embedded console files, and only they (see CONSOLE_ASSETS in build/patches.mjs).
+    build.onLoad({ filter: /[\\/]src[\\/]http[\\/]console[\\/]assets\.ts$/ }, (loadArgs) => {
+      let contents;
+      try {
+        contents = patchConsoleAssets(fs.readFileSync(loadArgs.path, 'utf8'));
+      } catch (error) {
+        fail(error.message);
+      }
+      return { contents, loader: 'ts', resolveDir: path.dirname(loadArgs.path) };
+    });
+
     // Optional requires with nothing to find in the executable.
     const stubs = new RegExp(`^(${STUBBED_MODULES.map((m) => m.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
     build.onResolve({ filter: stubs }, (resolveArgs) => ({ path: resolveArgs.path, namespace: 'mm-stub' }));
@@ -179,6 +201,7 @@ try {
     define: {
       'process.env.NODE_ENV': '"production"',
       __MM_MIGRATIONS__: JSON.stringify(migrationSets),
+      __MM_CONSOLE_ASSETS__: JSON.stringify(embeddedConsole),
       __MM_ADDON__: JSON.stringify({ asset: ADDON_ASSET, sha256: addonSha256 }),
       // What esbuild would make of it anyway in CommonJS, without the warning; see IMPORT_META_ALLOWED in build/patches.mjs.
       'import.meta.url': 'undefined',
@@ -213,12 +236,20 @@ if (bundleText.includes('../../migrations')) fail('the bundle still contains the
 for (const migration of migrations) {
   if (!bundleText.includes(migration.hash)) fail(`migration ${migration.hash} is not embedded in the bundle`);
 }
+// The console must be served from the embedded files: their bytes are in the bundle, and the
+// development builder (build/web-assets.mjs, esbuild) is not.
+for (const [file, { body }] of Object.entries(embeddedConsole)) {
+  if (!bundleText.includes(body)) fail(`the console file ${file} is not embedded in the bundle (is __MM_CONSOLE_ASSETS__ still folded by esbuild?)`);
+}
+const developmentOnly = inputs.filter((input) => input === 'build/web-assets.mjs' || input.startsWith('node_modules/esbuild/'));
+if (developmentOnly.length > 0) fail(`the bundle contains the console's development builder: ${developmentOnly.join(', ')} (is the CONSOLE_ASSETS patch still applied?)`);
 // In a SEA, `require` loads built-in modules only: whatever the bundle still requires must be one.
 const requires = new Set([...bundleText.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]));
 const { builtinModules } = await import('node:module');
 const nonBuiltin = [...requires].filter((name) => !builtinModules.includes(name.replace(/^node:/, '')) && !name.startsWith('node:'));
 if (nonBuiltin.length > 0) fail(`the bundle requires modules that a single executable cannot load: ${nonBuiltin.join(', ')}`);
 console.log(`   bundle ${(fs.statSync(BUNDLE).size / 1048576).toFixed(1)} MiB, ${migrationSets.sqlite.length} SQLite and ${migrationSets.postgres.length} PostgreSQL migration(s) embedded, TUI ${inputs.includes('tui/index.tsx') ? 'included' : 'not imported by src/cli/tui.ts'}`);
+console.log(`   console: ${Object.keys(consoleFiles).length} files, ${(Object.values(consoleFiles).reduce((n, f) => n + f.body.length, 0) / 1024).toFixed(0)} KiB`);
 
 // ---------------------------------------------------------------------------------------------
 // 2. SEA blob

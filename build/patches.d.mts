@@ -5,3 +5,5 @@ export declare const IMPORT_META_ALLOWED: Set<string>;
 export declare function patchInkReconciler(source: string): string;
 export declare function patchMigrate(source: string): string;
 export declare function exportsRunTui(source: string): boolean;
+export declare const CONSOLE_ASSETS: { file: string; from: string; to: string };
+export declare function patchConsoleAssets(source: string): string;

@@ -35,6 +35,13 @@ const packageJson = isDev()
 export const MIGRATE = { file: 'src/db/migrations.ts', from: "typeof __MM_MIGRATIONS__ !== 'undefined'", to: 'true /* __MM_MIGRATIONS__ is defined by build.mjs */' };
 
 /**
+ * src/http/console/assets.ts builds the console from web/ (with esbuild) only when
+ * `__MM_CONSOLE_ASSETS__` is not defined; the bundle has it defined, and the development branch,
+ * which imports build/web-assets.mjs and esbuild, is removed as dead code (build.mjs checks).
+ */
+export const CONSOLE_ASSETS = { file: 'src/http/console/assets.ts', from: "typeof __MM_CONSOLE_ASSETS__ !== 'undefined'", to: 'true /* __MM_CONSOLE_ASSETS__ is defined by build.mjs */' };
+
+/**
  * Files that may mention `import.meta`, which is empty in a CommonJS bundle (build.mjs defines
  * `import.meta.url` as undefined, as esbuild would, without the warning). Any other bundled file
  * that uses it fails the build.
@@ -68,6 +75,11 @@ export function patchInkReconciler(source) {
 /** src/db/migrations.ts with its development branch made dead code; throws if the guarded line changed. */
 export function patchMigrate(source) {
   return replaceOnce(source, MIGRATE.from, MIGRATE.to, MIGRATE.file, 'update MIGRATE in build/patches.mjs');
+}
+
+/** src/http/console/assets.ts with its development branch made dead code; throws if the guarded line changed. */
+export function patchConsoleAssets(source) {
+  return replaceOnce(source, CONSOLE_ASSETS.from, CONSOLE_ASSETS.to, CONSOLE_ASSETS.file, 'update CONSOLE_ASSETS in build/patches.mjs');
 }
 
 /** Whether tui/index.tsx's source exports `runTui`, which the bundle wraps. */

@@ -30,6 +30,10 @@ export interface Config {
   // --- retention
   /** How long audit events are kept (MM_AUDIT_RETENTION); null: for ever. */
   auditRetentionMs: number | null;
+  /** How long a finished run (and its events) is kept at least, for status, resume and replay (MM_RUN_RETENTION). */
+  runRetentionMs: number;
+  /** Memory that finished runs may hold in this process (MM_RUN_MEMORY); the oldest go first beyond it. */
+  runMemoryBytes: number;
 
   // --- The listener: resource bounds, Host allow-list, admin listener, TLS (docs/hardening-listener.md) ---
   /** Open connections per listener (MM_MAX_CONNECTIONS); null: derived from the open-file limit, see `defaultMaxConnections`. */
@@ -56,7 +60,27 @@ export interface Config {
    * separated; canonical form). Empty: the client address is always the socket's.
    */
   trustedProxies: string[];
+
+  // --- Usage and webhooks (docs/usage-and-webhooks.md) ---
+  /** Per-token daily usage rows older than this are pruned (MM_USAGE_RETENTION). */
+  usageRetentionMs: number;
+  /** Which addresses a webhook may be delivered to (MM_WEBHOOK_ADDRESSES): see WebhookAddressPolicy. */
+  webhookAddresses: WebhookAddressPolicy;
+  /** One delivery attempt's limit: connect, send and answer (MM_WEBHOOK_TIMEOUT). */
+  webhookTimeoutMs: number;
+  /** How long an undelivered event is retried, with exponential backoff (MM_WEBHOOK_RETRY_FOR). */
+  webhookRetryForMs: number;
+  /** Finished deliveries (delivered or given up) older than this are pruned (MM_WEBHOOK_RETENTION). */
+  webhookRetentionMs: number;
 }
+
+/**
+ * Where webhooks may go, judged on the address a receiver's name resolves to at delivery time:
+ * `public` — globally routable addresses only; `private` (the default) — those and private networks
+ * (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), where an on-prem appliance's receivers live;
+ * `any` — also loopback and link-local (a receiver on this very machine).
+ */
+export type WebhookAddressPolicy = 'public' | 'private' | 'any';
 
 export const DEFAULTS = {
   dataDir: './mechamental-data',
@@ -71,6 +95,9 @@ export const DEFAULTS = {
   maxRunsPerToken: 100,
   maxChildren: 64,
   auditRetention: '365d',
+  runRetention: '15m',
+  /** Holds 10,000 finished small runs (≈0.9 KiB each as counted, see src/runs/service.ts) several times over, and thousands of long LLM answers. */
+  runMemory: '64MiB',
   // --- The listener (see Config) ---
   /** MM_MAX_CONNECTIONS when unset: at most this many per listener (see defaultMaxConnections). */
   maxConnectionsCeiling: 4096,
@@ -80,6 +107,12 @@ export const DEFAULTS = {
   requestTimeout: '30s',
   keepAliveTimeout: '5s',
   adminHost: '127.0.0.1',
+  // --- Usage and webhooks ---
+  usageRetention: '90d',
+  webhookAddresses: 'private',
+  webhookTimeout: '10s',
+  webhookRetryFor: '24h',
+  webhookRetention: '30d',
 } as const;
 
 /**
@@ -244,6 +277,8 @@ const schema = z.object({
     }
     return ms;
   }),
+  runRetentionMs: duration('MM_RUN_RETENTION'),
+  runMemoryBytes: bytes('MM_RUN_MEMORY'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `MM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }),
@@ -259,6 +294,14 @@ const schema = z.object({
   tlsCertFile: z.string().nullable(),
   tlsKeyFile: z.string().nullable(),
   trustedProxies: proxyList,
+  // --- Usage and webhooks ---
+  usageRetentionMs: duration('MM_USAGE_RETENTION'),
+  webhookAddresses: z.enum(['public', 'private', 'any'], {
+    error: (issue) => `MM_WEBHOOK_ADDRESSES must be one of public, private, any (got "${String(issue.input)}")`,
+  }),
+  webhookTimeoutMs: duration('MM_WEBHOOK_TIMEOUT'),
+  webhookRetryForMs: duration('MM_WEBHOOK_RETRY_FOR'),
+  webhookRetentionMs: duration('MM_WEBHOOK_RETENTION'),
 });
 
 /** An unset or empty variable or flag (templated environments often pass `MM_TLS_CERT=`). */
@@ -282,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     maxRunsPerToken: env.MM_MAX_RUNS_PER_TOKEN ?? DEFAULTS.maxRunsPerToken,
     maxChildren: env.MM_MAX_CHILDREN ?? DEFAULTS.maxChildren,
     auditRetentionMs: env.MM_AUDIT_RETENTION ?? DEFAULTS.auditRetention,
+    runRetentionMs: env.MM_RUN_RETENTION ?? DEFAULTS.runRetention,
+    runMemoryBytes: env.MM_RUN_MEMORY ?? DEFAULTS.runMemory,
     // --- The listener ---
     maxConnections: given(env.MM_MAX_CONNECTIONS),
     headersTimeoutMs: env.MM_HEADERS_TIMEOUT ?? DEFAULTS.headersTimeout,
@@ -294,6 +339,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     tlsCertFile: given(flags.tlsCert ?? env.MM_TLS_CERT),
     tlsKeyFile: given(flags.tlsKey ?? env.MM_TLS_KEY),
     trustedProxies: env.MM_TRUSTED_PROXIES ?? '',
+    // --- Usage and webhooks ---
+    usageRetentionMs: env.MM_USAGE_RETENTION ?? DEFAULTS.usageRetention,
+    webhookAddresses: env.MM_WEBHOOK_ADDRESSES?.trim().toLowerCase() || DEFAULTS.webhookAddresses,
+    webhookTimeoutMs: env.MM_WEBHOOK_TIMEOUT ?? DEFAULTS.webhookTimeout,
+    webhookRetryForMs: env.MM_WEBHOOK_RETRY_FOR ?? DEFAULTS.webhookRetryFor,
+    webhookRetentionMs: env.MM_WEBHOOK_RETENTION ?? DEFAULTS.webhookRetention,
   });
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -311,6 +362,8 @@ function checkListener(parsed: Config): Config {
   if ((parsed.tlsCertFile === null) !== (parsed.tlsKeyFile === null)) {
     throw fail('--tls-cert and --tls-key (MM_TLS_CERT, MM_TLS_KEY) go together: give both files for HTTPS, or neither');
   }
+  if (parsed.usageRetentionMs < 86_400_000) throw fail('MM_USAGE_RETENTION must be at least 1d: usage is counted per day');
+  if (parsed.webhookTimeoutMs > 120_000) throw fail('MM_WEBHOOK_TIMEOUT must be at most 120s: a receiver should answer quickly and do slow work afterwards');
   return parsed;
 }
 

@@ -39,7 +39,16 @@ export type ErrorCode =
   | 'request_timeout'
   | 'headers_too_large'
   | 'admin_on_loopback_only'
-  | 'local_only';
+  | 'local_only'
+  // runs (docs/runs.md)
+  | 'run_not_found'
+  | 'cancelled'
+  | 'client_gone'
+  | 'run_interrupted'
+  | 'idempotency_key_mismatch'
+  | 'idempotency_key_in_use'
+  // the web console
+  | 'csrf_rejected';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -60,4 +69,10 @@ export function isAppError(error: unknown): error is AppError {
 /** A validation failure that names the offending field in its message. */
 export function invalidField(field: string, problem: string): AppError {
   return new AppError('validation_failed', `${field}: ${problem}`, { field });
+}
+
+/** The first line of an error's message: what a one-line report on stderr shows (the log has the rest). */
+export function firstLine(error: unknown): string {
+  const text = isAppError(error) || error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
 }

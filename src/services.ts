@@ -2,10 +2,14 @@ import { AppService, PipelineService } from './apps/apps';
 import { AuditLog, type Actor } from './audit/audit';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
+import { ConsoleSessionService } from './console/sessions';
 import { openStore } from './db/open-store';
 import type { Store } from './db/store';
+import { RunService } from './runs/service';
 import { TokenService } from './tokens/service';
 import { UsageRecorder } from './tokens/usage';
+import { UsageReport } from './tokens/usage-report';
+import { webhookSettings, WebhookService } from './webhooks/service';
 
 /**
  * Everything the HTTP API, the CLI and the TUI call: one implementation of each rule, on one store
@@ -20,7 +24,15 @@ export interface Services {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
-  /** Writes pending last-use times and closes the store. */
+  /** Per-token daily usage: reports and pruning. */
+  readonly usageReport: UsageReport;
+  /** Webhooks per app and their outbox (TokenService writes events into it). */
+  readonly webhooks: WebhookService;
+  /** Runs: kept for status, resume and replay; idempotency keys (src/runs/). */
+  readonly runs: RunService;
+  /** Web console sessions and sign-in codes. */
+  readonly console: ConsoleSessionService;
+  /** Writes pending last-use times (and, PostgreSQL, runs) and closes the store. */
   close(): Promise<void>;
 }
 
@@ -35,8 +47,12 @@ export async function openServices(config: Config, options: { clock?: Clock; act
     const audit = new AuditLog(store, clock);
     const apps = new AppService(store, clock, audit);
     const pipelines = new PipelineService(store, clock, audit, apps);
-    const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs });
+    const webhooks = new WebhookService(store, clock, apps, audit, webhookSettings(config));
+    const tokens = new TokenService(store, clock, audit, apps, { maxTtlMs: config.maxTokenTtlMs, defaultGraceMs: config.defaultGraceMs }, webhooks);
     const usage = new UsageRecorder(store, clock);
+    const usageReport = new UsageReport(store, clock, tokens);
+    const runs = new RunService(store, clock, { retentionMs: config.runRetentionMs, memoryBytes: config.runMemoryBytes });
+    const consoleSessions = new ConsoleSessionService(store, clock, audit, tokens, { maxTtlMs: config.maxTokenTtlMs });
     await apps.seedDefault(options.actor);
     let closing: Promise<void> | undefined;
     return {
@@ -48,13 +64,21 @@ export async function openServices(config: Config, options: { clock?: Clock; act
       tokens,
       audit,
       usage,
+      usageReport,
+      webhooks,
+      runs,
+      console: consoleSessions,
       close: () =>
         (closing ??= (async () => {
           usage.stop();
           try {
             await usage.flush();
           } finally {
-            await store.close();
+            try {
+              await runs.close();
+            } finally {
+              await store.close();
+            }
           }
         })()),
     };

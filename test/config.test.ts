@@ -104,3 +104,30 @@ test('MM_TRUSTED_PROXIES: addresses and CIDR ranges, canonical; "loopback"; a ba
     );
   }
 });
+test('usage and webhook settings: defaults and environment', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.usageRetentionMs, 90 * 86_400_000);
+  assert.equal(defaults.webhookAddresses, 'private');
+  assert.equal(defaults.webhookTimeoutMs, 10_000);
+  assert.equal(defaults.webhookRetryForMs, 86_400_000);
+  assert.equal(defaults.webhookRetentionMs, 30 * 86_400_000);
+  const set = loadConfig({ MM_USAGE_RETENTION: '30d', MM_WEBHOOK_ADDRESSES: ' ANY ', MM_WEBHOOK_TIMEOUT: '3s', MM_WEBHOOK_RETRY_FOR: '2h', MM_WEBHOOK_RETENTION: '7d' });
+  assert.deepEqual(
+    [set.usageRetentionMs, set.webhookAddresses, set.webhookTimeoutMs, set.webhookRetryForMs, set.webhookRetentionMs],
+    [30 * 86_400_000, 'any', 3_000, 7_200_000, 7 * 86_400_000],
+  );
+});
+
+for (const [env, message] of [
+  [{ MM_WEBHOOK_ADDRESSES: 'everything' }, /MM_WEBHOOK_ADDRESSES must be one of public, private, any/],
+  [{ MM_USAGE_RETENTION: 'forever' }, /MM_USAGE_RETENTION must be a duration/],
+  [{ MM_USAGE_RETENTION: '12h' }, /MM_USAGE_RETENTION must be at least 1d/],
+  [{ MM_WEBHOOK_TIMEOUT: '5m' }, /MM_WEBHOOK_TIMEOUT must be at most 120s/],
+  [{ MM_WEBHOOK_TIMEOUT: '0s' }, /MM_WEBHOOK_TIMEOUT must be a duration/],
+  [{ MM_WEBHOOK_RETRY_FOR: 'a day' }, /MM_WEBHOOK_RETRY_FOR must be a duration/],
+  [{ MM_WEBHOOK_RETENTION: '-1d' }, /MM_WEBHOOK_RETENTION must be a duration/],
+] as const) {
+  test(`a bad usage or webhook setting is a usage error naming it: ${JSON.stringify(env)}`, () => {
+    assert.throws(() => loadConfig(env), (error: unknown) => error instanceof AppError && error.code === 'usage' && message.test(error.message));
+  });
+}

@@ -1,6 +1,7 @@
-import type { AuditEventView } from '../src/audit/audit';
 import type { TokenView } from '../src/tokens/service';
+import { parseDuration } from '../src/duration';
 import { AppError } from '../src/errors';
+import { isUnused } from '../src/tokens/usage';
 
 /** Text of any error for an inline message: an AppError's sentence as it is, anything else flagged. */
 export function errorMessage(error: unknown): string {
@@ -8,41 +9,8 @@ export function errorMessage(error: unknown): string {
   return `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-const UNITS: Array<[number, string]> = [
-  [365 * 86_400_000, 'y'],
-  [86_400_000, 'd'],
-  [3_600_000, 'h'],
-  [60_000, 'm'],
-];
-
-/** A compact span: "30d", "5h", "12m" (rounded to its largest unit). */
-export function shortSpan(ms: number): string {
-  const abs = Math.abs(ms);
-  for (const [size, unit] of UNITS) {
-    if (abs >= size) return `${Math.round(abs / size)}${unit}`;
-  }
-  return `${Math.round(abs / 1000)}s`;
-}
-
-/** "in 30d" / "3h ago" / "never" for an RFC 3339 time relative to `now`; fits a 9-column cell. */
-export function relativeShort(iso: string | null, now: number): string {
-  if (iso === null) return 'never';
-  const delta = Date.parse(iso) - now;
-  if (Math.abs(delta) < 60_000) return delta >= 0 ? 'in <1m' : 'just now';
-  return delta >= 0 ? `in ${shortSpan(delta)}` : `${shortSpan(delta)} ago`;
-}
-
-/** "5m ago" / "just now" / "never" for a past time (a moment ahead, from another process's clock, is "just now"). */
-export function agoShort(iso: string | null, now: number): string {
-  if (iso === null) return 'never';
-  const delta = now - Date.parse(iso);
-  return delta < 60_000 ? 'just now' : `${shortSpan(delta)} ago`;
-}
-
-/** "2026-01-31 12:00" (UTC) for an RFC 3339 time. */
-export function shortTime(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
-}
+// How times are said lives in src/ui-text/ (shared with the CLI and the web console).
+export { agoShort, relativeShort, shortSpan, shortTime } from '../src/ui-text/time';
 
 /** Fits `text` into exactly `width` columns: cut with an ellipsis, or padded with spaces. */
 export function fit(text: string, width: number): string {
@@ -74,20 +42,35 @@ export function sortTokens(tokens: readonly TokenView[]): TokenView[] {
   });
 }
 
-/** The `/` filter: a token matches when its name contains the query, or its status or id starts with it. */
-export function matchesFilter(token: TokenView, query: string): boolean {
+/** The default span of the `unused` filter. */
+export const DEFAULT_UNUSED = '30d';
+
+/**
+ * The `unused` form of the `/` filter: `unused` (30 days), `unused:90d` or `unused 7d`, as
+ * milliseconds; undefined for any other query (and for `unused:` with a span still being typed).
+ */
+export function unusedQuery(query: string): number | undefined {
+  const match = /^unused(?:[:\s]\s*(\S*))?$/.exec(query.trim().toLowerCase());
+  if (!match) return undefined;
+  return parseDuration(match[1] || DEFAULT_UNUSED);
+}
+
+/**
+ * The `/` filter: a token matches when its name contains the query, or its status or id starts
+ * with it; `unused[:30d]` keeps the active tokens not used for that long (src/tokens/usage.ts isUnused).
+ */
+export function matchesFilter(token: TokenView, query: string, now: number): boolean {
   const q = query.trim().toLowerCase();
   if (q === '') return true;
+  const unusedFor = unusedQuery(q);
+  if (unusedFor !== undefined) {
+    const at = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+    return isUnused({ revokedAt: at(token.revoked_at), expiresAt: Date.parse(token.expires_at), createdAt: Date.parse(token.created_at), lastUsedAt: at(token.last_used_at) }, now, unusedFor);
+  }
   return token.name.toLowerCase().includes(q) || token.status.startsWith(q) || token.id.startsWith(q);
 }
 
-/** What an audit event is about, in a few words: the token or pipeline name, or the token id. */
-export function auditSubject(event: AuditEventView): string {
-  const detail = event.detail ?? {};
-  const name = typeof detail.name === 'string' ? detail.name : undefined;
-  const pipeline = typeof detail.pipeline === 'string' ? `pipeline ${detail.pipeline}` : undefined;
-  return [name ? `"${name}"` : pipeline, event.token_id ?? undefined].filter(Boolean).join(' ') || (event.app ?? '');
-}
+export { auditSubject } from '../src/ui-text/audit';
 
 /** The first row to show so that `selected` stays visible in a window of `visible` rows. */
 export function scrollStart(count: number, selected: number, visible: number): number {

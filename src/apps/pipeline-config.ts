@@ -73,17 +73,5 @@ export function validatePipelineConfig(kind: PipelineKind, config: unknown): Pip
   return result.data;
 }
 
-/** One line describing a pipeline's configuration, for listings. */
-export function summarizeConfig(kind: PipelineKind, config: PipelineConfig): string {
-  const c = config as Record<string, unknown>;
-  switch (kind) {
-    case 'echo':
-      return c.delay_ms ? `echoes the message, ${c.delay_ms} ms per word` : 'echoes the message';
-    case 'command':
-      return `runs ${(c.argv as string[]).join(' ')}`;
-    case 'http':
-      return `POSTs to ${c.url as string}`;
-    case 'openai':
-      return `${c.model as string} at ${c.base_url as string}`;
-  }
-}
+/** One line describing a pipeline's configuration, for listings (its words live in src/ui-text/). */
+export { summarizeConfig } from '../ui-text/pipeline-summary';

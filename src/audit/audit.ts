@@ -19,7 +19,11 @@ export type AuditAction =
   | 'token.refreshed'
   | 'token.rotated'
   | 'admin_token.created'
-  | 'admin_token.revoked';
+  | 'admin_token.revoked'
+  | 'webhook.created'
+  | 'webhook.removed'
+  | 'console.signed_in'
+  | 'console.signed_out';
 
 export interface AuditEntry {
   actor: Actor;

@@ -1,5 +1,3 @@
-import { describeSpan } from '../duration';
-
 /** A plain text table: a header row, then rows, columns padded to the widest cell. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = tableWidths(headers, rows);
@@ -19,9 +17,5 @@ export function tableLine(cells: string[], widths: number[]): string {
     .trimEnd();
 }
 
-/** "in 30 days" / "3 hours ago" for an RFC 3339 time relative to `now`. */
-export function relative(iso: string | null, now: number): string {
-  if (iso === null) return 'never';
-  const delta = Date.parse(iso) - now;
-  return delta >= 0 ? `in ${describeSpan(delta)}` : `${describeSpan(delta)} ago`;
-}
+// How times are said lives in src/ui-text/ (shared with the TUI and the web console).
+export { relative } from '../ui-text/time';

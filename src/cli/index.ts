@@ -3,6 +3,7 @@ import { isAppError } from '../errors';
 import { redactTokenValues } from '../tokens/value';
 import { VERSION } from '../version';
 import { appCommands, pipelineCommands } from './apps';
+import { consoleCommand } from './console';
 import { CommandContext, parseCommandArgs, type Command, type Io } from './context';
 import { dbCommands } from './db';
 import { healthcheckCommand } from './healthcheck';
@@ -10,15 +11,20 @@ import { maintenanceCommands } from './maintenance';
 import { serveCommand } from './serve';
 import { adminTokenCommands, tokenCommands } from './tokens';
 import { tuiCommand } from './tui';
+import { tokenUsageCommand } from './usage';
+import { webhookCommands } from './webhooks';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [
   serveCommand,
   tuiCommand,
+  consoleCommand,
   ...appCommands,
   ...pipelineCommands,
   ...tokenCommands,
+  tokenUsageCommand,
   ...adminTokenCommands,
+  ...webhookCommands,
   ...maintenanceCommands,
   ...dbCommands,
   healthcheckCommand,

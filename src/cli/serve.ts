@@ -1,7 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { DEFAULTS, loadConfig, type Config } from '../config';
-import { AppError, isAppError } from '../errors';
+import { AppError, firstLine, isAppError } from '../errors';
 import { isLoopbackHost } from '../http/host-check';
 import { startServer, type RunningServer } from '../http/server';
 import { loadTlsMaterial } from '../http/tls';
@@ -13,11 +13,6 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /** How long a fatal stop waits for the log to be written before exiting anyway (ms). */
 const FATAL_FLUSH_MS = 2_000;
-
-function firstLine(error: unknown): string {
-  const text = isAppError(error) || error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
 
 /** What `serve` prints once it listens: the addresses and, on a database with no active token, how to make one. */
 async function banner(services: Services, server: RunningServer, config: Config): Promise<string> {

@@ -1,6 +1,7 @@
 import { AppError } from '../errors';
 import type { IssuedToken, TokenView } from '../tokens/service';
 import { DEFAULT_PAGE_LIMIT } from '../paging';
+import { unusedFilter } from '../tokens/usage-report';
 import { expiryOption, integerOption, statusOption, type Command, type CommandContext } from './context';
 import { relative } from './format';
 import { PAGING_OPTIONS, pagingHelp, printPaged, type PagedList } from './paged-output';
@@ -70,6 +71,15 @@ export function printIssued(ctx: CommandContext, issued: IssuedToken & { previou
   ctx.err('Use it as the header  Authorization: Bearer <value>');
 }
 
+/** `--unused 30d` as milliseconds; a bad duration is a usage error. */
+function unusedOption(text: string | undefined): number | undefined {
+  try {
+    return unusedFilter(text, '--unused');
+  } catch (error) {
+    throw new AppError('usage', `tokens list: ${(error as Error).message}`);
+  }
+}
+
 function rateLimitOption(ctx: CommandContext): number | undefined {
   return integerOption(ctx, 'rate-limit');
 }
@@ -134,21 +144,36 @@ export const tokenCommands: Command[] = [
   {
     name: 'tokens list',
     summary: "list an app's tokens, newest first (never their values)",
-    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--search TEXT] [--limit N] [--cursor C] [--all] [--json]',
-    help: ['--search TEXT   only tokens whose name contains TEXT (case-insensitive)', pagingHelp('tokens', DEFAULT_PAGE_LIMIT)].join('\n'),
-    options: { app: { type: 'string' }, status: { type: 'string' }, search: { type: 'string' }, ...PAGING_OPTIONS, ...json },
+    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--search TEXT] [--unused 30d] [--limit N] [--cursor C] [--all] [--json]',
+    help: [
+      '--search TEXT   only tokens whose name contains TEXT (case-insensitive)',
+      '--unused 30d    the active tokens not used for 30 days, never-used ones older than that included:',
+      '                candidates for revocation',
+      pagingHelp('tokens', DEFAULT_PAGE_LIMIT),
+    ].join('\n'),
+    options: { app: { type: 'string' }, status: { type: 'string' }, search: { type: 'string' }, unused: { type: 'string' }, ...PAGING_OPTIONS, ...json },
     async run(ctx) {
       const app = ctx.required('app');
       const status = statusOption(ctx);
       const search = ctx.string('search') || undefined;
+      const unused = ctx.string('unused');
+      const unusedForMs = unusedOption(unused);
       const services = await ctx.services();
       // A filter that matches nothing is not a reason to create a token.
       const empty =
-        status === undefined && search === undefined
-          ? `App "${app}" has no tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`
-          : `App "${app}" has no ${status ?? ''}${status ? ' ' : ''}tokens${search === undefined ? '' : ` whose name contains "${search}"`}.`;
-      const again = ['mechamental tokens list --app', shellWord(app), ...(status ? ['--status', status] : []), ...(search ? ['--search', shellWord(search)] : [])].join(' ');
-      await listTokens(ctx, { fetch: (cursor, limit) => services.tokens.page(app, { status, search, cursor, limit }), empty, again });
+        unused !== undefined && status === undefined && search === undefined
+          ? `Every active token of app "${app}" was used within ${unused} (or is younger than that).`
+          : status === undefined && search === undefined && unused === undefined
+            ? `App "${app}" has no tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`
+            : `App "${app}" has no ${status ?? ''}${status ? ' ' : ''}tokens${search === undefined ? '' : ` whose name contains "${search}"`}${unused === undefined ? '' : ` unused for ${unused}`}.`;
+      const again = [
+        'mechamental tokens list --app',
+        shellWord(app),
+        ...(status ? ['--status', status] : []),
+        ...(search ? ['--search', shellWord(search)] : []),
+        ...(unused !== undefined ? ['--unused', shellWord(unused)] : []),
+      ].join(' ');
+      await listTokens(ctx, { fetch: (cursor, limit) => services.tokens.page(app, { status, search, unusedForMs, cursor, limit }), empty, again });
     },
   },
   {

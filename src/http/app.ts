@@ -13,6 +13,13 @@ import { scrubSecrets, toHttpError } from './errors';
 import { Metrics } from './metrics';
 import { ROUTES, type Route } from './routes/index';
 import type { Answer } from './routes/types';
+import { SSE_RETRY_MS } from './sse';
+import { StreamRegistry } from './streams';
+import type { Actor } from '../audit/audit';
+import type { LiveSession } from '../console/sessions';
+import { ConsoleChangeFeed } from './console/change-feed';
+import { mountConsole } from './console/router';
+import { authenticateSession, hasAuthorization, sessionIdOf } from './console/session-auth';
 
 /**
  * Which part of the HTTP surface an app serves:
@@ -33,6 +40,12 @@ export interface AppDeps {
   surface?: Surface;
   /** The listeners' URLs (known once they listen), for messages that point from one to the other. */
   urls?: { main(): string; admin(): string };
+  /** The open-stream registry shared with the trigger; default a new one (not started). */
+  streams?: StreamRegistry;
+  /** The `retry:` of streamed SSE answers (ms); default 3000. */
+  sseRetryMs?: number;
+  /** The web console's change feed (server.ts owns it, to end its streams at shutdown); default a new one. */
+  consoleFeed?: ConsoleChangeFeed;
 }
 
 /** The trigger's path: served by trigger.ts for POST; Express answers its other methods (405). */
@@ -57,6 +70,10 @@ interface Locals {
   token?: VerifiedToken;
   /** The client address (see client-address.ts), once known. */
   clientAddress?: string;
+  /** Set when a web console session (its cookie) authenticated the request. */
+  consoleSessionId?: string;
+  consoleSession?: LiveSession;
+  actor?: Actor;
 }
 
 function locals(res: Response): Locals {
@@ -100,6 +117,8 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const controls = new ControlsCache();
   const clientAddressOf = (req: Request, res: Response): string =>
     (locals(res).clientAddress ??= addresses.of(req.socket.remoteAddress, joined(req.headers['x-forwarded-for'])));
+  const streams = deps.streams ?? new StreamRegistry(services, { metrics, logger });
+  const sseRetryMs = deps.sseRetryMs ?? SSE_RETRY_MS;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -124,6 +143,24 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   const jsonBody = express.json({ limit: services.config.maxBodyBytes, type: () => true, strict: true });
 
   const requireAdmin: RequestHandler = async (req, res, next) => {
+    // The web console: its session cookie stands for the admin token it was signed in with; an
+    // Authorization header, when present, decides instead (a cookie is never mixed in).
+    const sessionId = hasAuthorization(req) ? undefined : sessionIdOf(req);
+    if (sessionId !== undefined) {
+      try {
+        const session = await authenticateSession(services, req, sessionId);
+        if (!session.ok) {
+          metrics.authFailures.inc({ reason: session.reason });
+          return sendError(res, session.status, session.code, session.message, session.headers);
+        }
+        res.setHeader(EXPIRATION_HEADER, formatTime(session.token.expiresAt));
+        Object.assign(locals(res), { token: session.token, consoleSessionId: sessionId, consoleSession: session.session, actor: `console:${session.token.id}` });
+        services.usage.touch(session.token.id);
+        return next();
+      } catch (error) {
+        return next(error);
+      }
+    }
     let auth: AuthOutcome;
     try {
       auth = await authenticate(req.rawHeaders, req.originalUrl, verify);
@@ -209,11 +246,14 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
           metrics,
           logger,
           token,
-          actor: token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli',
+          actor: locals(res).actor ?? (token ? (token.kind === 'admin' ? `api:${token.id}` : `self:${token.id}`) : 'cli'),
           params: req.params as Record<string, string>,
           clientAddress: clientAddressOf(req, res),
+          streams,
+          sseRetryMs,
         });
         if ('json' in answer) res.status(answer.status).set(answer.headers ?? {}).json(answer.json);
+        else if ('stream' in answer) answer.stream(res);
         else if ('text' in answer) res.status(answer.status).type(answer.contentType).send(answer.text);
         else res.status(answer.status).end();
       } catch (error) {
@@ -252,6 +292,10 @@ export function createApp(services: Services, deps: AppDeps = {}): Express {
   };
   for (const [path, methods] of methodsByPath) app.all(path, otherMethods(path, allowHeader(methods)));
   if (surface !== 'admin') app.all(TRIGGER_PATHS, otherMethods(TRIGGER_ROUTE_LABEL, allowHeader(['post'])));
+
+  if (surface !== 'public') {
+    mountConsole(app, services, { feed: deps.consoleFeed ?? new ConsoleChangeFeed(services, { logger }), logger, requireAdmin, surface, ...(deps.urls ? { urls: deps.urls } : {}), sendError });
+  }
 
   if (surface === 'public') {
     // The admin API is not served here; say where it is (on this machine only, so naming it gives a remote caller nothing).

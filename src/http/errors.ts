@@ -42,7 +42,22 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   headers_too_large: 431,
   admin_on_loopback_only: 403,
   local_only: 403,
+  run_not_found: 404,
+  // A JSON caller whose run was cancelled (POST /v1/runs/:id/cancel) by someone else.
+  cancelled: 409,
+  // Never sent (the client is gone); the status the access log records for it.
+  client_gone: 499,
+  run_interrupted: 503,
+  idempotency_key_mismatch: 422,
+  idempotency_key_in_use: 409,
+  csrf_rejected: 403,
 };
+
+/**
+ * A trigger `POST` that carries `Last-Event-ID` is an EventSource reconnect: when it names no run
+ * this token can resume, 409 (SPEC), not the 404 of `GET /v1/runs/:id`.
+ */
+export const RECONNECT_NOT_FOUND_STATUS = 409;
 
 export function statusFor(code: ErrorCode): number {
   return STATUS_BY_CODE[code] ?? 500;

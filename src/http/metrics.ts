@@ -31,6 +31,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookAttempts = new Counter({
+    name: 'mechamental_webhook_attempts_total',
+    help: 'Webhook delivery attempts, by outcome (delivered, http_status, timeout, network, address_refused, dns).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookGaveUp = new Counter({
+    name: 'mechamental_webhook_deliveries_failed_total',
+    help: 'Webhook deliveries given up after their retry period (MM_WEBHOOK_RETRY_FOR).',
+    registers: [this.registry],
+  });
+  readonly webhookDuration = new Histogram({
+    name: 'mechamental_webhook_attempt_duration_seconds',
+    help: 'Webhook delivery attempt durations.',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  /** Counts one webhook delivery attempt. */
+  observeWebhookAttempt(outcome: string, seconds: number, gaveUp: boolean): void {
+    this.webhookAttempts.labels(outcome).inc();
+    this.webhookDuration.observe(seconds);
+    if (gaveUp) this.webhookGaveUp.inc();
+  }
+
   private changeFeedUp: (() => boolean) | undefined;
   readonly changeFeed = new Gauge({
     name: 'mechamental_change_feed_up',
@@ -40,6 +65,29 @@ export class Metrics {
       if (this.changeFeedUp) this.changeFeed.set(this.changeFeedUp() ? 1 : 0);
     },
   });
+
+  private runsKept: (() => { count: number; bytes: number }) | undefined;
+  readonly keptRuns = new Gauge({
+    name: 'mechamental_runs_kept',
+    help: 'Runs this process keeps (running and finished) for status, resume and replay.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.runsKept) this.keptRuns.set(this.runsKept().count);
+    },
+  });
+  readonly keptRunBytes = new Gauge({
+    name: 'mechamental_runs_kept_bytes',
+    help: 'What the finished runs kept count against MM_RUN_MEMORY, in bytes.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.runsKept) this.keptRunBytes.set(this.runsKept().bytes);
+    },
+  });
+
+  /** Reports the runs kept (see `keptRuns`). */
+  watchRuns(kept: () => { count: number; bytes: number }): void {
+    this.runsKept = kept;
+  }
 
   /** Reports the health of the change feed (see `changeFeed`). */
   watchChangeFeed(up: () => boolean): void {

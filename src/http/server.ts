@@ -3,13 +3,15 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
+import { BackgroundJobs, type BackgroundOptions } from '../background';
 import { adminPortFor, defaultMaxConnections, DEFAULTS, type Config } from '../config';
-import { AppError } from '../errors';
+import { AppError, firstLine } from '../errors';
 import { Housekeeping } from '../housekeeping';
 import { createLogger, type Logger } from '../log';
 import type { Services } from '../services';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/usage';
 import { createApp } from './app';
+import { ConsoleChangeFeed } from './console/change-feed';
 import { errorBody } from './errors';
 import { AllowedHosts, HOST_DUPLICATE, HOST_EMPTY, HOST_MISDIRECTED, HOST_MISSING, HOST_OK, isLoopbackHost, type HostVerdict } from './host-check';
 import { createListener, ListenerMetrics, markResponse, readOpenFileLimit, type Listener, type ListenerLimits } from './listeners';
@@ -37,6 +39,10 @@ export interface ServerOptions {
   usageFlushMs?: number;
   /** How long `close` lets in-flight JSON runs finish before cutting connections (ms); default 10 000. */
   shutdownGraceMs?: number;
+  /** The background jobs' intervals (webhook deliveries, expiry scan, pruning); see BackgroundOptions. */
+  background?: Omit<BackgroundOptions, 'onError' | 'observe'>;
+  /** The `retry:` every SSE answer sends first (ms); default 3000 (SPEC). Tests shorten it. */
+  sseRetryMs?: number;
 }
 
 export interface RunningServer {
@@ -57,6 +63,8 @@ export interface RunningServer {
   logger: Logger;
   trigger: TriggerHandler;
   streams: StreamRegistry;
+  /** Webhook deliveries, the expiry scan and pruning (started with the server, stopped by `close`). */
+  background: BackgroundJobs;
   /** Is HTTPS on (--tls-cert/--tls-key)? */
   readonly tls: boolean;
   /**
@@ -158,13 +166,26 @@ export async function startServer(services: Services, options: ServerOptions): P
   const housekeeping = new Housekeeping(logger);
   const listenerMetrics = new ListenerMetrics(metrics);
   const streams = new StreamRegistry(services, { metrics, logger, pollIntervalMs: options.revocationPollMs ?? 200, pingIntervalMs: options.pingIntervalMs ?? 15_000 });
-  const trigger = createTriggerHandler(services, { logger, metrics, streams });
+  const background = new BackgroundJobs(services, {
+    ...options.background,
+    onError: (error, job) => logger.error({ err: error, job }, 'background job failed'),
+    observe: (outcome, seconds, gaveUp, attempt) => {
+      metrics.observeWebhookAttempt(outcome, seconds, gaveUp);
+      if (outcome === 'delivered') return;
+      const entry = { delivery_id: attempt.deliveryId, webhook_id: attempt.webhookId, type: attempt.type, attempts: attempt.attempts, outcome, error: attempt.error };
+      if (gaveUp) logger.error(entry, 'webhook delivery given up (see mechamental webhooks deliveries)');
+      else logger.warn(entry, 'webhook delivery attempt failed; it will be retried');
+    },
+  });
+  const trigger = createTriggerHandler(services, { logger, metrics, streams, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) });
 
   let url = urlFor(scheme, options.host, options.port);
   let adminUrl = split ? urlFor(scheme, config.adminHost, requestedAdminPort) : url;
   const urls = { main: () => url, admin: () => adminUrl };
-  const mainApp = createApp(services, { logger, metrics, surface: split ? 'public' : 'all', urls });
-  const adminApp = split ? createApp(services, { logger, metrics, surface: 'admin', urls }) : null;
+  const consoleFeed = new ConsoleChangeFeed(services, { logger });
+  const appDeps = { logger, metrics, urls, streams, consoleFeed, ...(options.sseRetryMs === undefined ? {} : { sseRetryMs: options.sseRetryMs }) };
+  const mainApp = createApp(services, { ...appDeps, surface: split ? 'public' : 'all' });
+  const adminApp = split ? createApp(services, { ...appDeps, surface: 'admin' }) : null;
 
   const listenHosts = split ? [options.host, config.adminHost] : [options.host];
   // Until the ports are known (port 0), names are matched on any port by the slower path.
@@ -209,7 +230,10 @@ export async function startServer(services: Services, options: ServerOptions): P
     }
     try {
       void streams.stop();
+      consoleFeed.stop();
       services.usage.stop();
+      background.halt();
+      services.runs.stop();
     } catch {
       // abort never throws: it runs when something else already failed
     }
@@ -234,13 +258,19 @@ export async function startServer(services: Services, options: ServerOptions): P
     for (const listener of listeners) listener.on('error', (error) => logger.error({ err: error }, 'server error'));
     streams.start();
     metrics.watchChangeFeed(() => streams.watching);
+    services.runs.start((error, what) => logger.error({ err: error }, what));
+    metrics.watchRuns(() => ({ count: services.runs.size, bytes: services.runs.bytes }));
     services.usage.start(options.usageFlushMs ?? USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, 'writing last_used_at failed'));
     const retention = config.auditRetentionMs;
     if (retention !== null) housekeeping.add('audit retention', 3_600_000, () => services.audit.prune(retention));
     housekeeping.start();
+    background.start();
   } catch (error) {
+    // The listeners were up: close them, say why in the log and on stderr, and leave nothing behind.
     abort();
-    throw error;
+    logger.fatal({ err: error }, 'failed right after it began listening: stopped');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    throw new AppError('internal', `the server stopped right after it started: ${firstLine(error)}`);
   }
   logger.info({ url, ...(adminServer ? { admin_url: adminUrl } : {}), max_connections: limits.maxConnections, tls: tls !== null }, 'listening');
   const warnIfExpired = (material: TlsMaterial) => {
@@ -274,6 +304,7 @@ export async function startServer(services: Services, options: ServerOptions): P
       trigger.beginShutdown();
       const closed = Promise.all(listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
       streams.endAll('shutting_down', 'the server is shutting down; retry shortly');
+      consoleFeed.stop();
       // A monotonic deadline: wall-clock changes must not shorten or stretch the grace period.
       const deadline = performance.now() + (options.shutdownGraceMs ?? 10_000);
       let done = false;
@@ -287,13 +318,22 @@ export async function startServer(services: Services, options: ServerOptions): P
         for (const listener of listeners) listener.closeAllConnections();
         await closed;
       }
+      // Runs still going after the grace (background ones, JSON ones cut off) end as shutting_down.
+      services.runs.endAll('shutting_down', 'the server is shutting down; retry shortly');
       await streams.stop();
       await housekeeping.stop();
+      await background.stop();
       services.usage.stop();
+      services.runs.stop();
       try {
         await services.usage.flush();
       } catch (error) {
         logger.error({ err: error }, 'writing last_used_at at shutdown failed');
+      }
+      try {
+        await services.runs.flush();
+      } catch (error) {
+        logger.error({ err: error }, 'writing runs to the database at shutdown failed');
       }
       logger.info('stopped');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
@@ -311,6 +351,7 @@ export async function startServer(services: Services, options: ServerOptions): P
     logger,
     trigger,
     streams,
+    background,
     get tls() {
       return tls !== null;
     },

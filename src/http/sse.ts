@@ -9,6 +9,19 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
   // `close` for HTTP/1.0 clients, whose stream ends with the connection.
 };
 
+/** How long an EventSource waits before it reconnects (SPEC: `retry: 3000`, the first thing every stream sends). */
+export const SSE_RETRY_MS = 3_000;
+
+/** The `retry:` field block that opens a stream. */
+export function retryField(ms: number): string {
+  return `retry: ${ms}\n\n`;
+}
+
+/** One event: `id:` its run's sequence number, `event:`, one-line JSON `data:`, LF line ends. */
+export function sseFrame(seq: number, name: string, data: string): string {
+  return `id: ${seq}\nevent: ${name}\ndata: ${data}\n\n`;
+}
+
 /**
  * Writes server-sent events straight to the socket: `id: n` from 1, `event:`, one-line JSON
  * `data:` (JSON.stringify never emits a raw newline), LF line ends; each event is written (and so

@@ -15,6 +15,8 @@ export interface OpenStream {
   fail(code: StreamEnd, message: string): void;
   /** Writes an SSE comment that keeps an idle connection open. */
   ping(): void;
+  /** A background run watched for its token, not a stream: not in the open-streams gauge. */
+  readonly watchOnly?: boolean;
 }
 
 export interface StreamRegistryOptions {
@@ -73,7 +75,7 @@ export class StreamRegistry {
     set.add(stream);
     this.count++;
     this.due.add(stream.tokenId);
-    this.options.metrics?.openStreams.inc();
+    if (!stream.watchOnly) this.options.metrics?.openStreams.inc();
   }
 
   delete(stream: OpenStream): void {
@@ -81,7 +83,7 @@ export class StreamRegistry {
     if (!set?.delete(stream)) return;
     if (set.size === 0) this.byToken.delete(stream.tokenId);
     this.count--;
-    this.options.metrics?.openStreams.dec();
+    if (!stream.watchOnly) this.options.metrics?.openStreams.dec();
   }
 
   /** Starts the watcher and the pings; timers and connections never keep the process alive. */

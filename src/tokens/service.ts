@@ -3,7 +3,7 @@ import type { PipelineKind } from '../apps/pipeline-config';
 import { requireName } from '../apps/validation';
 import type { Actor, AuditLog } from '../audit/audit';
 import { formatTime, type Clock } from '../clock';
-import { isPromise, type MaybePromise, type Repos, type Store, type TokenKey, type TokenRow, type TokenState, type VerifyRow } from '../db/store';
+import { isPromise, type MaybePromise, type Repos, type Store, type TokenKey, type TokenRow, type TokenState, type VerifyRow, type WriteTx } from '../db/store';
 import { describeSpan, parseExpiry, requireDuration } from '../duration';
 import { AppError } from '../errors';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor, MAX_PAGE_LIMIT, type Page } from '../paging';
@@ -95,6 +95,8 @@ export interface TokenFilter {
   status?: TokenStatus | undefined;
   /** Only tokens whose name contains this text (case-insensitive). */
   search?: string | undefined;
+  /** Only active tokens not used for this long (ms), never-used ones older than that included. */
+  unusedForMs?: number | undefined;
   limit?: number | undefined;
   /** Start after this row: the `nextCursor` of the previous page. */
   cursor?: string | undefined;
@@ -105,12 +107,30 @@ export interface TokenFilter {
 }
 
 /** Which tokens a count wants: a filter without its paging. */
-export type TokenCountFilter = Pick<TokenFilter, 'status' | 'search'>;
+export type TokenCountFilter = Pick<TokenFilter, 'status' | 'search' | 'unusedForMs'>;
 
 /** A count that may have stopped early: `count` is exact unless `atLeast` (there are at least that many). */
 export interface TokenCount {
   count: number;
   atLeast: boolean;
+}
+
+/** A change to a trigger token, as the webhook outbox hears of it (src/webhooks/). */
+export interface TokenChange {
+  type: 'token.created' | 'token.revoked' | 'token.refreshed' | 'token.rotated';
+  appId: number;
+  /** The token as it now is (a rotation: the old token, with its grace-period expiry). Never holds the value. */
+  token: TokenView;
+  actor: Actor;
+  /** Refresh and rotate: the expiry before the change (RFC 3339). */
+  previousExpiresAt?: string;
+  /** Rotate: the token that replaces it. */
+  replacement?: TokenView;
+}
+
+/** Told of every trigger token change inside the transaction that makes it, so that its record commits with it. */
+export interface TokenChangeSink {
+  record(tx: WriteTx, change: TokenChange): Promise<void>;
 }
 
 /** Where a token must be found: an app's trigger tokens, or the admin tokens. */
@@ -133,6 +153,8 @@ export class TokenService {
     private readonly audit: AuditLog,
     private readonly appService: AppService,
     private readonly policy: TokenPolicy,
+    /** The webhook outbox: told of each trigger token change in its transaction. */
+    private readonly changes?: TokenChangeSink,
   ) {}
 
   /**
@@ -174,6 +196,7 @@ export class TokenService {
           ...(issued.token.allowed_ips ? { allowed_ips: issued.token.allowed_ips } : {}),
         },
       });
+      if (input.appId !== null) await this.changes?.record(tx, { type: 'token.created', appId: input.appId, token: issued.token, actor });
       return issued;
     });
   }
@@ -261,7 +284,15 @@ export class TokenService {
   }
 
   private selection(owner: { appId: number } | 'admin', filter: TokenCountFilter) {
-    return { owner, status: filter.status, search: filter.search || undefined, now: this.clock.now(), expiring: EXPIRING_RULE };
+    const now = this.clock.now();
+    return {
+      owner,
+      status: filter.status,
+      search: filter.search || undefined,
+      unusedSince: filter.unusedForMs === undefined ? undefined : now - filter.unusedForMs,
+      now,
+      expiring: EXPIRING_RULE,
+    };
   }
 
   /**
@@ -325,7 +356,9 @@ export class TokenService {
         tokenId: row.id,
         detail: { name: row.name },
       });
-      return this.toView(updated, appSlug);
+      const view = this.toView(updated, appSlug);
+      if (row.appId !== null) await this.changes?.record(tx, { type: 'token.revoked', appId: row.appId, token: view, actor });
+      return view;
     });
   }
 
@@ -354,7 +387,9 @@ export class TokenService {
         tokenId: row.id,
         detail: { name: row.name, previous_expires_at: formatTime(row.expiresAt), expires_at: formatTime(expiresAt) },
       });
-      return this.toView(updated, appSlug);
+      const view = this.toView(updated, appSlug);
+      if (row.appId !== null) await this.changes?.record(tx, { type: 'token.refreshed', appId: row.appId, token: view, actor, previousExpiresAt: formatTime(row.expiresAt) });
+      return view;
     });
   }
 
@@ -396,7 +431,11 @@ export class TokenService {
         tokenId: row.id,
         detail: { name: row.name, new_token_id: issued.token.id, previous_expires_at: formatTime(previous.expiresAt) },
       });
-      return { ...issued, previous: this.toView(previous, appSlug) };
+      const previousView = this.toView(previous, appSlug);
+      if (row.appId !== null) {
+        await this.changes?.record(tx, { type: 'token.rotated', appId: row.appId, token: previousView, actor, previousExpiresAt: formatTime(row.expiresAt), replacement: issued.token });
+      }
+      return { ...issued, previous: previousView };
     });
   }
 

@@ -210,6 +210,8 @@ const DESCRIBE: Record<string, string> = {
   'ours-controls': 'ours; tokens with a pipeline scope and an IP allow-list',
   'ours-handler': 'trigger handler on bare node:http',
   'ours-noauth': 'trigger handler, auth switched off',
+  'ours-nousage': 'trigger handler, usage counting off',
+  'ours-norun': 'trigger handler, runs not kept',
   bare: 'bare node:http, JSON in/out, no auth',
   fastify: 'Fastify 5 + SHA-256 bearer lookup, no logger',
   'fastify-log': 'the same, its logger on (pino, async stdout)',
@@ -218,9 +220,9 @@ const DESCRIBE: Record<string, string> = {
 };
 
 async function throughput(bench: Bench): Promise<void> {
-  const kinds = ['ours', 'ours-controls', 'ours-nolog', 'ours-handler', 'ours-noauth', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
+  const kinds = ['ours', 'ours-controls', 'ours-nolog', 'ours-handler', 'ours-noauth', 'ours-nousage', 'ours-norun', 'bare', 'fastify', 'fastify-log', 'express'].filter((k) => {
     if (k === 'ours' || k === 'ours-nolog' || k === 'ours-controls') return hasServer;
-    if (k === 'ours-handler' || k === 'ours-noauth') return hasTrigger;
+    if (k === 'ours-handler' || k === 'ours-noauth' || k === 'ours-nousage' || k === 'ours-norun') return hasTrigger;
     return true;
   });
   const servers: RunningServer[] = [];
@@ -345,6 +347,10 @@ async function throughput(bench: Bench): Promise<void> {
   // with and without verification (the full server adds logs and metrics to both).
   const handler = medians.get('ours-handler');
   ratio('ours-noauth', 0.9, 'it without auth', handler ?? ours, handler ? 'ours-handler' : 'ours');
+  // Usage counting (a Map update per answer, written in batches) is judged the same way: ≤ 3 % of throughput.
+  if (handler) ratio('ours-nousage', 0.97, 'it without usage counting', handler, 'ours-handler');
+  // Keeping runs (issue 15) is judged the same way: the same handler, keeping runs or not.
+  if (handler) ratio('ours-norun', 0.95, 'it not keeping runs', handler, 'ours-handler');
   ratio('fastify', 1.0, 'Fastify + auth, no logger');
   ratio('fastify-log', 1.3, 'Fastify + auth, logger on');
   ratio('express', 3.5, 'Express 5 + auth');

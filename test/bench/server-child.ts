@@ -5,6 +5,8 @@
 //   ours          mechamental's own server (startServer: trigger handler ahead of Express, logs, metrics)
 //   ours-handler  the trigger handler alone on a bare node:http listener, authentication on
 //   ours-noauth   the same, with a constant verifier (authentication switched off)
+//   ours-nousage  the trigger handler alone with usage counting switched off (last_used_at still kept)
+//   ours-norun    the trigger handler keeping no runs (createTriggerHandler keepRuns: false): what keeping them costs
 //   bare          node:http that parses the same JSON body and answers the same JSON (no auth)
 //   fastify       Fastify 5: bearer → SHA-256 → prepared better-sqlite3 lookup, JSON in, JSON out
 //   fastify-log   the same with Fastify's logger on, as people run it (its two lines per request:
@@ -196,7 +198,9 @@ async function main(): Promise<number> {
 
     case 'ours':
     case 'ours-handler':
-    case 'ours-noauth': {
+    case 'ours-noauth':
+    case 'ours-nousage':
+    case 'ours-norun': {
       const { loadConfig } = await import('../../src/config');
       const { openServices } = await import('../../src/services');
       const config = loadConfig({ ...process.env, MM_DATA_DIR: dataDir });
@@ -207,12 +211,16 @@ async function main(): Promise<number> {
         return started.port;
       }
       const { createTriggerHandler } = await import('../../src/http/trigger');
-      let options: Parameters<typeof createTriggerHandler>[1] = {};
+      let options: Parameters<typeof createTriggerHandler>[1] = kind === 'ours-norun' ? { keepRuns: false } : {};
       if (kind === 'ours-noauth') {
         const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
         if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);
         const result = { ok: true as const, token: verified.token };
         options = { verify: () => result };
+      }
+      if (kind === 'ours-nousage') {
+        // The same handler, with the per-answer count made a no-op: what usage counting costs, like for like.
+        services.usage.count = () => {};
       }
       const handle = createTriggerHandler(services, options);
       return listen(

@@ -13,7 +13,8 @@ interface SseEvent {
 function parseSse(text: string): SseEvent[] {
   return text
     .split(/\n\n/)
-    .map((block) => block.split('\n').filter((line) => line !== '' && !line.startsWith(':')))
+    // Comments (`: ping`) and the `retry:` that opens every stream are not events.
+    .map((block) => block.split('\n').filter((line) => line !== '' && !line.startsWith(':') && !line.startsWith('retry:')))
     .filter((lines) => lines.length > 0)
     .map((lines) => {
       const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
@@ -70,7 +71,10 @@ describe('mechamental serve (the built executable) and the seed page examples', 
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-    const events = parseSse(await response.text());
+    const text = await response.text();
+    assert.match(text, /^retry: 3000\n\n/);
+    assert.ok(response.headers.get('mechamental-run-id'), 'Mechamental-Run-Id header');
+    const events = parseSse(text);
     assert.equal(events[0]?.event, 'run.started');
     assert.equal(events.at(-1)?.event, 'run.completed');
     assert.deepEqual(

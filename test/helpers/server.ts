@@ -34,13 +34,18 @@ export interface TestServer {
 
 /**
  * The real server (trigger handler + Express app) on 127.0.0.1, port 0, over real services on a
- * fresh SQLite file (testServices: ManualClock starting at the real now); logs captured at debug
- * level. Closed after the test file.
+ * fresh SQLite file (testServices: ManualClock starting at the real now), or exactly the
+ * PostgreSQL database `databaseUrl` (two servers on one URL are two instances); logs captured at
+ * debug level. Closed after the test file.
  */
 export async function startTestServer(
-  options: { env?: NodeJS.ProcessEnv; dataDir?: string; server?: Partial<ServerOptions> } = {},
+  options: { env?: NodeJS.ProcessEnv; dataDir?: string; databaseUrl?: string; server?: Partial<ServerOptions> } = {},
 ): Promise<TestServer> {
-  const services = await testServices({ env: { MM_LOG_LEVEL: 'debug', ...options.env }, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  const services = await testServices({
+    env: { MM_LOG_LEVEL: 'debug', ...options.env },
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+  });
   const logs = new LogCapture();
   const server = await startServer(services, { host: '127.0.0.1', port: 0, logStream: logs, revocationPollMs: 50, ...options.server });
   after(() => server.close());
@@ -198,7 +203,7 @@ export function parseEvents(raw: string): SseEvent[] {
   const blocks = raw.split('\n\n');
   blocks.pop(); // the part after the last blank line is not a complete event yet
   return blocks
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .filter((block) => block.trim() !== '' && !block.startsWith(':') && !/^retry: \d+$/.test(block))
     .map((block) => {
       const event: SseEvent = {};
       for (const line of block.split('\n')) {
@@ -226,7 +231,7 @@ export interface ServeProcess {
  * Spawns `mechamental serve --port 0 …args` on `dataDir` and waits for its "listening on" line
  * (or its exit, for tests of start-up failures: then `url` is empty). Killed after the test file.
  */
-export async function spawnServe(dataDir: string, args: string[] = ['--port', '0'], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+export async function spawnServe(dataDir: string, args: string[] = ['--port', '0'], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<ServeProcess> {
   const { spawn } = await import('node:child_process');
   const { cliEnv, devCommand, REPO_ROOT } = await import('./cli');
   const [program, ...rest] = devCommand();
@@ -243,7 +248,7 @@ export async function spawnServe(dataDir: string, args: string[] = ['--port', '0
   });
   let url: string;
   try {
-    url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), 30_000, 'the server to listen');
+    url = await eventually(() => (done ? 'exited' : /listening on (https?:\/\/\S+)/.exec(stdout)?.[1]), timeoutMs, 'the server to listen');
   } catch (error) {
     throw new Error(`${(error as Error).message}; its stdout: ${stdout.slice(-1000)}; its stderr: ${stderr.slice(-1000)}`);
   }

@@ -62,7 +62,7 @@ describe('mechamental serve', () => {
     assert.match(json.run_id, /^run_/);
     assert.equal(json.pipeline, 'chat');
     assert.equal(json.output, 'Hello, how can I reset my password?');
-    assert.match(sseText, /^id: 1\nevent: run\.started\n/);
+    assert.match(sseText, /^retry: 3000\n\nid: 1\nevent: run\.started\n/);
     assert.match(sseText, /event: message\.delta\ndata: \{"text":"Summarize "\}/);
     assert.match(sseText, /event: run\.completed\ndata: \{"run_id":"run_[0-9a-f]+","output":"Summarize the Q3 report"\}\n\n$/);
 

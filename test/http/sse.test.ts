@@ -29,7 +29,8 @@ describe('SSE', () => {
     assert.equal(client.headers['x-accel-buffering'], 'no');
     assert.equal(client.headers['mechamental-token-expiration'], main.token.expires_at);
     assert.ok(!client.raw.includes('\r'), 'LF line ends only');
-    assert.match(client.raw, /^id: 1\nevent: run\.started\ndata: \{"run_id":"run_[0-9a-f]{24}","pipeline":"chat"\}\n\n/);
+    // retry: first (SPEC "Runs"), then the events with the run's own sequence numbers.
+    assert.match(client.raw, /^retry: 3000\n\nid: 1\nevent: run\.started\ndata: \{"run_id":"run_[0-9a-f]{24}","pipeline":"chat"\}\n\n/);
     const names = client.events.map((e) => e.event);
     assert.deepEqual(names, ['run.started', 'message.delta', 'message.delta', 'message.delta', 'message.delta', 'run.completed']);
     assert.deepEqual(client.events.map((e) => e.id), ['1', '2', '3', '4', '5', '6']);
@@ -37,9 +38,10 @@ describe('SSE', () => {
     const deltas = client.events.filter((e) => e.event === 'message.delta').map((e) => (JSON.parse(e.data!) as { text: string }).text);
     assert.equal(deltas.join(''), 'Summarize the Q3 report');
     assert.deepEqual(JSON.parse(client.events.at(-1)!.data!), { run_id: runId, output: 'Summarize the Q3 report' });
+    assert.equal(client.headers['mechamental-run-id'], runId);
     for (const block of client.raw.split('\n\n').filter(Boolean)) {
       const lines = block.split('\n');
-      if (lines[0]!.startsWith(':')) continue;
+      if (lines[0]!.startsWith(':') || lines[0]!.startsWith('retry: ')) continue;
       assert.equal(lines.length, 3, `one-line JSON data per event: ${block}`);
     }
   });

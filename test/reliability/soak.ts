@@ -1,11 +1,13 @@
 // Soak: SOAK_SECONDS (300) of mixed traffic — JSON and SSE triggers, clients that go away mid-run,
 // `command` pipelines (`cat`, and `sleep 5` that is always abandoned) so that child processes are
-// started and killed, admin reads and /metrics. Promises, once the traffic stops and the server has
-// had a few seconds to settle: no child process of the server left (`/proc/<pid>/task/*/children`),
-// no more open file descriptors than before the traffic (`/proc/<pid>/fd`), the open-streams gauge
-// at 0, no 5xx, the server alive. Run alone: node --import tsx test/reliability/soak.ts
+// started and killed, idempotent retries, admin reads and /metrics. Promises, once the traffic
+// stops and the server has had a few seconds to settle: no child process of the server left
+// (`/proc/<pid>/task/*/children`), no more open file descriptors than before the traffic
+// (`/proc/<pid>/fd`), the open-streams gauge at 0, no 5xx, the server alive, and the runs it keeps
+// within MM_RUN_MEMORY (memory levels off: RSS is sampled every 30 s and printed). Run alone: node --import tsx test/reliability/soak.ts
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config';
 import { freePort, killAll, sleep } from '../bench/lib/proc';
 import { alive, childPids, fdCount, rssKiB } from '../bench/lib/procfs';
 import { makeTempDir, startServe, withServices } from '../bench/lib/servers';
@@ -13,9 +15,9 @@ import { prng } from '../bench/lib/stats';
 import { request, type RequestOptions } from './lib/http';
 import { figure, newReport, promise, runAsScript, scanLog, type Report } from './lib/report';
 
-async function gauge(port: number): Promise<number> {
+async function gauge(port: number, name = 'mechamental_sse_streams_open'): Promise<number> {
   const answer = await request(port, { path: '/metrics', timeoutMs: 10_000 });
-  const match = /^mechamental_sse_streams_open(?:\{[^}]*\})? (\S+)$/m.exec(answer.body);
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(answer.body);
   return match ? Number(match[1]) : NaN;
 }
 
@@ -24,6 +26,7 @@ export async function soak(): Promise<Report> {
   const report = newReport(`soak (${seconds} s of mixed JSON/SSE traffic with aborts and command pipelines)`);
   const concurrency = Number(process.env.SOAK_CONCURRENCY ?? 24);
   const random = prng(Number(process.env.SOAK_SEED ?? 77));
+  const runMemory = loadConfig({ MM_RUN_MEMORY: process.env.MM_RUN_MEMORY }).runMemoryBytes;
   const tmp = makeTempDir('mm-soak-');
   const dataDir = path.join(tmp.dir, 'data');
   const logFile = path.join(tmp.dir, 'server.log');
@@ -38,7 +41,7 @@ export async function soak(): Promise<Report> {
       };
     });
     const port = await freePort();
-    const server = await startServe(dataDir, { port, logFile, env: { MM_LOG_LEVEL: 'warn' } });
+    const server = await startServe(dataDir, { port, logFile, env: { MM_LOG_LEVEL: 'warn', ...(process.env.MM_RUN_MEMORY ? { MM_RUN_MEMORY: process.env.MM_RUN_MEMORY } : {}) } });
     const pid = server.pid;
     let died = false;
     server.child.once('exit', () => (died = true));
@@ -66,6 +69,16 @@ export async function soak(): Promise<Report> {
       ['sse sleep 5, client leaves', 8, () => post('sleeper', {}, true, { abortAfterMs: 50 + Math.floor(random() * 1_000) }), (a) => a.status === 200],
       ['json sleep 5, client leaves', 5, () => post('sleeper', {}, false, { abortAfterMs: 50 + Math.floor(random() * 1_000) }), (a) => a.status === 200],
       ['json echo, client leaves at once', 4, () => post('slow', { message: 'a b c' }, false, { abortAfterMs: Math.floor(random() * 60) }), (a) => a.status === 200],
+      [
+        'json idempotent, keys retried',
+        5,
+        () => {
+          const options = post('chat', { message: 'soak hello' }, false);
+          return { ...options, headers: { ...options.headers, 'idempotency-key': `soak-${Math.floor(random() * 200)}` } };
+        },
+        // A key retried while its first run is going is 409; its body is always the same, so never 422.
+        (a) => (a.status === 200 && a.body.includes('"output":"soak hello"')) || a.status === 409,
+      ],
       ['admin list tokens', 5, () => ({ path: '/v1/apps/default/tokens', headers: { authorization: `Bearer ${admin}` } }), (a) => a.status === 200],
       ['metrics', 3, () => ({ path: '/metrics' }), (a) => a.status === 200],
       ['unauthenticated', 2, () => ({ method: 'POST', path: '/v1/trigger/chat', headers: { 'content-type': 'application/json' }, body: '{}' }), (a) => a.status === 401],
@@ -120,11 +133,13 @@ export async function soak(): Promise<Report> {
     const started = Date.now();
     const workers = Array.from({ length: concurrency }, worker);
     let lastReport = Date.now();
+    const rssSeries: number[] = [];
     while (Date.now() - started < seconds * 1000 && !died) {
       await sleep(500);
       maxChildren = Math.max(maxChildren, childPids(pid).length);
       if (Date.now() - lastReport >= 30_000) {
         lastReport = Date.now();
+        rssSeries.push(rssKiB(pid));
         process.stderr.write(`[soak] ${Math.round((Date.now() - started) / 1000)} s, ${total} requests, fds ${fdCount(pid)}, children ${childPids(pid).length}, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB\n`);
       }
     }
@@ -143,6 +158,8 @@ export async function soak(): Promise<Report> {
       streamsOpen = await gauge(port);
     }
     const rssAfter = rssKiB(pid);
+    const keptBytes = await gauge(port, 'mechamental_runs_kept_bytes');
+    const keptRuns = await gauge(port, 'mechamental_runs_kept');
     const stillAlive = !died && alive(pid);
     await server.stop();
     const log = scanLog(logFile);
@@ -155,11 +172,14 @@ export async function soak(): Promise<Report> {
     figure(report, 'open fds: before / after', `${fdBefore} / ${fdAfter}`);
     figure(report, 'open streams gauge after', streamsOpen);
     figure(report, 'RSS before / after', `${(rssBefore / 1024).toFixed(1)} / ${(rssAfter / 1024).toFixed(1)} MiB`);
+    figure(report, 'RSS every 30 s', rssSeries.map((kib) => (kib / 1024).toFixed(0)).join(' → ') + ' MiB');
+    figure(report, 'runs kept at the end', `${keptRuns} counting ${(keptBytes / 1_048_576).toFixed(1)} MiB of MM_RUN_MEMORY ${(runMemory / 1_048_576).toFixed(0)} MiB`);
     figure(report, 'server log lines at level error', log.errors.length);
     promise(report, stillAlive, 'the server exited during the soak');
     promise(report, fiveXX === 0, `${fiveXX} answers ≥ 500: ${bad.slice(0, 3).join(' | ')}`);
     promise(report, children <= childrenBefore, `${children - childrenBefore} child processes leaked`);
     promise(report, fdAfter <= fdBefore, `${fdAfter - fdBefore} file descriptors leaked (${fdBefore} → ${fdAfter})`);
+    promise(report, keptBytes <= runMemory, `the runs kept count ${keptBytes} bytes, over MM_RUN_MEMORY (${runMemory})`);
     promise(report, streamsOpen === 0, `the open-streams gauge reads ${streamsOpen} with no client connected`);
     const wrong = [...counts.values()].reduce((a, c) => a + c.bad, 0);
     promise(report, wrong === 0, `${wrong} wrong answers: ${bad.slice(0, 3).join(' | ')}`);

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
 import { useTheme } from '../hooks/use-theme';
+import { ISSUED_WARNING } from '../../src/ui-text/messages';
 
 export interface IssuedValueBoxProps {
   title: string;
@@ -35,7 +36,7 @@ export function IssuedValueBox({ title, value, lines, onDismiss, isActive = true
         </Text>
         <Text> </Text>
         <Text bold color={color('yellow')}>
-          copy it now: it will not be shown again
+          {ISSUED_WARNING}
         </Text>
         {lines.map((line) => (
           <Text key={line} wrap="wrap">

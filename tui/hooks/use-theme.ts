@@ -1,5 +1,6 @@
 import { createContext, useContext } from 'react';
 import type { TokenStatus } from '../../src/tokens/service';
+import { STATUS_COLORS } from '../../src/ui-text/status';
 
 export interface Theme {
   /** False under NO_COLOR: then no colour is ever asked for, and meaning is carried by text alone. */
@@ -8,12 +9,6 @@ export interface Theme {
 
 export const ThemeContext = createContext<Theme>({ colors: true });
 
-const STATUS_COLORS: Record<TokenStatus, string> = {
-  active: 'green',
-  expiring: 'yellow',
-  expired: 'gray',
-  revoked: 'red',
-};
 
 /** Colour helpers that answer `undefined` (no colour) when colours are off. */
 export function useTheme(): Theme & { color: (name: string) => string | undefined; statusColor: (status: TokenStatus) => string | undefined } {

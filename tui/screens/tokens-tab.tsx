@@ -17,23 +17,17 @@ import { clip, errorMessage, matchesFilter, relativeShort, shortTime, sortTokens
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
+import { TokenUsage } from './token-usage';
+import { DATE_CHOICE_LABEL, DATE_CHOICE_NOTE, EXPIRY_PRESETS, GRACE_PRESETS, REFRESH_NOTE, REVOKE_CONSEQUENCE, revokeQuestion, ROTATE_NOTE, USE_HINT } from '../../src/ui-text';
 
 /** Expiry presets for create and refresh; `null` asks for a typed date, time or duration. */
 export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
-  { label: '7 days', value: '7d' },
-  { label: '30 days', value: '30d' },
-  { label: '90 days', value: '90d' },
-  { label: '1 year', value: '1y' },
-  { label: 'a date or time…', value: null, note: 'e.g. 2026-12-31' },
+  ...EXPIRY_PRESETS.map(({ label, value }) => ({ label, value })),
+  { label: DATE_CHOICE_LABEL, value: null, note: DATE_CHOICE_NOTE },
 ];
 
 /** How long a rotated token keeps working beside its replacement. */
-export const GRACE_CHOICES: readonly Choice<string>[] = [
-  { label: '1 hour', value: '1h' },
-  { label: '24 hours', value: '24h', note: 'default' },
-  { label: '7 days', value: '7d' },
-  { label: 'now', value: '0s', note: 'the old token stops working at once' },
-];
+export const GRACE_CHOICES: readonly Choice<string>[] = GRACE_PRESETS.map(({ label, value, note }) => (note === undefined ? { label, value } : { label, value, note }));
 
 const DATE_PLACEHOLDER = '2026-12-31, 2026-12-31T18:00:00Z or 45d';
 
@@ -85,6 +79,7 @@ type Mode =
   | { kind: 'refresh'; token: TokenView }
   | { kind: 'refresh-date'; token: TokenView }
   | { kind: 'rotate'; token: TokenView }
+  | { kind: 'usage'; token: TokenView }
   | { kind: 'issued'; issued: Issued };
 
 export const TOKENS_KEYS: readonly KeyHint[] = [
@@ -93,7 +88,7 @@ export const TOKENS_KEYS: readonly KeyHint[] = [
   ['f', 'refresh'],
   ['o', 'rotate'],
   ['/', 'filter'],
-  ['tab', 'next tab'],
+  ['u', 'usage'],
   ['?', 'help'],
   ['q', 'back'],
 ];
@@ -126,11 +121,11 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const pipelineSlugs = useLiveQuery(async () => (await services.pipelines.list(app)).map((p) => p.slug), [app]);
 
   const all = listing.data ?? [];
-  const rows = all.filter((t) => matchesFilter(t, query));
+  const now = services.clock.now();
+  const rows = all.filter((t) => matchesFilter(t, query, now));
   const found = rows.findIndex((t) => t.id === selectedId);
   const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
   const current = rows[selected];
-  const now = services.clock.now();
   // Several keys can arrive before the next render (a held arrow key): moves count from the latest.
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
@@ -179,7 +174,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           lines: [
             `expires ${token.expires_at} (${relativeShort(token.expires_at, services.clock.now())})`,
             ...(token.pipelines || token.allowed_ips ? [describeRestrictions(token.pipelines, token.allowed_ips)] : []),
-            'use it as the header  Authorization: Bearer <value>',
+            USE_HINT,
           ],
         },
       });
@@ -251,6 +246,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       }
       if (input === 'f') return needToken((token) => setMode({ kind: 'refresh', token }));
       if (input === 'o') return needToken((token) => setMode({ kind: 'rotate', token }));
+      if (input === 'u') return needToken((token) => setMode({ kind: 'usage', token }));
       if (key.escape && query !== '') return setQuery('');
       if (input === 'q' || key.escape) return onBack();
     },
@@ -405,7 +401,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         );
       case 'refresh':
         return (
-          <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — the value does not change`} message={message}>
+          <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — ${REFRESH_NOTE}`} message={message}>
             <Text>
               Now expires {shortTime(mode.token.expires_at)} UTC ({relativeShort(mode.token.expires_at, now)}). New expiry, from now:
             </Text>
@@ -436,10 +432,12 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       case 'rotate':
         return (
           <Form title={`Rotate "${mode.token.name}" (${mode.token.id})`} message={message}>
-            <Text wrap="wrap">A new token with the same name replaces it; you get its value once. The old token keeps working for:</Text>
+            <Text wrap="wrap">{ROTATE_NOTE}</Text>
             <ChoiceList choices={GRACE_CHOICES} initialIndex={1} isActive={formActive} onCancel={cancel} onSelect={(grace) => void rotate(mode.token, grace)} />
           </Form>
         );
+      case 'usage':
+        return <TokenUsage token={all.find((t) => t.id === mode.token.id) ?? mode.token} width={width} height={height - 1} isActive={formActive} onClose={cancel} />;
       case 'issued':
         return (
           <IssuedValueBox
@@ -460,11 +458,13 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     const keys: KeyHint[] =
       mode.kind === 'issued'
         ? [['enter', 'done, forget the value']]
-        : typing
-          ? [['enter', 'next'], ['esc', 'back']]
-          : mode.kind === 'create-expiry'
-            ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
-            : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+        : mode.kind === 'usage'
+          ? [['esc', 'back to the tokens']]
+          : typing
+            ? [['enter', 'next'], ['esc', 'back']]
+            : mode.kind === 'create-expiry'
+              ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
+              : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
         <Box flexDirection="column" flexGrow={1} overflow="hidden">
@@ -478,29 +478,34 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const bottom = (() => {
     if (mode.kind === 'filter') {
       return (
-        <Box>
-          <Text bold>Filter (name or status): </Text>
-          <TextInput
-            initialValue={query}
-            isActive={isActive}
-            onChange={(text) => {
-              setQuery(text);
-              setFallbackIndex(0);
-            }}
-            onSubmit={() => setMode({ kind: 'browse' })}
-            onCancel={() => {
-              setQuery('');
-              setMode({ kind: 'browse' });
-            }}
-          />
+        <Box flexDirection="column">
+          <Box>
+            <Text bold>Filter (name or status): </Text>
+            <TextInput
+              initialValue={query}
+              isActive={isActive}
+              onChange={(text) => {
+                setQuery(text);
+                setFallbackIndex(0);
+              }}
+              onSubmit={() => setMode({ kind: 'browse' })}
+              onCancel={() => {
+                setQuery('');
+                setMode({ kind: 'browse' });
+              }}
+            />
+          </Box>
+          <Text color={color('gray')} wrap="truncate-end">
+            or unused:30d: the active tokens not used for 30 days (any span: 7d, 90d, …)
+          </Text>
         </Box>
       );
     }
     if (mode.kind === 'revoke') {
       return (
         <ConfirmPrompt
-          question={`Revoke "${mode.token.name}" (${mode.token.id})?`}
-          consequence="It stops working immediately; this cannot be undone."
+          question={revokeQuestion(mode.token.name, mode.token.id)}
+          consequence={REVOKE_CONSEQUENCE}
           isActive={isActive}
           onConfirm={() => void revoke(mode.token)}
           onCancel={() => {

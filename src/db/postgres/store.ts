@@ -10,8 +10,11 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
+  type RunRepo,
   type Store,
   type TokenCountQuery,
   type TokenKey,
@@ -20,10 +23,15 @@ import {
   type TokenRow,
   type TokenState,
   type TokenUse,
+  type UsageRepo,
   type VerifyRow,
+  type WebhookRepo,
   type WriteTx,
 } from '../store';
+import { postgresConsoleRepo } from './console';
 import { applyPostgresMigrations } from './migrate';
+import { postgresUsageRepo, postgresWebhookRepo } from './usage-webhooks';
+import { PostgresIdempotency, PostgresRuns } from './runs';
 import * as schema from './schema';
 import { apps, auditEvents, pipelines, tokenEvents, tokens } from './schema';
 
@@ -100,19 +108,30 @@ function nameContains(text: string): SQL {
   return dsql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
 }
 
+/** Active at `now`, created at or before `since`, and not used since then (or never). */
+function unusedSince(since: number, now: number): SQL | undefined {
+  return and(
+    isNull(tokens.revokedAt),
+    gt(tokens.expiresAt, now),
+    lte(tokens.createdAt, since),
+    or(isNull(tokens.lastUsedAt), lte(tokens.lastUsedAt, since)),
+  );
+}
+
 /**
  * The WHERE terms of a token listing or count without its paging. An app's tokens are `app_id = ?`
  * and admin tokens `app_id IS NULL` (the same rows as kind = 'admin', by the check constraint), so
  * that both read the indexes that lead with app_id. The planner chooses among them with its
  * statistics: the listing order (tokens_app_created), a status in listing order (tokens_app_live,
  * tokens_app_revoked), a count by expiry (tokens_app_expiry), and for a name search the trigram
- * index tokens_name_trgm where pg_trgm was available (migration 0004).
+ * index tokens_name_trgm where pg_trgm was available (migration 0007).
  */
 function selection(query: TokenCountQuery): Array<SQL | undefined> {
   return [
     query.owner === 'admin' ? isNull(tokens.appId) : eq(tokens.appId, query.owner.appId),
     statusCondition(query.status, query.now, query.expiring),
     query.search ? nameContains(query.search) : undefined,
+    query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
   ];
 }
 
@@ -138,8 +157,13 @@ class PostgresRepos implements WriteTx {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
 
   constructor(private readonly q: Queries, private readonly clock: () => number) {
+    this.usage = postgresUsageRepo(q);
+    this.webhooks = postgresWebhookRepo(q);
     this.apps = {
       list: () => q.select().from(apps).orderBy(asc(apps.slug)),
       bySlug: async (slug) => (await q.select().from(apps).where(eq(apps.slug, slug)).limit(1))[0],
@@ -209,6 +233,7 @@ class PostgresRepos implements WriteTx {
         throw new Error('recordUses runs through PostgresStore.recordUses');
       },
     };
+    this.console = postgresConsoleRepo(q);
     this.audit = {
       insert: async (row) => {
         await q.insert(auditEvents).values(row);
@@ -257,8 +282,13 @@ export class PostgresStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   readonly rateLimits: RateLimits;
+  readonly idempotency: IdempotencyRepo;
+  readonly runs: RunRepo;
   private readonly orm: Orm;
   private readonly watches = new Set<PostgresTokenWatch>();
 
@@ -276,8 +306,13 @@ export class PostgresStore implements Store {
     this.pipelines = repos.pipelines;
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
     this.audit = repos.audit;
+    this.usage = repos.usage;
+    this.webhooks = repos.webhooks;
+    this.console = repos.console;
     this.hot = new PostgresHotReads(sql);
     this.rateLimits = new PostgresRateLimits(sql);
+    this.idempotency = new PostgresIdempotency(sql);
+    this.runs = new PostgresRuns(sql);
   }
 
   /**

@@ -7,7 +7,9 @@ import {
   type AppRepo,
   type AuditRepo,
   type ChangeWatch,
+  type ConsoleRepo,
   type HotReads,
+  type IdempotencyRepo,
   type PipelineRepo,
   type Store,
   type TokenQuery,
@@ -15,13 +17,18 @@ import {
   type TokenRow,
   type TokenState,
   type TokenUse,
+  type UsageRepo,
   type VerifyRow,
+  type WebhookRepo,
   type WriteTx,
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
+import { SqliteIdempotency } from './idempotency';
+import { sqliteConsoleRepo } from './console';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
 import { SqliteTokenListing } from './token-listing';
+import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
 
 /** `countActive` counts active tokens; which of them are expiring does not matter there. */
 const EXPIRING_NEVER = { windowMs: 0, lifetimeFraction: 1 };
@@ -46,9 +53,14 @@ class SqliteRepos implements WriteTx {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
 
   constructor(orm: Orm, sqlite: Db['sqlite'], private readonly onTokenChanged: (id: string) => void) {
     const listing = new SqliteTokenListing(sqlite);
+    this.usage = sqliteUsageRepo(orm);
+    this.webhooks = sqliteWebhookRepo(orm);
     this.apps = {
       list: async () => orm.select().from(apps).orderBy(asc(apps.slug)).all(),
       bySlug: async (slug) => orm.select().from(apps).where(eq(apps.slug, slug)).get(),
@@ -92,6 +104,7 @@ class SqliteRepos implements WriteTx {
         throw new Error('recordUses runs through SqliteStore.recordUses');
       },
     };
+    this.console = sqliteConsoleRepo(orm);
     this.audit = {
       insert: async (row) => {
         orm.insert(auditEvents).values(row).run();
@@ -137,8 +150,14 @@ export class SqliteStore implements Store {
   readonly pipelines: PipelineRepo;
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
+  readonly usage: UsageRepo;
+  readonly webhooks: WebhookRepo;
+  readonly console: ConsoleRepo;
   readonly hot: HotReads;
   readonly rateLimits = new MemoryRateLimits();
+  readonly idempotency: IdempotencyRepo;
+  /** Runs live in this process's memory on SQLite (one instance): see src/runs/. */
+  readonly runs = null;
   private readonly repos: SqliteRepos;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tokenListeners = new Set<(ids: ReadonlySet<string>) => void>();
@@ -155,6 +174,9 @@ export class SqliteStore implements Store {
     this.apps = this.repos.apps;
     this.pipelines = this.repos.pipelines;
     this.audit = this.repos.audit;
+    this.console = this.repos.console;
+    this.usage = this.repos.usage;
+    this.webhooks = this.repos.webhooks;
     // Both assignments see the row as it was: the address follows only a use that is the latest.
     this.recordUseStatement = db.sqlite.prepare(
       `UPDATE tokens SET last_used_ip = CASE WHEN :at >= coalesce(last_used_at, 0) THEN coalesce(:ip, last_used_ip) ELSE last_used_ip END,
@@ -164,6 +186,7 @@ export class SqliteStore implements Store {
     this.tokens = { ...this.repos.tokens, recordUses: async (uses) => this.recordUses(uses) };
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS c');
     this.hot = new SqliteHotReads(db);
+    this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
 
   static open(dataDir: string, options: { minFreeBytes?: number } = {}): SqliteStore {

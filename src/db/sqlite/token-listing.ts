@@ -7,7 +7,7 @@ import type { TokenCountQuery, TokenKey, TokenQuery, TokenRow } from '../store';
  * wrong guess on a million rows is a scan. Every plan below was checked with EXPLAIN QUERY PLAN
  * (test/db/token-listing-plans.test.ts).
  *
- * Indexes (migrations 0002 and 0003):
+ * Indexes (migrations 0005 and 0006):
  * - `tokens_app_created` (app_id, created_at, id): the listing order of an app's tokens (admin tokens
  *   are app_id NULL).
  * - `tokens_app_live` (app_id, created_at, id, expires_at) WHERE revoked_at IS NULL, and
@@ -76,6 +76,13 @@ function statusTerms(query: TokenCountQuery, terms: Terms): void {
   }
 }
 
+/** Active at `now`, created at or before `since`, and not used since then (or never): see TokenQuery.unusedSince. */
+function unusedTerms(query: TokenCountQuery, terms: Terms): void {
+  if (query.unusedSince === undefined) return;
+  terms.sql.push('t.revoked_at IS NULL', 't.expires_at > ?', 't.created_at <= ?', '(t.last_used_at IS NULL OR t.last_used_at <= ?)');
+  terms.params.push(query.now, query.unusedSince, query.unusedSince);
+}
+
 /** LIKE pattern for "contains `text`", lower-cased, with LIKE's wildcards in `text` escaped. */
 export function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -103,14 +110,14 @@ function keysetTerms(after: TokenKey | undefined, before: TokenKey | undefined, 
 }
 
 /** The index that holds a status's rows in listing order. */
-function listingIndex(status: TokenQuery['status']): string {
-  if (status === undefined) return 'tokens_app_created';
+function listingIndex(status: TokenQuery['status'], unused: boolean): string {
+  if (status === undefined) return unused ? 'tokens_app_live' : 'tokens_app_created';
   return status === 'revoked' ? 'tokens_app_revoked' : 'tokens_app_live';
 }
 
 /** The index a count of a status reads. */
-function countingIndex(status: TokenQuery['status']): string {
-  if (status === undefined) return 'tokens_app_created';
+function countingIndex(status: TokenQuery['status'], unused: boolean): string {
+  if (status === undefined) return unused ? 'tokens_app_live' : 'tokens_app_created';
   return status === 'revoked' ? 'tokens_app_revoked' : 'tokens_app_expiry';
 }
 
@@ -151,7 +158,7 @@ export class SqliteTokenListing {
     // Step 1: the first PROBE_ROWS rows in listing order.
     const terms = this.selection(query, query.after, query.before);
     const probe = this.prepare(
-      `SELECT t.rowid, t.created_at, t.id, lower(t.name) LIKE ? ESCAPE '\\' FROM tokens AS t INDEXED BY ${listingIndex(query.status)} ${where(terms)} ${orderBy(query.from)} LIMIT ${PROBE_ROWS}`,
+      `SELECT t.rowid, t.created_at, t.id, lower(t.name) LIKE ? ESCAPE '\\' FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} ${orderBy(query.from)} LIMIT ${PROBE_ROWS}`,
     )
       .raw()
       .all(containsPattern(query.search), ...terms.params) as Array<[number, number, string, 0 | 1]>;
@@ -178,6 +185,7 @@ export class SqliteTokenListing {
     const terms: Terms = { sql: [], params: [] };
     ownerTerms(query, terms);
     statusTerms(query, terms);
+    unusedTerms(query, terms);
     keysetTerms(after, before, terms);
     return terms;
   }
@@ -186,7 +194,7 @@ export class SqliteTokenListing {
   private scan(query: TokenQuery, search: string | undefined, limit: number): TokenRow[] {
     const terms = this.selection(query, query.after, query.before);
     if (search !== undefined) searchTerm(search, terms);
-    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t INDEXED BY ${listingIndex(query.status)} ${where(terms)} ${orderBy(query.from)} LIMIT ?`).all(
+    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} ${orderBy(query.from)} LIMIT ?`).all(
       ...terms.params,
       limit,
     ) as TokenRow[];
@@ -215,8 +223,8 @@ export class SqliteTokenListing {
           ).get(matchPhrase(query.search), ...terms.params, cap) as { n: number }
         ).n;
       }
-      return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${listingIndex(query.status)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
+      return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
     }
-    return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${countingIndex(query.status)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
+    return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${countingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
   }
 }

@@ -3,6 +3,7 @@ import { parseDuration, parseTime } from '../../duration';
 import { invalidField } from '../../errors';
 import { pageLimit } from '../../paging';
 import { requireStatus } from '../../tokens/status';
+import { unusedFilter } from '../../tokens/usage-report';
 import type { Route } from './types';
 import { parseBody, queryString } from './types';
 
@@ -47,6 +48,7 @@ export const tokenRoutes: Route[] = [
       const page = await services.tokens.page(params.app!, {
         status: status === undefined ? undefined : requireStatus(status),
         search: queryString(req.query.search, 'search'),
+        unusedForMs: unusedFilter(queryString(req.query.unused, 'unused')),
         limit: pageLimit(queryString(req.query.limit, 'limit')),
         cursor: queryString(req.query.cursor, 'cursor'),
       });

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { describeZodError } from '../../apps/validation';
 import { AppError, invalidField } from '../../errors';
@@ -7,9 +8,17 @@ import type { Services } from '../../services';
 import type { Actor } from '../../audit/audit';
 import type { VerifiedToken } from '../../tokens/service';
 import type { Metrics } from '../metrics';
+import type { StreamRegistry } from '../streams';
 
-/** What a route handler answers: a JSON body with a status, or raw text (metrics). */
-export type Answer = { status: number; json: unknown; headers?: Record<string, string> } | { status: number; text: string; contentType: string } | { status: 204 };
+/**
+ * What a route handler answers: a JSON body with a status (and headers), raw text (metrics), nothing,
+ * or a stream that the route writes itself, headers included (SSE: `GET /v1/runs/:id/events`).
+ */
+export type Answer =
+  | { status: number; json: unknown; headers?: Record<string, string> }
+  | { status: number; text: string; contentType: string }
+  | { status: 204 }
+  | { status: number; stream: (res: ServerResponse) => void };
 
 export interface RouteContext {
   req: Request;
@@ -23,6 +32,10 @@ export interface RouteContext {
   params: Record<string, string>;
   /** Who is asking: the socket's address, or X-Forwarded-For's from a trusted proxy (src/http/client-address.ts). */
   clientAddress: string;
+  /** The open-stream registry (streamed answers register there, so that a revoke ends them). */
+  streams: StreamRegistry;
+  /** The `retry:` a streamed SSE answer sends first (ms). */
+  sseRetryMs: number;
 }
 
 export interface Route {

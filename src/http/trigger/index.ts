@@ -9,7 +9,7 @@ import type { RunInput } from '../../pipelines/index';
 import type { Services } from '../../services';
 import { ControlsCache, type CompiledControls } from '../../tokens/controls';
 import type { PipelineTarget, TokenLiveness, TokenService, VerifiedToken } from '../../tokens/service';
-import type { UsageRecorder } from '../../tokens/usage';
+import { ACCEPTED, type UsageRecorder } from '../../tokens/usage';
 import { authenticateHeader, CHALLENGE_INSUFFICIENT_SCOPE, DUPLICATE, scopeChallenge, EXPIRATION_HEADER, invalidTokenChallenge, type AuthOutcome, type Verify } from '../auth';
 import { ClientAddresses } from '../client-address';
 import { errorBody, toHttpError } from '../errors';
@@ -20,8 +20,12 @@ import { Metrics } from '../metrics';
 import { StreamRegistry } from '../streams';
 import { Admission } from './admission';
 import { BodyReader, type BodyOutcome } from './body';
-import { newRunId } from './run-id';
-import { jsonRun, streamRun, type RunState } from './runs';
+import { Run } from '../../runs/run';
+import { newRunId } from '../../runs/run-id';
+import type { RunService } from '../../runs/service';
+import { SSE_RETRY_MS } from '../sse';
+import { answerHeldKey, checkRunHeaders, fingerprintOf, reconnect, storeAnswerWhenEnded, type ResumeContext, type RunHeaders } from './resume';
+import { executeRun, jsonRun, streamRun, type RunState } from './runs';
 import { currentTurn } from './turn';
 
 export const TRIGGER_PREFIX = '/v1/trigger/';
@@ -42,6 +46,13 @@ export interface TriggerOptions {
   streams?: StreamRegistry;
   /** Largest body accepted (bytes); default `services.config.maxBodyBytes` (MM_MAX_BODY). */
   maxBodyBytes?: number;
+  /** The `retry:` an SSE answer sends first (ms); default 3000 (SPEC). Tests shorten it. */
+  sseRetryMs?: number;
+  /**
+   * Keep runs (default true): false runs each trigger without keeping it, so that it cannot be
+   * read, resumed or replayed; only the benchmark's like-for-like comparison uses it.
+   */
+  keepRuns?: boolean;
 }
 
 /**
@@ -80,10 +91,13 @@ class TriggerShared {
   readonly clock: Clock;
   readonly usage: UsageRecorder;
   readonly tokens: TokenService;
+  readonly runs: RunService;
   readonly maxBodyBytes: number;
   /** Tokens' pipeline scopes and IP allow-lists, compiled once per token. */
   readonly controls = new ControlsCache();
   readonly addresses: ClientAddresses;
+  readonly retryMs: number;
+  readonly keepRuns: boolean;
   private readonly configs = new Map<string, PipelineConfig>();
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
@@ -99,12 +113,17 @@ class TriggerShared {
     readonly metrics: Metrics,
     readonly streams: StreamRegistry,
     maxBodyBytes: number,
+    retryMs: number,
+    keepRuns: boolean,
   ) {
     this.clock = services.clock;
     this.usage = services.usage;
     this.tokens = services.tokens;
+    this.runs = services.runs;
     this.maxBodyBytes = maxBodyBytes;
     this.addresses = new ClientAddresses(services.config.trustedProxies);
+    this.retryMs = retryMs;
+    this.keepRuns = keepRuns;
     this.admission = new Admission(services.config.maxRunsPerToken, services.config.maxChildren);
     this.writeAccessLine = accessLogger(logger, 'POST', TRIGGER_ROUTE);
     this.countRequest = metrics.requestCounter(TRIGGER_ROUTE, 'POST');
@@ -150,7 +169,9 @@ class TriggerShared {
     this.logRequest(started, status, tokenId, pipeline);
   };
 
+  /** Every refusal goes through here: counted against its token when the token is known (usage per day). */
   sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null): void {
+    if (tokenId !== null) this.usage.count(tokenId, code);
     this.sendJson(res, status, errorBody(code, message), headers, started, tokenId, pipeline);
   }
 }
@@ -169,6 +190,10 @@ class TriggerRequest {
   private contentLength: string | undefined;
   private accept: string | undefined;
   private forwardedFor: string | undefined;
+  /** Run headers (docs/runs.md): absent on most triggers, which then pay for none of them. */
+  private runHeaders: RunHeaders | undefined;
+  private background = false;
+  private rawBody: Buffer | undefined;
   private token!: VerifiedToken;
   private expiration = '';
   private target!: PipelineTarget;
@@ -195,8 +220,27 @@ class TriggerRequest {
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       switch (name.length) {
-        case 13:
-          if (name.toLowerCase() === 'authorization') this.authorization = this.authorization === undefined ? raw[i + 1]! : DUPLICATE;
+        case 13: {
+          const lower = name.toLowerCase();
+          if (lower === 'authorization') this.authorization = this.authorization === undefined ? raw[i + 1]! : DUPLICATE;
+          else if (lower === 'last-event-id') this.runHeadersOf().lastEventId = raw[i + 1];
+          break;
+        }
+        case 15: {
+          const lower = name.toLowerCase();
+          if (lower === 'x-forwarded-for') this.forwardedFor = this.forwardedFor === undefined ? raw[i + 1] : `${this.forwardedFor},${raw[i + 1]}`;
+          else if (lower === 'idempotency-key') {
+            const headers = this.runHeadersOf();
+            if (headers.idempotencyKey !== undefined) headers.duplicateKey = true;
+            headers.idempotencyKey = raw[i + 1];
+          }
+          break;
+        }
+        case 18:
+          if (name.toLowerCase() === 'mechamental-run-id') this.runHeadersOf().runId = raw[i + 1];
+          break;
+        case 20:
+          if (name.toLowerCase() === 'mechamental-run-mode') this.runHeadersOf().runMode = raw[i + 1];
           break;
         case 12:
           if (name.toLowerCase() === 'content-type') this.contentType = raw[i + 1];
@@ -206,9 +250,6 @@ class TriggerRequest {
           break;
         case 6:
           if (name.toLowerCase() === 'accept') this.accept = this.accept === undefined ? raw[i + 1] : `${this.accept},${raw[i + 1]}`;
-          break;
-        case 15:
-          if (name.toLowerCase() === 'x-forwarded-for') this.forwardedFor = this.forwardedFor === undefined ? raw[i + 1] : `${this.forwardedFor},${raw[i + 1]}`;
           break;
       }
     }
@@ -225,6 +266,10 @@ class TriggerRequest {
         (error: unknown) => this.unavailable(error),
       );
     } else this.admit(outcome);
+  }
+
+  private runHeadersOf(): RunHeaders {
+    return (this.runHeaders ??= { lastEventId: undefined, runId: undefined, idempotencyKey: undefined, duplicateKey: false, runMode: undefined });
   }
 
   /** Phase 2: refusals that need no body, in the order SPEC's table gives; then the body is read. */
@@ -343,6 +388,17 @@ class TriggerRequest {
   private admitPipeline(pipeline: PipelineTarget | null): void {
     const { shared, res, started, token, slug } = this;
     const expiration = this.expiration;
+    if (this.runHeaders !== undefined) {
+      const check = checkRunHeaders(this.runHeaders);
+      if (!check.ok) return shared.sendError(res, 400, 'invalid_request', check.message, { [EXPIRATION_HEADER]: expiration }, started, token.id, null);
+      this.background = check.background;
+      // An EventSource reconnect: never a new run (and the pipeline may have changed or gone since).
+      // Its body is not needed: drained, so that a long resumed stream is not a request still arriving (408).
+      if (check.after !== undefined) {
+        this.req.resume();
+        return reconnect(this.resumeContext(), this.runHeaders, check.after);
+      }
+    }
     if (pipeline === null) {
       const shown = SLUG.test(slug) ? `"${slug}" ` : '';
       return shared.sendError(
@@ -440,6 +496,7 @@ class TriggerRequest {
     const parsed = parseJsonObject(body);
     if (!parsed.ok) return shared.sendError(res, 400, 'invalid_json', parsed.message, { [EXPIRATION_HEADER]: this.expiration }, started, token.id, slug);
     this.input = parsed.value;
+    if (this.runHeaders?.idempotencyKey !== undefined) this.rawBody = body;
     if (this.body!.endTurn === this.verifiedTurn) return this.start();
     let liveness: MaybePromise<{ state: TokenLiveness; expiresAt: number }>;
     try {
@@ -477,14 +534,25 @@ class TriggerRequest {
     );
   }
 
-  /** Phase 5: the run. */
+  /** Phase 5: the run (with an Idempotency-Key, once the key is won). */
   private start(): void {
+    // The client left while the token was re-checked: its slot is given back already.
+    if (!this.holdsRun) return this.shared.logRequest(this.started, 499, this.token.id, this.slug, 'client_gone');
+    if (this.runHeaders?.idempotencyKey !== undefined) return this.startIdempotent(this.runHeaders.idempotencyKey);
+    const { shared, token, slug } = this;
+    this.run(shared.keepRuns ? shared.runs.create(token.id, slug, this.background) : new Run(newRunId(), token.id, slug, shared.clock.now(), this.background, null));
+  }
+
+  private run(run: Run): void {
     const { shared, res, token, slug } = this;
-    const run: RunState = {
+    shared.usage.count(token.id, ACCEPTED);
+    // From here the slots follow the run (a background run keeps them after its client left).
+    res.removeListener('close', this.release);
+    const state: RunState = {
       streams: shared.streams,
       metrics: shared.metrics,
       logger: shared.logger,
-      runId: newRunId(),
+      run,
       started: this.started,
       tokenId: token.id,
       expiresAt: token.expiresAt,
@@ -493,14 +561,65 @@ class TriggerRequest {
       kind: this.target.kind,
       config: shared.parseConfig(this.target.config),
       input: this.input!,
+      retryMs: shared.retryMs,
     };
-    let pending: void | Promise<void>;
     try {
-      pending = prefersEventStream(this.accept) ? streamRun(res, run, shared.logRequest) : jsonRun(res, run, shared.sendJson, shared.logRequest);
+      executeRun(state, this.release);
+      if (prefersEventStream(this.accept)) streamRun(res, state, shared.logRequest);
+      else jsonRun(res, state, shared.sendJson, shared.logRequest);
     } catch (error) {
-      return this.unexpected(error);
+      this.unexpected(error);
     }
-    if (pending !== undefined) pending.catch((error: unknown) => this.unexpected(error));
+  }
+
+  /** Idempotency-Key: the first request with it runs; the others get its answer (resume.ts). */
+  private startIdempotent(key: string): void {
+    const { shared, token, slug } = this;
+    const run = shared.runs.reserve(token.id, slug, this.background, newRunId());
+    const fingerprint = fingerprintOf(slug, this.rawBody!);
+    this.rawBody = undefined;
+    shared.runs.claimKey({ tokenId: token.id, key, fingerprint, pipeline: slug, runId: run.id }).then(
+      (won) => {
+        if (won === true) {
+          shared.runs.confirm(run);
+          storeAnswerWhenEnded(shared.runs, shared.logger, key, run);
+          if (!this.holdsRun) {
+            // Gone while the key was claimed: nothing ran, so the key is given back with the run.
+            run.stop('client_gone', 'the client went away before the run started');
+            return shared.logRequest(this.started, 499, token.id, slug, 'client_gone');
+          }
+          return this.run(run);
+        }
+        shared.runs.discard(run);
+        answerHeldKey(this.resumeContext(), won, fingerprint, prefersEventStream(this.accept));
+      },
+      (error: unknown) => {
+        shared.runs.discard(run);
+        this.unavailable(error);
+      },
+    )
+      .catch((error: unknown) => this.unexpected(error));
+  }
+
+  /** What resume.ts needs to answer for this request (made only on those paths). */
+  private resumeContext(): ResumeContext {
+    const { shared, res, started, token, slug } = this;
+    return {
+      res,
+      tokenId: token.id,
+      expiresAt: token.expiresAt,
+      expiration: this.expiration,
+      slug,
+      runs: shared.runs,
+      streams: shared.streams,
+      logger: shared.logger,
+      retryMs: shared.retryMs,
+      sendJson: (status, body, headers) => shared.sendJson(res, status, body, headers, started, token.id, slug),
+      sendError: (status, code, message, headers) => shared.sendError(res, status, code, message, { [EXPIRATION_HEADER]: this.expiration, ...headers }, started, token.id, slug),
+      logRequest: (status, outcome) => shared.logRequest(started, status, token.id, slug, outcome),
+      unavailable: (error) => this.unavailable(error),
+      unexpected: (error) => this.unexpected(error),
+    };
   }
 
   private unexpected(error: unknown): void {
@@ -540,7 +659,16 @@ export function createTriggerHandler(services: Services, options: TriggerOptions
   const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
   const streams = options.streams ?? new StreamRegistry(services, { metrics, logger });
   if (!options.streams) streams.start();
-  const shared = new TriggerShared(services, verify, logger, metrics, streams, options.maxBodyBytes ?? services.config.maxBodyBytes);
+  const shared = new TriggerShared(
+    services,
+    verify,
+    logger,
+    metrics,
+    streams,
+    options.maxBodyBytes ?? services.config.maxBodyBytes,
+    options.sseRetryMs ?? SSE_RETRY_MS,
+    options.keepRuns ?? true,
+  );
 
   const handler = ((req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url;

@@ -1,25 +1,26 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PipelineConfig, PipelineKind } from '../../apps/pipeline-config';
-import type { Logger } from '../../log';
-import { RunAborted, RunControl, startRun, type RunInput } from '../../pipelines/index';
-import { EXPIRATION_HEADER } from '../auth';
 import type { ErrorCode } from '../../errors';
+import type { Logger } from '../../log';
 import { describeRunFailure } from '../../pipelines/failure';
-import { errorBody, scrubSecrets, statusFor, toHttpError } from '../errors';
+import { RunAborted, RunControl, startRun, type RunInput } from '../../pipelines/index';
+import type { Run, RunFailure } from '../../runs/run';
+import { EXPIRATION_HEADER } from '../auth';
+import { errorBody, scrubSecrets, statusFor } from '../errors';
 import type { Metrics } from '../metrics';
-import { SSE_HEADERS, SseWriter } from '../sse';
-import type { OpenStream, StreamEnd, StreamRegistry } from '../streams';
+import { CLIENT_GONE_MESSAGE, REPLAYED_HEADER, RUN_ID_HEADER, RunStream } from '../run-stream';
+import { SSE_HEADERS } from '../sse';
+import type { OpenStream, StreamRegistry } from '../streams';
 
-/** The header that names the run on every answer that started one. */
-export const RUN_ID_HEADER = 'Mechamental-Run-Id';
+export { RUN_ID_HEADER } from '../run-stream';
 
 /** Everything a run needs, gathered by the request's phases. */
 export interface RunState {
   streams: StreamRegistry;
   metrics: Metrics;
   logger: Logger;
-  runId: string;
+  run: Run;
   started: number;
   tokenId: string;
   expiresAt: number;
@@ -28,6 +29,8 @@ export interface RunState {
   kind: PipelineKind;
   config: PipelineConfig;
   input: RunInput;
+  /** The `retry:` an SSE answer sends first (ms). */
+  retryMs: number;
 }
 
 export type SendJson = (res: ServerResponse, status: number, body: string, headers: Record<string, string> | null, started: number, tokenId: string | null, pipeline: string | null) => void;
@@ -35,110 +38,139 @@ export type LogRequest = (started: number, status: number, tokenId: string | nul
 
 const NOOP = (): void => {};
 
-/**
- * A failed run as its caller sees it (code, run id, a generic message unless the pipeline says
- * `expose_errors`) and as the log records it (the stderr tail or the upstream's answer).
- */
-function describeFailure(run: RunState, error: unknown): { code: ErrorCode; message: string } {
-  const failure = describeRunFailure(error, run.config, run.runId);
-  if (failure.detail !== undefined) {
-    const entry = { run_id: run.runId, pipeline: run.slug, code: failure.code, detail: scrubSecrets(failure.detail) };
-    if (failure.code === 'internal') run.logger.error(entry, 'pipeline run failed unexpectedly');
-    else run.logger.warn(entry, 'pipeline run failed');
-  }
-  return { code: failure.code, message: scrubSecrets(failure.message) };
-}
-
-function outcomeOf(error: unknown): string {
-  return error instanceof RunAborted ? error.why : toHttpError(error).code;
-}
-
 function isPromise(value: unknown): value is Promise<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /**
- * A JSON-mode run. A runner that answers synchronously (echo without delay) is answered in the
- * same tick, with no AbortController, close listener or promise; otherwise the client going away
- * aborts the run.
+ * Ends `run` as failed the way its caller sees it (code, run id, a generic message unless the
+ * pipeline says `expose_errors`) and logs what the caller does not see (the stderr tail, the
+ * upstream's answer). A run that already ended (stopped: cancelled, revoked, client gone) is left as it is.
  */
-export function jsonRun(res: ServerResponse, run: RunState, sendJson: SendJson, logRequest: LogRequest): void | Promise<void> {
-  const control = new RunControl(NOOP);
-  const runStarted = performance.now();
-  const headers = { [EXPIRATION_HEADER]: run.expiration, [RUN_ID_HEADER]: run.runId };
-  const succeed = (output: unknown) => {
-    run.metrics.observeRun(run.kind, 'completed', (performance.now() - runStarted) / 1000);
-    sendJson(res, 200, JSON.stringify({ run_id: run.runId, pipeline: run.slug, output: output ?? null }), headers, run.started, run.tokenId, run.slug);
-  };
-  const fail = (error: unknown) => {
-    const outcome = outcomeOf(error);
-    run.metrics.observeRun(run.kind, outcome, (performance.now() - runStarted) / 1000);
-    if (control.aborted) return logRequest(run.started, 499, run.tokenId, run.slug, outcome);
-    const failure = describeFailure(run, error);
-    sendJson(res, statusFor(failure.code), errorBody(failure.code, failure.message, run.runId), headers, run.started, run.tokenId, run.slug);
-  };
-  let result: unknown;
-  try {
-    result = startRun({ kind: run.kind, config: run.config }, run.input, control);
-  } catch (error) {
-    return fail(error);
+function failRun(state: RunState, error: unknown): void {
+  const run = state.run;
+  if (run.ended) return;
+  const failure = describeRunFailure(error, state.config, run.id);
+  if (failure.detail !== undefined) {
+    const entry = { run_id: run.id, pipeline: state.slug, code: failure.code, detail: scrubSecrets(failure.detail) };
+    if (failure.code === 'internal') state.logger.error(entry, 'pipeline run failed unexpectedly');
+    else state.logger.warn(entry, 'pipeline run failed');
   }
-  if (!isPromise(result)) return succeed(result);
-  const onClose = () => {
-    if (!res.writableFinished) control.abort(new RunAborted('client_gone'));
-  };
-  res.once('close', onClose);
-  return result.then(succeed, fail).finally(() => res.removeListener('close', onClose));
+  run.fail(failure.code, scrubSecrets(failure.message));
+}
+
+/** How a run ended, for the metrics and the access log. */
+export function outcomeOf(run: Run): string {
+  return run.status === 'completed' ? 'completed' : (run.failure?.code ?? 'running');
 }
 
 /**
- * An SSE run: `run.started`, the deltas, then `run.completed` or `run.failed`; registered with the
- * stream registry (which ends it when its token is revoked or expires) for as long as it is open.
+ * Starts the pipeline of `state.run`: its deltas and its end go to the run, and `run.stop` (cancel,
+ * revoke, the client gone) aborts it. `onSettled` is called once the pipeline has stopped (its child
+ * exited, its request ended): the run's slots are given back then, not when its client leaves. A
+ * background run is registered with the stream registry for as long as it runs, so that revoking
+ * its token stops it even with no stream open.
  */
-export async function streamRun(res: ServerResponse, run: RunState, logRequest: LogRequest): Promise<void> {
-  const runId = run.runId;
-  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: run.expiration, [RUN_ID_HEADER]: runId });
-  const sse = new SseWriter(res);
-  const control = new RunControl((text) => sse.event('message.delta', { text }));
-  let outcome = 'completed';
-  const stream: OpenStream = {
-    tokenId: run.tokenId,
-    expiresAt: run.expiresAt,
-    fail(code: StreamEnd, message: string) {
-      if (sse.isEnded) return;
-      outcome = code;
-      sse.event('run.failed', { run_id: runId, error: { code, message } });
-      sse.end();
-      control.abort(new RunAborted(code));
-    },
-    ping() {
-      sse.comment('ping');
-    },
+export function executeRun(state: RunState, onSettled: () => void): void {
+  const run = state.run;
+  const control = new RunControl((text) => run.delta(text));
+  run.onStop((why) => control.abort(new RunAborted(why)));
+  if (run.background) watchBackground(state);
+  const runStarted = performance.now();
+  const settle = () => {
+    state.metrics.observeRun(state.kind, outcomeOf(run), (performance.now() - runStarted) / 1000);
+    onSettled();
   };
+  let result: unknown;
+  try {
+    result = startRun({ kind: state.kind, config: state.config }, state.input, control);
+  } catch (error) {
+    failRun(state, error);
+    return settle();
+  }
+  if (!isPromise(result)) {
+    run.complete(result);
+    return settle();
+  }
+  result
+    .then(
+      (output) => run.complete(output),
+      (error: unknown) => failRun(state, error),
+    )
+    .catch((error: unknown) => {
+      // A listener of the run threw while it ended: the run has ended all the same.
+      state.logger.error({ err: error, run_id: run.id }, 'ending a run failed unexpectedly');
+      run.fail('internal', 'internal error; the server log has the details');
+    })
+    .finally(settle);
+}
+
+function watchBackground(state: RunState): void {
+  const { run, streams } = state;
+  const entry: OpenStream = {
+    tokenId: state.tokenId,
+    expiresAt: state.expiresAt,
+    // At shutdown a run gets the grace period like any JSON run (the server ends what is left after it).
+    fail: (code, message) => {
+      if (code !== 'shutting_down') run.stop(code, message);
+    },
+    ping: NOOP,
+    watchOnly: true,
+  };
+  streams.add(entry);
+  run.whenEnded(() => streams.delete(entry));
+}
+
+/** The JSON answer of an ended run (SPEC): 200 `{run_id, pipeline, output}`, or its error with the run id. */
+export function jsonAnswer(runId: string, pipeline: string, end: { output: unknown } | { failure: RunFailure }): { status: number; body: string } {
+  if ('failure' in end) return { status: statusFor(end.failure.code as ErrorCode), body: errorBody(end.failure.code as ErrorCode, end.failure.message, runId) };
+  return { status: 200, body: JSON.stringify({ run_id: runId, pipeline, output: end.output ?? null }) };
+}
+
+export function jsonAnswerOfRun(run: Run): { status: number; body: string } {
+  return jsonAnswer(run.id, run.pipeline, run.status === 'completed' ? { output: run.output } : { failure: run.failure! });
+}
+
+/**
+ * A JSON-mode run (started by `executeRun`): answered when it ends — in the same tick for a runner
+ * that answers synchronously (echo without delay), with no listener of any kind. A client that
+ * leaves first stops a foreground run.
+ */
+export function jsonRun(res: ServerResponse, state: RunState, sendJson: SendJson, logRequest: LogRequest): void {
+  const run = state.run;
+  const headers = { [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id };
+  const answer = () => {
+    if (res.destroyed || res.headersSent) return logRequest(state.started, 499, state.tokenId, state.slug, outcomeOf(run));
+    const { status, body } = jsonAnswerOfRun(run);
+    sendJson(res, status, body, headers, state.started, state.tokenId, state.slug);
+  };
+  if (run.ended) return answer();
   const onClose = () => {
-    if (!sse.isEnded) {
-      outcome = 'client_gone';
-      control.abort(new RunAborted('client_gone'));
-    }
+    if (!run.background) run.stop('client_gone', CLIENT_GONE_MESSAGE);
   };
   res.once('close', onClose);
-  sse.event('run.started', { run_id: runId, pipeline: run.slug });
-  run.streams.add(stream);
-  const runStarted = performance.now();
-  try {
-    const output = await startRun({ kind: run.kind, config: run.config }, run.input, control);
-    if (!control.aborted) sse.event('run.completed', { run_id: runId, output: output ?? null });
-  } catch (error) {
-    if (!control.aborted) {
-      const failure = describeFailure(run, error);
-      outcome = failure.code;
-      sse.event('run.failed', { run_id: runId, error: { code: failure.code, message: failure.message } });
-    }
-  } finally {
-    run.streams.delete(stream);
+  run.whenEnded(() => {
     res.removeListener('close', onClose);
-    sse.end();
-    run.metrics.observeRun(run.kind, outcome, (performance.now() - runStarted) / 1000);
-    logRequest(run.started, outcome === 'client_gone' ? 499 : 200, run.tokenId, run.slug, outcome);
-  }
+    answer();
+  });
+}
+
+/** An SSE run (started by `executeRun`), followed from its first event; see RunStream. */
+export function streamRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
+  const run = state.run;
+  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id });
+  const stream = new RunStream(res, run, {
+    tokenId: state.tokenId,
+    expiresAt: state.expiresAt,
+    registry: state.streams,
+    retryMs: state.retryMs,
+    stopsRunOnClose: !run.background,
+    onClosed: (clientGone) => logRequest(state.started, clientGone ? 499 : 200, state.tokenId, state.slug, clientGone ? 'client_gone' : outcomeOf(run)),
+  });
+  stream.open(0);
+}
+
+/** Headers of an answer given again for an idempotency key. */
+export function replayHeaders(expiration: string, runId: string): Record<string, string> {
+  return { [EXPIRATION_HEADER]: expiration, [RUN_ID_HEADER]: runId, [REPLAYED_HEADER]: 'true' };
 }

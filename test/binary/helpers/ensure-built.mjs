@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BINARY = path.join(ROOT, 'dist/mechamental');
-const SOURCES = ['src', 'tui', 'migrations', 'build', 'build.mjs', 'package.json', 'package-lock.json'];
+const SOURCES = ['src', 'tui', 'web', 'migrations', 'build', 'build.mjs', 'package.json', 'package-lock.json'];
 
 function newestMtime(entry) {
   let stat;
