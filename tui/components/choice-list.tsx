@@ -8,6 +8,8 @@ export interface Choice<T> {
   value: T;
   /** A few words after the label. */
   note?: string;
+  /** Shown greyed; Enter on it does nothing (its note says why). */
+  disabled?: boolean;
 }
 
 export interface ChoiceListProps<T> {
@@ -18,7 +20,11 @@ export interface ChoiceListProps<T> {
   isActive?: boolean;
 }
 
-/** A vertical list of presets: ↑↓ or j/k to move, Enter to choose, 1–9 to choose directly, Esc to cancel. */
+/**
+ * A vertical list of presets: ↑↓ or j/k to move, 1–9 to move to that one, Enter to choose it, Esc to
+ * cancel. A number key never chooses by itself: a stray `1` (or one that arrives with the keys of
+ * the previous step) must not create or change anything; Enter commits.
+ */
 export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, isActive = true }: ChoiceListProps<T>) {
   const { color } = useTheme();
   const [index, setIndex] = useState(initialIndex);
@@ -29,12 +35,11 @@ export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, i
       if (key.downArrow || input === 'j') return setIndex((i) => (i + 1) % choices.length);
       if (key.return) {
         const choice = choices[index];
-        if (choice) onSelect(choice.value);
+        if (choice && !choice.disabled) onSelect(choice.value);
         return;
       }
       const digit = /^[1-9]$/.test(input) ? Number(input) - 1 : -1;
-      const direct = choices[digit];
-      if (direct) onSelect(direct.value);
+      if (choices[digit]) setIndex(digit);
     },
     { isActive },
   );
@@ -42,7 +47,7 @@ export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, i
     <Box flexDirection="column">
       {choices.map((choice, i) => (
         <Text key={choice.label} wrap="truncate-end">
-          <Text color={i === index ? color('cyan') : undefined} bold={i === index}>
+          <Text color={choice.disabled ? color('gray') : i === index ? color('cyan') : undefined} bold={i === index} dimColor={choice.disabled === true}>
             {i === index ? '› ' : '  '}
             {i + 1}. {choice.label}
           </Text>

@@ -64,8 +64,10 @@ export function splitRun(input: string): Keypress[] {
  * on screen: the key after the one that opened a form goes to the form. Keys wait in a queue that
  * drains in microtasks (so nothing that arrives later can overtake them).
  */
-export function KeyboardProvider({ children }: { children: ReactNode }) {
+export function KeyboardProvider({ children, paused = false }: { children: ReactNode; /** Drop every key but Ctrl+C (the screens are hidden). */ paused?: boolean }) {
   const { exit } = useApp();
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
   const [registry] = useState(() => new KeyRegistry());
   const queue = useRef<Keypress[]>([]);
   const draining = useRef(false);
@@ -85,7 +87,7 @@ export function KeyboardProvider({ children }: { children: ReactNode }) {
       return;
     }
     try {
-      registry.dispatch(input, key);
+      if (!pausedRef.current) registry.dispatch(input, key);
     } finally {
       // After this key's state changes were committed (outside Ink's batch, React renders each
       // update at once), so that the next key meets the handlers they put in place.
@@ -95,6 +97,7 @@ export function KeyboardProvider({ children }: { children: ReactNode }) {
 
   const dispatch = useCallback<Parameters<typeof useInput>[0]>(
     (input, key) => {
+      if (pausedRef.current) return;
       const keys = isRun(input, key) ? splitRun(input) : [[input, key] as const];
       if (!draining.current && keys.length === 1) {
         registry.dispatch(input, key);

@@ -5,6 +5,14 @@ import { DataVersionContext } from './use-data-version';
 /** Where a page starts: the top of the list, after a row, just before a row, or the bottom. */
 export type PageStart = { top: true } | { cursor: string } | { before: string } | { last: true };
 
+/** A start as the services' `page` options (`cursor`, `before`, `last`). */
+export function pageOptions(start: PageStart): { cursor?: string; before?: string; last?: boolean } {
+  if ('cursor' in start) return { cursor: start.cursor };
+  if ('before' in start) return { before: start.before };
+  if ('last' in start) return { last: true };
+  return {};
+}
+
 /** Reads one page of the list (newest first), as the services' `page` methods do. */
 export type PageFetch<T> = (start: PageStart, limit: number) => Promise<Page<T>>;
 
@@ -85,6 +93,8 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   const current = useRef(state);
   current.current = state;
   const generation = useRef(0);
+  // A row to select once a read brings it (top(id): a token just created), whatever read that is.
+  const wanted = useRef<string | undefined>(undefined);
   const busy = useRef(false);
   const fetchRef = useRef(fetch);
   fetchRef.current = fetch;
@@ -113,7 +123,15 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
         }
         const rows = rowsOf(pages);
         const previous = current.current;
-        const { index, offset } = select(rows, previous);
+        let { index, offset } = select(rows, previous);
+        if (wanted.current !== undefined) {
+          const found = rows.findIndex((row) => idOf(row) === wanted.current);
+          if (found >= 0 && 'top' in start) {
+            index = found;
+            offset = 0;
+            wanted.current = undefined;
+          }
+        }
         const clamped = Math.max(0, Math.min(rows.length - 1, index));
         commit({ pages, index: clamped, id: rows[clamped] ? idOf(rows[clamped]!) : undefined, offset });
         setStatus({ loading: false, error: undefined });
@@ -221,6 +239,7 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
 
   const top = useCallback(
     (id?: string) => {
+      wanted.current = id;
       void load(TOP, 1, (loaded) => ({ index: Math.max(0, id === undefined ? 0 : loaded.findIndex((row) => idOf(row) === id)), offset: 0 }));
     },
     [load, idOf],
