@@ -302,8 +302,9 @@ export class TokenService {
    */
   async count(app: string, filter: TokenCountFilter = {}, atMost = Infinity): Promise<TokenCount> {
     const record = await this.appService.require(app);
-    const count = await this.store.tokens.count(this.selection({ appId: record.id }, filter), atMost);
-    return { count, atLeast: count >= atMost };
+    // One past the cap tells "exactly the cap" from "more than it".
+    const count = await this.store.tokens.count(this.selection({ appId: record.id }, filter), Number.isFinite(atMost) ? atMost + 1 : Infinity);
+    return { count: Math.min(count, atMost), atLeast: count > atMost };
   }
 
   /** Every trigger token of `app` (page by page), newest first: for small lists; large ones page. */

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useTheme } from '../hooks/use-theme';
 
 export interface Choice<T> {
@@ -27,14 +27,20 @@ export interface ChoiceListProps<T> {
  */
 export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, isActive = true }: ChoiceListProps<T>) {
   const { color } = useTheme();
-  const [index, setIndex] = useState(initialIndex);
+  const [index, setIndexState] = useState(initialIndex);
+  // The latest choice for Enter, even when it comes in the same read as the key that moved it.
+  const latest = useRef(initialIndex);
+  const setIndex = (next: number | ((i: number) => number)) => {
+    latest.current = typeof next === 'function' ? next(latest.current) : next;
+    setIndexState(latest.current);
+  };
   useKeys(
     (input, key) => {
       if (key.escape) return onCancel();
       if (key.upArrow || input === 'k') return setIndex((i) => (i + choices.length - 1) % choices.length);
       if (key.downArrow || input === 'j') return setIndex((i) => (i + 1) % choices.length);
       if (key.return) {
-        const choice = choices[index];
+        const choice = choices[latest.current];
         if (choice && !choice.disabled) onSelect(choice.value);
         return;
       }

@@ -571,7 +571,10 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       );
     }
     if (counts.data && counts.data.total.count > 0 && current) {
-      const at = listing.position === undefined ? '' : `${(listing.position + 1).toLocaleString('en-US')} of `;
+      // From the top the window knows its offset; after G (the last page) it counts from the bottom.
+      const total = counts.data.total;
+      const position = listing.position ?? (listing.atBottom && !total.atLeast ? total.count - (rows.length - selected) : undefined);
+      const at = position === undefined ? '' : `${(position + 1).toLocaleString('en-US')} of `;
       return (
         <Text color={color('gray')} wrap="truncate-end">
           {at}
