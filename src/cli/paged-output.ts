@@ -104,6 +104,7 @@ function limitOption(ctx: CommandContext, fallback: number): number {
   const text = ctx.string('limit');
   if (text === undefined) return fallback;
   try {
+    if (text.trim() === '') throw new Error('empty');
     return pageLimit(text);
   } catch {
     throw new AppError('usage', `${ctx.command.name}: --limit must be a whole number from 1 to ${MAX_PAGE_LIMIT} (got "${text.slice(0, 20)}")`);

@@ -101,6 +101,8 @@ describe('TUI windowing', () => {
     ui.press(ENTER);
     await ui.waitFor('copy it now');
     ui.press(ENTER);
+    await ui.waitFor(/› Brand new/);
+    ui.press('j', 'k'); // any key clears the message line, which then says where the selection is
     const frame = await ui.waitFor('1 of 3,001 tokens');
     assert.match(frame, /› Brand new/);
   });

@@ -62,7 +62,7 @@ export function splitRun(input: string): Keypress[] {
  * tmux send-keys) as one input string, which no handler that compares `input === 'j'` recognises.
  * Such a run is split here into its keys, and each is handled after the previous one's changes are
  * on screen: the key after the one that opened a form goes to the form. Keys wait in a queue that
- * drains in microtasks (so nothing that arrives later can overtake them).
+ * drains one key per macrotask (so nothing that arrives later can overtake them).
  */
 export function KeyboardProvider({ children, paused = false }: { children: ReactNode; /** Drop every key but Ctrl+C (the screens are hidden). */ paused?: boolean }) {
   const { exit } = useApp();
@@ -72,44 +72,54 @@ export function KeyboardProvider({ children, paused = false }: { children: React
   const queue = useRef<Keypress[]>([]);
   const draining = useRef(false);
 
+  /** Handles one key (Ctrl+C in a run quits, as Ink does for one alone). */
+  const handle = useCallback(
+    ([input, key]: Keypress) => {
+      if (key.ctrl && input === 'c') {
+        queue.current = [];
+        exit();
+        return;
+      }
+      if (!pausedRef.current) registry.dispatch(input, key);
+    },
+    [registry, exit],
+  );
+
+  // The next key waits for a macrotask: React commits the previous key's updates in a microtask
+  // (Ink's root is a legacy, synchronous one), and the handlers they put in place register then.
   const drain = useCallback(() => {
     const next = queue.current.shift();
     if (!next) {
       draining.current = false;
       return;
     }
-    const [input, key] = next;
-    // Ink handles Ctrl+C itself only when it arrives alone.
-    if (key.ctrl && input === 'c') {
-      queue.current = [];
-      draining.current = false;
-      exit();
-      return;
-    }
     try {
-      if (!pausedRef.current) registry.dispatch(input, key);
+      handle(next);
     } finally {
-      // After this key's state changes were committed (outside Ink's batch, React renders each
-      // update at once), so that the next key meets the handlers they put in place.
-      queueMicrotask(drain);
+      setImmediate(drain);
     }
-  }, [registry, exit]);
+  }, [handle]);
 
   const dispatch = useCallback<Parameters<typeof useInput>[0]>(
     (input, key) => {
-      if (pausedRef.current) return;
-      const keys = isRun(input, key) ? splitRun(input) : [[input, key] as const];
-      if (!draining.current && keys.length === 1) {
-        registry.dispatch(input, key);
+      if (pausedRef.current && !(key.ctrl && input === 'c')) return;
+      const keys: Keypress[] = isRun(input, key) ? splitRun(input) : [[input, key]];
+      if (draining.current) {
+        queue.current.push(...keys);
         return;
       }
+      // The first key at once; any that follow in the same read, or before the screen has
+      // changed (Ink may hand over the keys of one read one by one, in one go), after it.
+      draining.current = true;
+      const first = keys.shift()!;
       queue.current.push(...keys);
-      if (!draining.current) {
-        draining.current = true;
-        queueMicrotask(drain);
+      try {
+        handle(first);
+      } finally {
+        setImmediate(drain);
       }
     },
-    [registry, drain],
+    [handle, drain],
   );
   useInput(dispatch);
   return <KeyRegistryContext.Provider value={registry}>{children}</KeyRegistryContext.Provider>;

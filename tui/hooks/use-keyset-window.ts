@@ -96,6 +96,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   // A row to select once a read brings it (top(id): a token just created), whatever read that is.
   const wanted = useRef<string | undefined>(undefined);
   const busy = useRef(false);
+  // Moves past the loaded rows wait here for the next page (a held key does not stop at the edge of the window).
+  const pendingMove = useRef(0);
+  const moveRef = useRef<(delta: number) => void>(() => undefined);
   const fetchRef = useRef(fetch);
   fetchRef.current = fetch;
   const { pageSize, keepPages, margin, idOf } = options;
@@ -200,6 +203,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
         }
         if (direction === 'up' && loaded.prevCursor === null && offset === undefined) offset = 0;
         commit({ ...latest, pages, index, offset });
+        const pending = pendingMove.current;
+        pendingMove.current = 0;
+        if (pending !== 0) moveRef.current(pending);
       } catch (error) {
         setStatus((s) => ({ ...s, error }));
       } finally {
@@ -225,11 +231,16 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
       const window = current.current;
       const all = rowsOf(window.pages);
       if (all.length === 0) return;
-      const index = Math.max(0, Math.min(all.length - 1, window.index + delta));
+      const wanted = window.index + delta;
+      const index = Math.max(0, Math.min(all.length - 1, wanted));
+      const moreBelow = (window.pages.at(-1)?.nextCursor ?? null) !== null;
+      const moreAbove = (window.pages[0]?.prevCursor ?? null) !== null;
+      if ((wanted > index && moreBelow) || (wanted < index && moreAbove)) pendingMove.current += wanted - index;
       commit({ ...window, index, id: idOf(all[index]!) });
     },
     [commit, idOf],
   );
+  moveRef.current = move;
 
   const home = useCallback(() => {
     const window = current.current;

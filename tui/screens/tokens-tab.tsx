@@ -160,13 +160,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     [services, app, filterKey],
   );
   const listing = useKeysetWindow(fetchPage, [app, filterKey], { pageSize: TOKEN_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: tokenId });
-  const counts = useLiveQuery(
-    async () => {
-      const total = await services.tokens.count(app, {}, COUNT_CAP);
-      return { total, matching: filterKey === '{}' ? total : await services.tokens.count(app, filter, COUNT_CAP) };
+  // The total is read again when the data changes, not at each keystroke of the filter.
+  const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
+  const matchingCount = useLiveQuery(() => (filterKey === '{}' ? Promise.resolve(undefined) : services.tokens.count(app, filter, COUNT_CAP)), [app, filterKey]);
+  const counts = {
+    data: totalCount.data === undefined ? undefined : { total: totalCount.data, matching: filterKey === '{}' ? totalCount.data : matchingCount.data },
+    reload: () => {
+      totalCount.reload();
+      matchingCount.reload();
     },
-    [app, filterKey],
-  );
+  };
   // For the scope step: which pipelines the app has.
   const pipelineSlugs = useLiveQuery(async () => (await services.pipelines.list(app)).map((p) => p.slug), [app]);
 
@@ -566,7 +569,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
     if (query !== '') {
       return (
         <Text wrap="truncate-end" color={color('yellow')}>
-          Filter "{query}": {counts.data ? `${countText(counts.data.matching)} of ${countText(counts.data.total)}` : '…'} tokens (/ to change, esc to clear)
+          Filter "{query}": {counts.data?.matching ? `${countText(counts.data.matching)} of ${countText(counts.data.total)}` : '…'} tokens (/ to change, esc to clear)
         </Text>
       );
     }
