@@ -50,6 +50,8 @@ interface Figures {
   triggerRps: number;
   firstPageMs: number;
   listAllRssMiB: number;
+  /** The same command for one page of one token: what the process costs without the listing. */
+  listOneRssMiB: number;
   listAllS: number;
   tuiFirstFrameMs: number;
   tuiRssMiB: number;
@@ -166,7 +168,8 @@ async function measure(database: string, label: string, tokens: number, events: 
 
   const listAll = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--all', '--json']), env);
   if (listAll.code !== 0) throw new Error(`tokens list --all --json exited ${listAll.code}`);
-  log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB`);
+  const listOne = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--limit', '1', '--json']), env);
+  log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
 
   const tui = await measured([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/growth-tui-child.tsx'), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
   if (tui.code !== 0) throw new Error('the TUI child failed');
@@ -188,6 +191,7 @@ async function measure(database: string, label: string, tokens: number, events: 
     triggerRps,
     firstPageMs,
     listAllRssMiB: listAll.peakMiB,
+    listOneRssMiB: listOne.peakMiB,
     listAllS: listAll.seconds,
     tuiFirstFrameMs: report.firstFrameMs,
     tuiRssMiB: report.rssAtFirstFrameMiB,
@@ -205,7 +209,9 @@ export async function runGrowth(): Promise<void> {
   if (admin && !process.env.BENCH_GROWTH_POSTGRES_URL) throw new Error('BENCH_GROWTH_DB=postgres needs BENCH_GROWTH_POSTGRES_URL');
   try {
     const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const binary = fs.existsSync(path.join(REPO_ROOT, 'dist/mechamental'));
     console.log(`\nGrowth — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs, load average ${load()}`);
+    console.log(`CLI: ${binary ? 'dist/mechamental' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: tsx test/bench/growth-tui-child.tsx`);
     for (const database of DATABASES) {
       const small = await measure(database, 'small', SMALL, 5 * SMALL, tmp.dir, admin);
       const large = await measure(database, 'large', LARGE, EVENTS, tmp.dir, admin);
@@ -216,6 +222,7 @@ export async function runGrowth(): Promise<void> {
         ['trigger throughput (req/s)', fmt(small.triggerRps), fmt(large.triggerRps), `≥ 0.95× small: ${fmt(ratio, 2)}× ${ratio >= 0.95 ? 'met' : 'NOT met'}`],
         ['first page of the token list, API (ms, median)', fmt(small.firstPageMs, 1), fmt(large.firstPageMs, 1), `≤ 20 ms: ${large.firstPageMs <= 20 ? 'met' : 'NOT met'}`],
         ['tokens list --all --json: peak RSS (MiB)', fmt(small.listAllRssMiB), fmt(large.listAllRssMiB), `≤ 100 MB: ${large.listAllRssMiB * 1.048576 <= 100 ? 'met' : 'NOT met'}`],
+        ['  the same command for one token (MiB)', fmt(small.listOneRssMiB), fmt(large.listOneRssMiB), 'the process without the listing'],
         ['tokens list --all --json: time (s)', fmt(small.listAllS, 1), fmt(large.listAllS, 1), ''],
         ['TUI open to first frame, Tokens tab (ms)', fmt(small.tuiFirstFrameMs), fmt(large.tuiFirstFrameMs), `≤ 500 ms: ${large.tuiFirstFrameMs <= 500 ? 'met' : 'NOT met'}`],
         ['TUI RSS at first frame (MiB)', fmt(small.tuiRssMiB), fmt(large.tuiRssMiB), `≤ 120 MB: ${large.tuiRssMiB * 1.048576 <= 120 ? 'met' : 'NOT met'}`],
