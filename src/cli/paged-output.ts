@@ -14,7 +14,7 @@ export const PAGING_OPTIONS: OptionSpecs = {
 export function pagingHelp(what: string, defaultLimit: number): string {
   return [
     `Paging (newest first): one page of ${defaultLimit} ${what} by default; when more follow, stderr says how to get the next page.`,
-    `  --limit N     one page of N ${what} (1 to ${MAX_PAGE_LIMIT}); with --all, how many to fetch at a time`,
+    `  --limit N     one page of N ${what} (1 to ${MAX_PAGE_LIMIT}); with --all, how many to fetch at a time (default ${MAX_PAGE_LIMIT})`,
     `  --cursor C    the page that starts after the next_cursor C of the previous page`,
     `  --all         every page, printed as each arrives (constant memory, however many ${what})`,
     `Output: a table, or with --json one object {"${what}": […], "next_cursor": "…" | null};`,
@@ -47,7 +47,8 @@ class ReaderGone extends Error {}
  * goes away (EPIPE) the listing stops quietly.
  */
 export async function printPaged<T>(ctx: CommandContext, list: PagedList<T>): Promise<void> {
-  const limit = limitOption(ctx, list.defaultLimit);
+  // --all reads the largest pages (fewer round trips; memory is still one page) unless told.
+  const limit = limitOption(ctx, ctx.flag('all') ? MAX_PAGE_LIMIT : list.defaultLimit);
   let cursor = ctx.string('cursor');
   if (cursor === '') throw new AppError('usage', `${ctx.command.name}: --cursor needs the next_cursor of a previous page`);
   const fetch = async (at: string | undefined, size: number) => {
