@@ -71,7 +71,11 @@ describe('TUI windowing', () => {
     ui.press('/');
     await ui.waitFor('Filter (name or status):');
     ui.press('svc-0003', ENTER);
-    const frame = await ui.waitFor(`Filter "svc-0003": ${expected.toLocaleString('en-US')} of 3,000 tokens`);
+    // The count and the rows are two queries: wait for both (on PostgreSQL either may answer first).
+    const frame = await ui.waitFor(
+      (f) => f.includes(`Filter "svc-0003": ${expected.toLocaleString('en-US')} of 3,000 tokens`) && /› svc-0003 /.test(f),
+      60_000,
+    );
     assert.match(frame, new RegExp(integrationName(3)));
     assert.ok(reads.some((r) => r.search === 'svc-0003'), 'the search went to the service');
 

@@ -156,8 +156,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
       return;
     }
     const window = current.current;
-    const start = window.pages[0]?.start ?? TOP;
-    void load(start, Math.max(1, window.pages.length), (rows, previous) => {
+    // A row waited for at the top (top(id)) is read from the top, whatever the window was.
+    const start = wanted.current !== undefined ? TOP : (window.pages[0]?.start ?? TOP);
+    void load(start, wanted.current !== undefined ? 1 : Math.max(1, window.pages.length), (rows, previous) => {
       const found = previous.id === undefined ? -1 : rows.findIndex((row) => idOf(row) === previous.id);
       return { index: found >= 0 ? found : previous.index, offset: 'top' in start ? 0 : previous.offset };
     });
