@@ -13,6 +13,11 @@ export interface Page<T> {
   items: T[];
   /** Where the next page starts, or null on the last page. */
   nextCursor: string | null;
+  /**
+   * For paging backwards (the TUI's window of rows; not part of the HTTP API): pass it as `before`
+   * for the rows just before this page (newer ones), or null when none come before it.
+   */
+  prevCursor?: string | null;
 }
 
 /** A page size from a query parameter or option; 422 (naming the field) unless 1 to 1000. */

@@ -1,4 +1,4 @@
-import { useApp } from 'ink';
+import { Box, Text, useApp } from 'ink';
 import { useState } from 'react';
 import type { Services } from '../src/services';
 import { KeyboardProvider } from './components/keyboard-provider';
@@ -23,6 +23,9 @@ export interface AppProps {
   onQuit?: () => void;
 }
 
+/** The smallest terminal every screen fits (the forms, the value box, the help). */
+export const MIN_SIZE: TerminalSize = { columns: 80, rows: 24 };
+
 type Screen = { kind: 'apps' } | { kind: 'app'; app: string };
 
 /** The whole UI: app list → app (Tokens, Pipelines, Audit), with live reload on database changes. */
@@ -32,16 +35,29 @@ export function App({ services, colors = true, initialApp, pollIntervalMs = 500,
   const version = useDataVersion(services, pollIntervalMs);
   const [screen, setScreen] = useState<Screen>(initialApp ? { kind: 'app', app: initialApp } : { kind: 'apps' });
   const quit = onQuit ?? (() => exit());
+  // Below the minimum the screens stay mounted (a value being shown is not lost) but hidden, and
+  // take no keys, until the terminal is large enough again.
+  const tooSmall = size.columns < MIN_SIZE.columns || size.rows < MIN_SIZE.rows;
   return (
     <ServicesContext.Provider value={services}>
       <ThemeContext.Provider value={{ colors }}>
         <DataVersionContext.Provider value={version}>
-          <KeyboardProvider>
-            {screen.kind === 'apps' ? (
-              <AppListScreen size={size} onOpen={(app) => setScreen({ kind: 'app', app })} onQuit={quit} />
-            ) : (
-              <AppScreen key={screen.app} app={screen.app} size={size} onBack={() => setScreen({ kind: 'apps' })} />
-            )}
+          <KeyboardProvider paused={tooSmall}>
+            {tooSmall ? (
+              <Box flexDirection="column" width={size.columns}>
+                <Text wrap="wrap">
+                  The terminal is {size.columns}×{size.rows}; mechamental tui needs at least {MIN_SIZE.columns}×{MIN_SIZE.rows}.
+                </Text>
+                <Text wrap="wrap">Make the window larger (the screen comes back at once), or press ctrl-c to quit.</Text>
+              </Box>
+            ) : null}
+            <Box display={tooSmall ? 'none' : 'flex'} flexDirection="column">
+              {screen.kind === 'apps' ? (
+                <AppListScreen size={size} onOpen={(app) => setScreen({ kind: 'app', app })} onQuit={quit} />
+              ) : (
+                <AppScreen key={screen.app} app={screen.app} size={size} onBack={() => setScreen({ kind: 'apps' })} />
+              )}
+            </Box>
           </KeyboardProvider>
         </DataVersionContext.Provider>
       </ThemeContext.Provider>

@@ -1,4 +1,5 @@
-import type { TokenView } from '../src/tokens/service';
+import type { TokenCountFilter, TokenView } from '../src/tokens/service';
+import { TOKEN_STATUSES, type TokenStatus } from '../src/tokens/status';
 import { parseDuration } from '../src/duration';
 import { AppError } from '../src/errors';
 import { isUnused } from '../src/tokens/usage';
@@ -68,6 +69,26 @@ export function matchesFilter(token: TokenView, query: string, now: number): boo
     return isUnused({ revokedAt: at(token.revoked_at), expiresAt: Date.parse(token.expires_at), createdAt: Date.parse(token.created_at), lastUsedAt: at(token.last_used_at) }, now, unusedFor);
   }
   return token.name.toLowerCase().includes(q) || token.status.startsWith(q) || token.id.startsWith(q);
+}
+
+/**
+ * The `/` filter as a query the database answers (the Tokens tab reads a window of the list, never
+ * all of it): a status word (`active`, `expiring`, `expired`, `revoked`) filters by status,
+ * `unused[:30d]` keeps the active tokens not used for that long, anything else finds the tokens
+ * whose name contains the text (case-insensitive).
+ */
+export function tokenFilter(query: string): TokenCountFilter {
+  const q = query.trim().toLowerCase();
+  if (q === '') return {};
+  const unusedFor = unusedQuery(q);
+  if (unusedFor !== undefined) return { unusedForMs: unusedFor };
+  if ((TOKEN_STATUSES as readonly string[]).includes(q)) return { status: q as TokenStatus };
+  return { search: query.trim() };
+}
+
+/** A count that may have stopped early: "1,234", or "10,000+". */
+export function countText(count: { count: number; atLeast: boolean }): string {
+  return `${count.count.toLocaleString('en-US')}${count.atLeast ? '+' : ''}`;
 }
 
 export { auditSubject } from '../src/ui-text/audit';

@@ -74,17 +74,33 @@ export class AuditLog {
     return (await this.page({ app: options.app, limit: options.limit ?? 50 })).items;
   }
 
-  /** One page of events, newest first; `cursor` is the previous page's `nextCursor`. */
-  async page(options: { app?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {}): Promise<Page<AuditEventView>> {
+  /**
+   * One page of events, newest first; `cursor` is the previous page's `nextCursor`. For a window
+   * that pages both ways (the TUI): `before` (a page's `prevCursor`) answers the events just newer
+   * than that page, and `last` the oldest page.
+   */
+  async page(
+    options: { app?: string | undefined; limit?: number | undefined; cursor?: string | undefined; before?: string | undefined; last?: boolean | undefined } = {},
+  ): Promise<Page<AuditEventView>> {
     const limit = options.limit ?? DEFAULT_PAGE_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
       throw new AppError('validation_failed', `limit: must be a whole number from 1 to ${MAX_AUDIT_LIMIT} (got ${limit})`, { field: 'limit' });
     }
-    const before = decodeCursor(options.cursor, ['n'])?.[0] as number | undefined;
-    const rows = await this.store.audit.list({ app: options.app || undefined, limit: limit + 1, before });
+    if ([options.cursor, options.before, options.last || undefined].filter((given) => given !== undefined && given !== '').length > 1) {
+      throw new AppError('validation_failed', 'cursor: give at most one of cursor, before and last', { field: 'cursor' });
+    }
+    const olderThan = decodeCursor(options.cursor, ['n'])?.[0] as number | undefined;
+    const newerThan = decodeCursor(options.before, ['n'])?.[0] as number | undefined;
+    const backwards = newerThan !== undefined || options.last === true;
+    const rows = await this.store.audit.list({ app: options.app || undefined, limit: limit + 1, before: olderThan, after: newerThan, from: backwards ? 'oldest' : 'newest' });
     const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    return { items: page.map((row) => this.toView(row)), nextCursor: more ? encodeCursor([page.at(-1)!.id]) : null };
+    const kept = more ? rows.slice(0, limit) : rows;
+    const ordered = backwards ? [...kept].reverse() : kept;
+    const items = ordered.map((row) => this.toView(row));
+    const first = ordered[0] ? encodeCursor([ordered[0].id]) : undefined;
+    const last = ordered.at(-1) ? encodeCursor([ordered.at(-1)!.id]) : undefined;
+    if (!backwards) return { items, nextCursor: more ? last! : null, prevCursor: olderThan === undefined ? null : (first ?? options.cursor!) };
+    return { items, nextCursor: newerThan === undefined ? null : (last ?? options.before!), prevCursor: more ? first! : null };
   }
 
   /**

@@ -3,24 +3,31 @@ import { writeBackup } from '../db/backup';
 import { openStore } from '../db/open-store';
 import { SqliteStore } from '../db/sqlite/store';
 import { AppError } from '../errors';
-import { integerOption, type Command } from './context';
-import { table } from './format';
+import type { Command } from './context';
+import { PAGING_OPTIONS, pagingHelp, printPaged } from './paged-output';
+
+/** `audit` shows this many events without --limit (the latest few, as a glance). */
+const AUDIT_DEFAULT_LIMIT = 50;
 
 export const maintenanceCommands: Command[] = [
   {
     name: 'audit',
     summary: 'show the audit trail, newest first',
-    usage: 'audit [--app APP] [--limit N] [--json]',
-    options: { app: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    usage: 'audit [--app APP] [--limit N] [--cursor C] [--all] [--json]',
+    help: pagingHelp('events', AUDIT_DEFAULT_LIMIT),
+    options: { app: { type: 'string' }, ...PAGING_OPTIONS, json: { type: 'boolean' } },
     async run(ctx) {
-      const events = await (await ctx.services()).audit.list({ app: ctx.string('app'), limit: integerOption(ctx, 'limit') ?? 50 });
-      if (ctx.json) return ctx.printJson({ events });
-      ctx.out(
-        table(
-          ['TIME', 'ACTOR', 'ACTION', 'APP', 'TOKEN', 'DETAIL'],
-          events.map((e) => [e.at, e.actor, e.action, e.app ?? '-', e.token_id ?? '-', e.detail ? JSON.stringify(e.detail) : '']),
-        ),
-      );
+      const app = ctx.string('app') || undefined;
+      const services = await ctx.services();
+      await printPaged(ctx, {
+        fetch: (cursor, limit) => services.audit.page({ app, cursor, limit }),
+        jsonKey: 'events',
+        headers: ['TIME', 'ACTOR', 'ACTION', 'APP', 'TOKEN', 'DETAIL'],
+        cells: (e) => [e.at, e.actor, e.action, e.app ?? '-', e.token_id ?? '-', e.detail ? JSON.stringify(e.detail) : ''],
+        empty: app === undefined ? 'No audit events yet.' : `No audit events for app "${app}".`,
+        again: `mechamental audit${app === undefined ? '' : ` --app ${app}`}`,
+        defaultLimit: AUDIT_DEFAULT_LIMIT,
+      });
     },
   },
   {

@@ -1,28 +1,43 @@
 import { AppError } from '../errors';
 import type { IssuedToken, TokenView } from '../tokens/service';
+import { DEFAULT_PAGE_LIMIT } from '../paging';
 import { unusedFilter } from '../tokens/usage-report';
 import { expiryOption, integerOption, statusOption, type Command, type CommandContext } from './context';
-import { relative, table } from './format';
+import { relative } from './format';
+import { PAGING_OPTIONS, pagingHelp, printPaged, type PagedList } from './paged-output';
 
-export function printTokens(ctx: CommandContext, tokens: TokenView[], empty: string): void {
-  if (ctx.json) return ctx.printJson({ tokens });
-  if (tokens.length === 0) return ctx.out(empty);
-  const now = ctx.now();
-  ctx.out(
-    table(
-      ['ID', 'NAME', 'HINT', 'STATUS', 'EXPIRES', 'LAST USED', 'PIPELINES', 'ALLOWED IPS'],
-      tokens.map((t) => [
-        t.id,
-        t.name,
-        t.hint,
-        t.status,
-        `${t.expires_at} (${relative(t.expires_at, now)})`,
-        relative(t.last_used_at, now),
-        t.app === null ? '' : (t.pipelines?.join(',') ?? 'all'),
-        t.app === null ? '' : (t.allowed_ips?.join(',') ?? 'any'),
-      ]),
-    ),
-  );
+const TOKEN_HEADERS = ['ID', 'NAME', 'HINT', 'STATUS', 'EXPIRES', 'LAST USED', 'PIPELINES', 'ALLOWED IPS'];
+
+/** One token as a row of `tokens list`. */
+function tokenCells(t: TokenView, now: number): string[] {
+  return [
+    t.id,
+    t.name,
+    t.hint,
+    t.status,
+    `${t.expires_at} (${relative(t.expires_at, now)})`,
+    relative(t.last_used_at, now),
+    t.app === null ? '' : (t.pipelines?.join(',') ?? 'all'),
+    t.app === null ? '' : (t.allowed_ips?.join(',') ?? 'any'),
+  ];
+}
+
+/** An argument as the shell takes it back (for the "next page" note). */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `tokens list` and `admin-tokens list`: page by page (see printPaged). */
+async function listTokens(ctx: CommandContext, options: { fetch: PagedList<TokenView>['fetch']; empty: string; again: string }): Promise<void> {
+  await printPaged(ctx, {
+    fetch: options.fetch,
+    jsonKey: 'tokens',
+    headers: TOKEN_HEADERS,
+    cells: (token) => tokenCells(token, ctx.now()),
+    empty: options.empty,
+    again: options.again,
+    defaultLimit: DEFAULT_PAGE_LIMIT,
+  });
 }
 
 export function printToken(ctx: CommandContext, token: TokenView, summary: string): void {
@@ -128,23 +143,37 @@ const json = { json: { type: 'boolean' } } as const;
 export const tokenCommands: Command[] = [
   {
     name: 'tokens list',
-    summary: "list an app's tokens (never their values)",
-    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--unused 30d] [--json]',
-    help: '--unused 30d lists the active tokens not used for 30 days, never-used ones older than that included:\ncandidates for revocation.',
-    options: { app: { type: 'string' }, status: { type: 'string' }, unused: { type: 'string' }, ...json },
+    summary: "list an app's tokens, newest first (never their values)",
+    usage: 'tokens list --app APP [--status active|expiring|expired|revoked] [--search TEXT] [--unused 30d] [--limit N] [--cursor C] [--all] [--json]',
+    help: [
+      '--search TEXT   only tokens whose name contains TEXT (case-insensitive)',
+      '--unused 30d    the active tokens not used for 30 days, never-used ones older than that included:',
+      '                candidates for revocation',
+      pagingHelp('tokens', DEFAULT_PAGE_LIMIT),
+    ].join('\n'),
+    options: { app: { type: 'string' }, status: { type: 'string' }, search: { type: 'string' }, unused: { type: 'string' }, ...PAGING_OPTIONS, ...json },
     async run(ctx) {
       const app = ctx.required('app');
       const status = statusOption(ctx);
+      const search = ctx.string('search') || undefined;
       const unused = ctx.string('unused');
       const unusedForMs = unusedOption(unused);
-      const tokens = await (await ctx.services()).tokens.list(app, { status, unusedForMs });
-      if (unused !== undefined && tokens.length === 0 && !ctx.json) return ctx.out(`Every active token of app "${app}" was used within ${unused} (or is younger than that).`);
+      const services = await ctx.services();
       // A filter that matches nothing is not a reason to create a token.
       const empty =
-        status === undefined
-          ? `App "${app}" has no tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`
-          : `App "${app}" has no ${status} tokens.`;
-      printTokens(ctx, tokens, empty);
+        unused !== undefined && status === undefined && search === undefined
+          ? `Every active token of app "${app}" was used within ${unused} (or is younger than that).`
+          : status === undefined && search === undefined && unused === undefined
+            ? `App "${app}" has no tokens. Create one with: mechamental tokens create --app ${app} --name "CI/CD Pipeline" --expires 30d`
+            : `App "${app}" has no ${status ?? ''}${status ? ' ' : ''}tokens${search === undefined ? '' : ` whose name contains "${search}"`}${unused === undefined ? '' : ` unused for ${unused}`}.`;
+      const again = [
+        'mechamental tokens list --app',
+        shellWord(app),
+        ...(status ? ['--status', status] : []),
+        ...(search ? ['--search', shellWord(search)] : []),
+        ...(unused !== undefined ? ['--unused', shellWord(unused)] : []),
+      ].join(' ');
+      await listTokens(ctx, { fetch: (cursor, limit) => services.tokens.page(app, { status, search, unusedForMs, cursor, limit }), empty, again });
     },
   },
   {
@@ -256,11 +285,19 @@ function requireTriggerId(id: string): string {
 export const adminTokenCommands: Command[] = [
   {
     name: 'admin-tokens list',
-    summary: 'list admin tokens (never their values)',
-    usage: 'admin-tokens list [--json]',
-    options: { ...json },
+    summary: 'list admin tokens, newest first (never their values)',
+    usage: 'admin-tokens list [--status active|expiring|expired|revoked] [--limit N] [--cursor C] [--all] [--json]',
+    help: pagingHelp('tokens', DEFAULT_PAGE_LIMIT),
+    options: { status: { type: 'string' }, ...PAGING_OPTIONS, ...json },
     async run(ctx) {
-      printTokens(ctx, await (await ctx.services()).tokens.listAdmin(), 'There are no admin tokens. Create one with: mechamental admin-tokens create --name ops --expires 30d');
+      const status = statusOption(ctx);
+      const services = await ctx.services();
+      await listTokens(ctx, {
+        fetch: (cursor, limit) => services.tokens.pageAdmin({ status, cursor, limit }),
+        empty:
+          status === undefined ? 'There are no admin tokens. Create one with: mechamental admin-tokens create --name ops --expires 30d' : `There are no ${status} admin tokens.`,
+        again: `mechamental admin-tokens list${status ? ` --status ${status}` : ''}`,
+      });
     },
   },
   {

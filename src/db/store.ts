@@ -91,8 +91,15 @@ export interface TokenQuery {
   expiring: { windowMs: number; lifetimeFraction: number };
   /** Only tokens whose name contains this text (case-insensitive). */
   search?: string | undefined;
-  /** Keyset paging: only rows after this one in the listing order (newest first). */
-  after?: { createdAt: number; id: string } | undefined;
+  /** Keyset paging: only rows after (older than) this one in the listing order (newest first). */
+  after?: TokenKey | undefined;
+  /** Keyset paging backwards: only rows before (newer than) this one in the listing order. */
+  before?: TokenKey | undefined;
+  /**
+   * Which end of the selected rows to answer from: the newest (the default: the listing order) or
+   * the oldest (oldest first: the last page, or a page backwards from `before`).
+   */
+  from?: 'newest' | 'oldest' | undefined;
   /** At most this many rows. */
   limit?: number | undefined;
   /**
@@ -101,6 +108,15 @@ export interface TokenQuery {
    */
   unusedSince?: number | undefined;
 }
+
+/** A token's place in the listing order: newest first by `created_at`, ties by `id` (descending). */
+export interface TokenKey {
+  createdAt: number;
+  id: string;
+}
+
+/** Which tokens a count wants: a listing's selection without its paging. */
+export type TokenCountQuery = Omit<TokenQuery, 'after' | 'before' | 'from' | 'limit'>;
 
 export interface AppRepo {
   /** Every app, by slug. */
@@ -146,8 +162,17 @@ export interface TokenRepo {
   byId(id: string, options?: { forUpdate?: boolean }): Promise<TokenWithApp | undefined>;
   /** Updates the given columns and answers the row as it now is. */
   update(id: string, patch: Partial<Pick<TokenRow, 'revokedAt' | 'expiresAt' | 'replacedBy'>>): Promise<TokenRow>;
-  /** Newest first (created_at, then id, descending). */
+  /**
+   * Newest first (created_at, then id, descending), or oldest first with `from: 'oldest'`. The
+   * status filters and the name search read indexes; listing a page costs about the same for a
+   * million tokens as for a thousand.
+   */
   list(query: TokenQuery): Promise<TokenRow[]>;
+  /**
+   * How many tokens `query` selects, counting no further than `atMost` (the answer is then
+   * `atMost`): an exact count of a large selection costs time proportional to its size.
+   */
+  count(query: TokenCountQuery, atMost: number): Promise<number>;
   /** How many of an app's tokens are active at `now` (expiring included). */
   countActive(appId: number, now: number): Promise<number>;
   /**
@@ -159,8 +184,12 @@ export interface TokenRepo {
 
 export interface AuditRepo {
   insert(row: Omit<AuditRow, 'id'>): Promise<void>;
-  /** Newest first; `before` pages backwards by event id (keyset). */
-  list(query: { app?: string | undefined; limit: number; before?: number | undefined }): Promise<AuditRow[]>;
+  /**
+   * Newest first (by id, descending); `before` keeps only older events (ids below it), `after` only
+   * newer ones (ids above it). With `from: 'oldest'` the oldest of those come first (the last page,
+   * or a page backwards from `after`).
+   */
+  list(query: { app?: string | undefined; limit: number; before?: number | undefined; after?: number | undefined; from?: 'newest' | 'oldest' | undefined }): Promise<AuditRow[]>;
   /** Deletes at most `limit` of the oldest events written before `at`; answers how many. One short write. */
   pruneBefore(at: number, limit: number): Promise<number>;
 }

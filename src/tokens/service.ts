@@ -3,7 +3,7 @@ import type { PipelineKind } from '../apps/pipeline-config';
 import { requireName } from '../apps/validation';
 import type { Actor, AuditLog } from '../audit/audit';
 import { formatTime, type Clock } from '../clock';
-import { isPromise, type MaybePromise, type Repos, type Store, type TokenRow, type TokenState, type VerifyRow, type WriteTx } from '../db/store';
+import { isPromise, type MaybePromise, type Repos, type Store, type TokenKey, type TokenRow, type TokenState, type VerifyRow, type WriteTx } from '../db/store';
 import { describeSpan, parseExpiry, requireDuration } from '../duration';
 import { AppError } from '../errors';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor, MAX_PAGE_LIMIT, type Page } from '../paging';
@@ -98,7 +98,21 @@ export interface TokenFilter {
   /** Only active tokens not used for this long (ms), never-used ones older than that included. */
   unusedForMs?: number | undefined;
   limit?: number | undefined;
+  /** Start after this row: the `nextCursor` of the previous page. */
   cursor?: string | undefined;
+  /** Page backwards: the rows just before this one (newer), still answered newest first; a `prevCursor`. */
+  before?: string | undefined;
+  /** The last page (the oldest rows) instead of the first. */
+  last?: boolean | undefined;
+}
+
+/** Which tokens a count wants: a filter without its paging. */
+export type TokenCountFilter = Pick<TokenFilter, 'status' | 'search' | 'unusedForMs'>;
+
+/** A count that may have stopped early: `count` is exact unless `atLeast` (there are at least that many). */
+export interface TokenCount {
+  count: number;
+  atLeast: boolean;
 }
 
 /** A change to a trigger token, as the webhook outbox hears of it (src/webhooks/). */
@@ -243,22 +257,54 @@ export class TokenService {
 
   private async pageOf(owner: { appId: number } | 'admin', appSlug: string | null, filter: TokenFilter): Promise<Page<TokenView>> {
     const limit = filter.limit ?? DEFAULT_PAGE_LIMIT;
-    const after = decodeCursor(filter.cursor, ['n', 's']);
-    const now = this.clock.now();
+    if ([filter.cursor, filter.before, filter.last || undefined].filter((given) => given !== undefined && given !== '').length > 1) {
+      throw new AppError('validation_failed', 'cursor: give at most one of cursor, before and last', { field: 'cursor' });
+    }
+    const after = tokenKey(filter.cursor);
+    const before = tokenKey(filter.before);
+    const backwards = before !== undefined || filter.last === true;
     const rows = await this.store.tokens.list({
+      ...this.selection(owner, filter),
+      after,
+      before,
+      from: backwards ? 'oldest' : 'newest',
+      limit: limit + 1,
+    });
+    const more = rows.length > limit;
+    const kept = more ? rows.slice(0, limit) : rows;
+    // Backwards, the store answers oldest first; a page is always newest first.
+    const ordered = backwards ? [...kept].reverse() : kept;
+    const items = ordered.map((row) => this.toView(row, appSlug));
+    const first = ordered.length > 0 ? cursorOf(ordered[0]!) : undefined;
+    const last = ordered.length > 0 ? cursorOf(ordered.at(-1)!) : undefined;
+    if (!backwards) {
+      return { items, nextCursor: more ? last! : null, prevCursor: after === undefined ? null : (first ?? filter.cursor!) };
+    }
+    return { items, nextCursor: before === undefined ? null : (last ?? filter.before!), prevCursor: more ? first! : null };
+  }
+
+  private selection(owner: { appId: number } | 'admin', filter: TokenCountFilter) {
+    const now = this.clock.now();
+    return {
       owner,
       status: filter.status,
       search: filter.search || undefined,
       unusedSince: filter.unusedForMs === undefined ? undefined : now - filter.unusedForMs,
       now,
       expiring: EXPIRING_RULE,
-      after: after ? { createdAt: after[0] as number, id: after[1] as string } : undefined,
-      limit: limit + 1,
-    });
-    const more = rows.length > limit;
-    const items = (more ? rows.slice(0, limit) : rows).map((row) => this.toView(row, appSlug));
-    const last = more ? rows[limit - 1]! : undefined;
-    return { items, nextCursor: last ? encodeCursor([last.createdAt, last.id]) : null };
+    };
+  }
+
+  /**
+   * How many trigger tokens of `app` `filter` selects, counting no further than `atMost` (then
+   * `atLeast` is true): a count of a million rows takes a while, and a screen only needs to say
+   * "10,000+". Default: exact.
+   */
+  async count(app: string, filter: TokenCountFilter = {}, atMost = Infinity): Promise<TokenCount> {
+    const record = await this.appService.require(app);
+    // One past the cap tells "exactly the cap" from "more than it".
+    const count = await this.store.tokens.count(this.selection({ appId: record.id }, filter), Number.isFinite(atMost) ? atMost + 1 : Infinity);
+    return { count: Math.min(count, atMost), atLeast: count > atMost };
   }
 
   /** Every trigger token of `app` (page by page), newest first: for small lists; large ones page. */
@@ -549,6 +595,17 @@ export function safeId(id: string): string {
   if (/^(?:tok|adm)_[a-z2-7]{20}$/.test(id)) return id;
   if (/mm_(?:tok|adm)_/i.test(id)) return '(a token value was given where a token id belongs)';
   return JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
+}
+
+/** The listing key a cursor names (see src/paging.ts), or undefined for none. */
+function tokenKey(cursor: string | undefined): TokenKey | undefined {
+  const parts = decodeCursor(cursor, ['n', 's']);
+  return parts ? { createdAt: parts[0] as number, id: parts[1] as string } : undefined;
+}
+
+/** The cursor naming a row's place in the listing. */
+function cursorOf(row: TokenRow): string {
+  return encodeCursor([row.createdAt, row.id]);
 }
 
 const NO_CONTROLS: StoredControls = { description: null, pipelines: null, allowedIps: null };

@@ -15,6 +15,7 @@
 // system cc): open-loop pacing, and each request's send and answer times.
 //
 // Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup to pick): see docs/benchmarks.md.
+// BENCH_GROWTH=1 adds the growth part (test/bench/growth.ts, docs/growth.md) after them.
 // Goals are reported, not asserted (exit code 0 unless the bench itself broke).
 // Knobs: BENCH_QUICK=1 (a smoke run: 1 round of 1 s, short latency and revoke runs, 1,000 SSE
 // streams), BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (50),
@@ -859,6 +860,8 @@ async function main(): Promise<number> {
       ),
     );
     for (const note of notes) console.log(`note: ${note}`);
+    // The growth part fills a million tokens: only when asked (docs/growth.md).
+    if (process.env.BENCH_GROWTH === '1') await (await import('./growth')).runGrowth();
     console.log(`\nbench finished in ${fmt((performance.now() - started) / 1000, 1)} s`);
     return 0;
   } finally {

@@ -115,7 +115,7 @@ describe('mechamental CLI (as a child process)', () => {
     fails(runCli(['pipelines', 'add', 'x', '--app', 'default', '--kind', 'echo', '--config', '{oops'], { dataDir }), 2, /--config is not valid JSON/);
     fails(runCli(['pipelines', 'add', 'x', '--app', 'default', '--kind', 'echo', '--config', '{"dely_ms":5}'], { dataDir }), 1, /config: Unrecognized key/i);
     fails(runCli(['pipelines', 'remove', 'nope', '--app', 'default'], { dataDir }), 1, /pipeline "nope" does not exist in app "default"/);
-    fails(runCli(['audit', '--limit', '0'], { dataDir }), 1, /limit: must be a whole number from 1 to 1000/);
+    fails(runCli(['audit', '--limit', '0'], { dataDir }), 2, /audit: --limit must be a whole number from 1 to 1000/);
     fails(runCli(['apps', 'list'], { dataDir, env: { MM_PORT: 'eighty' } }), 2, /port must be a whole number/);
     fails(runCli(['apps', 'list'], { dataDir, env: { MM_MAX_TOKEN_TTL: 'forever' } }), 2, /MM_MAX_TOKEN_TTL must be a duration/);
 

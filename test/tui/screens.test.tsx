@@ -114,8 +114,10 @@ describe('screens', () => {
 
   test('everything fits 80×24 with many long-named tokens, and the selection scrolls', async () => {
     const services = await testServices();
-    for (let i = 1; i <= 30; i++) {
+    // Newest first: 01 created last.
+    for (let i = 30; i >= 1; i--) {
       await services.tokens.create({ app: 'default', name: `${String(i).padStart(2, '0')} is a rather long token name for an integration`, expires: `${i}d` }, 'cli');
+      services.clock.advance(1000);
     }
     const ui = renderTui(services, { initialApp: 'default' });
     let frame = await ui.waitFor('› 01 is a rather');
@@ -129,12 +131,27 @@ describe('screens', () => {
     assertFits(frame);
   });
 
-  test('a smaller terminal truncates instead of wrapping', async () => {
+  test('a terminal below 80×24 says what size it needs, fits, and takes no keys', async () => {
     const services = await testServices();
     await services.tokens.create({ app: 'default', name: 'CI/CD Pipeline', expires: '30d' }, 'cli');
     const ui = renderTui(services, { initialApp: 'default', size: { columns: 60, rows: 16 } });
-    const frame = await ui.waitFor('CI/CD P…');
+    const frame = await ui.waitFor('needs at least 80×24');
+    assert.match(frame, /The terminal is 60×16/);
+    assert.match(frame, /ctrl-c to quit/);
+    assert.ok(!frame.includes('CI/CD Pipeline'), 'the screens are hidden');
     assertFits(frame, 60, 16);
+    ui.press('c', 'q');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(ui.quits(), 0);
+    assert.match(ui.frame(), /needs at least 80×24/);
+  });
+
+  test('79 columns or 23 rows are too small as well', async () => {
+    for (const size of [{ columns: 79, rows: 24 }, { columns: 80, rows: 23 }]) {
+      const ui = renderTui(await testServices(), { size });
+      await ui.waitFor(`The terminal is ${size.columns}×${size.rows}`);
+      ui.unmount();
+    }
   });
 
   test('an unknown app shows the service error instead of crashing', async () => {

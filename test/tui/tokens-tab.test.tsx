@@ -83,7 +83,7 @@ describe('Tokens tab', () => {
     await ui.waitFor('Mobile App Backend');
     ui.press(ENTER);
     await ui.waitFor('expires in:');
-    ui.press('5');
+    ui.press('5', ENTER);
     await ui.waitFor('expires at');
     ui.press(at);
     await ui.waitFor(at);
@@ -105,7 +105,7 @@ describe('Tokens tab', () => {
     await ui.waitFor('Deploy bot');
     ui.press(ENTER);
     await ui.waitFor('expires in:');
-    ui.press('5');
+    ui.press('5', ENTER);
     await ui.waitFor('expires at');
     ui.press('2026-02-30', ENTER);
     frame = await ui.waitFor('Error: expires: "2026-02-30" is neither');
@@ -113,7 +113,7 @@ describe('Tokens tab', () => {
 
     ui.press(ESC); // back to the presets, then a date in the past
     await ui.waitFor('expires in:');
-    ui.press('5');
+    ui.press('5', ENTER);
     await ui.waitFor('expires at');
     ui.press('2001-01-01', ENTER);
     await ui.waitFor('is not in the future');
@@ -150,14 +150,25 @@ describe('Tokens tab', () => {
     assert.equal((await services.audit.list({ app: 'default', limit: 1 }))[0]?.actor, 'tui');
   });
 
-  test('refresh extends the expiry with a preset; the service refuses a shorter one, shown inline', async () => {
+  test('refresh preselects the first later preset and greys the others; the service refuses a shorter date, shown inline', async () => {
     const { services, ui, seeded: { token } } = await tokensTab(async (s) => await s.tokens.create({ app: 'default', name: 'Nightly job', expires: '30d' }, 'cli'));
     await ui.waitFor('Nightly job');
     ui.press('f');
-    await ui.waitFor('Refresh "Nightly job"');
-    ui.press('1'); // 7 days: earlier than now + 30d
+    const form = await ui.waitFor('Refresh "Nightly job"');
+    assert.match(form, /› 3\. 90 days/, 'the first preset later than the current expiry is preselected');
+    assert.match(form, /1\. 7 days\s+not later than it now expires/);
+    assert.match(form, /2\. 30 days\s+not later than it now expires/);
+    ui.press('1', ENTER); // 7 days: offered greyed, Enter does nothing
+    await ui.waitFor('› 1. 7 days');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.match(ui.frame(), /Refresh "Nightly job"/, 'still asking');
+    ui.press('5', ENTER); // a date earlier than the current expiry: the service says why
+    await ui.waitFor('new expiry');
+    ui.press('10d', ENTER);
     await ui.waitFor('is not later than the current one');
-    ui.press('3'); // 90 days
+    ui.press(ESC);
+    await ui.waitFor('› 3. 90 days');
+    ui.press(ENTER);
     await ui.waitFor('Refreshed "Nightly job"');
     await ui.waitFor(/Nightly job\s+\S+\s+active\s+in 90d/);
     assert.equal(Math.round((Date.parse((await services.tokens.get(token.id)).expires_at) - services.clock.now()) / DAY), 90);
@@ -179,7 +190,11 @@ describe('Tokens tab', () => {
     assert.match(frame, new RegExp(`the previous token ${token.id} keeps working until`));
     const previous = await services.tokens.get(token.id);
     assert.equal(Date.parse(previous.expires_at) - services.clock.now(), 3_600_000);
-    ui.press(ESC);
+    ui.press(ESC); // Esc does not close the box that says "enter: done"
+    await new Promise((r) => setTimeout(r, 150));
+    assert.ok(ui.frame().includes(value), 'Esc keeps the value on screen');
+    assert.match(ui.frame(), /enter done, forget the value/);
+    ui.press(ENTER);
     await ui.waitForGone(value);
     const after = await ui.waitFor((f) => (f.match(/Billing sync\s+mm_tok_/g) ?? []).length === 2);
     assert.match(after, /Billing sync\s+\S+\s+expiring\s+in 1h/, 'a rotated token in its grace period is expiring');
@@ -190,7 +205,7 @@ describe('Tokens tab', () => {
     await ui.waitFor('Webhook relay');
     ui.press('o');
     await ui.waitFor('Rotate');
-    ui.press('4');
+    ui.press('4', ENTER);
     await ui.waitFor('has stopped working');
     assert.equal((await services.tokens.get(token.id)).status, 'expired');
   });
@@ -229,25 +244,29 @@ describe('Tokens tab', () => {
     assert.equal(ui.quits(), 0);
   });
 
-  test('sorted: working tokens by soonest expiry first, then revoked and expired', async () => {
+  test('newest first, as the CLI, the API and the console list them (the status filter finds what needs attention)', async () => {
     const { ui } = await tokensTab(async (services) => {
       await services.tokens.create({ app: 'default', name: 'later', expires: '90d' }, 'cli');
+      services.clock.advance(1000);
       const revoked = await services.tokens.create({ app: 'default', name: 'revoked one', expires: '30d' }, 'cli');
       await services.tokens.revoke(revoked.token.id, 'cli');
+      services.clock.advance(1000);
       await services.tokens.create({ app: 'default', name: 'soon', expires: '3d' }, 'cli');
+      services.clock.advance(1000);
       await services.tokens.create({ app: 'default', name: 'middle', expires: '30d' }, 'cli');
       services.clock.advance(2.5 * DAY); // "soon" is past 75 % of its life now
     });
     const frame = await ui.waitFor('revoked one');
-    const order = ['soon', 'middle', 'later', 'revoked one'].map((name) => frame.indexOf(`${name} `));
+    const order = ['middle', 'soon', 'revoked one', 'later'].map((name) => frame.indexOf(`${name} `));
     assert.deepEqual([...order].sort((a, b) => a - b), order, frame);
     assert.match(frame, /soon\s+\S+\s+expiring/);
   });
 
   test('arrows and j/k move the selection that r acts on', async () => {
     const { ui } = await tokensTab(async (services) => {
-      await services.tokens.create({ app: 'default', name: 'first', expires: '10d' }, 'cli');
       await services.tokens.create({ app: 'default', name: 'second', expires: '20d' }, 'cli');
+      services.clock.advance(1000);
+      await services.tokens.create({ app: 'default', name: 'first', expires: '10d' }, 'cli');
     });
     await ui.waitFor('› first');
     ui.press('j');
@@ -290,7 +309,9 @@ describe('Tokens tab: restrictions at create', () => {
     ui.press(CTRL_U, `10.0.0.0/8, 2001:db8::/32${ENTER}`);
     frame = await ui.waitFor('Restrictions: pipelines chat · IPs 10.0.0.0/8,2001:db8::/32');
     assert.match(frame, /expires in:/);
-    ui.press('2'); // 30 days
+    ui.press('2'); // 30 days: a number moves the choice, Enter commits it
+    await ui.waitFor('› 2. 30 days');
+    ui.press(ENTER);
     frame = await ui.waitFor(WARNING);
     assert.match(frame, /pipelines chat · IPs 10\.0\.0\.0\/8,2001:db8::\/32/);
     const [token] = await services.tokens.list('default');

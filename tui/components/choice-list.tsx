@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useTheme } from '../hooks/use-theme';
 
 export interface Choice<T> {
@@ -8,6 +8,8 @@ export interface Choice<T> {
   value: T;
   /** A few words after the label. */
   note?: string;
+  /** Shown greyed; Enter on it does nothing (its note says why). */
+  disabled?: boolean;
 }
 
 export interface ChoiceListProps<T> {
@@ -18,23 +20,32 @@ export interface ChoiceListProps<T> {
   isActive?: boolean;
 }
 
-/** A vertical list of presets: ↑↓ or j/k to move, Enter to choose, 1–9 to choose directly, Esc to cancel. */
+/**
+ * A vertical list of presets: ↑↓ or j/k to move, 1–9 to move to that one, Enter to choose it, Esc to
+ * cancel. A number key never chooses by itself: a stray `1` (or one that arrives with the keys of
+ * the previous step) must not create or change anything; Enter commits.
+ */
 export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, isActive = true }: ChoiceListProps<T>) {
   const { color } = useTheme();
-  const [index, setIndex] = useState(initialIndex);
+  const [index, setIndexState] = useState(initialIndex);
+  // The latest choice for Enter, even when it comes in the same read as the key that moved it.
+  const latest = useRef(initialIndex);
+  const setIndex = (next: number | ((i: number) => number)) => {
+    latest.current = typeof next === 'function' ? next(latest.current) : next;
+    setIndexState(latest.current);
+  };
   useKeys(
     (input, key) => {
       if (key.escape) return onCancel();
       if (key.upArrow || input === 'k') return setIndex((i) => (i + choices.length - 1) % choices.length);
       if (key.downArrow || input === 'j') return setIndex((i) => (i + 1) % choices.length);
       if (key.return) {
-        const choice = choices[index];
-        if (choice) onSelect(choice.value);
+        const choice = choices[latest.current];
+        if (choice && !choice.disabled) onSelect(choice.value);
         return;
       }
       const digit = /^[1-9]$/.test(input) ? Number(input) - 1 : -1;
-      const direct = choices[digit];
-      if (direct) onSelect(direct.value);
+      if (choices[digit]) setIndex(digit);
     },
     { isActive },
   );
@@ -42,7 +53,7 @@ export function ChoiceList<T>({ choices, initialIndex = 0, onSelect, onCancel, i
     <Box flexDirection="column">
       {choices.map((choice, i) => (
         <Text key={choice.label} wrap="truncate-end">
-          <Text color={i === index ? color('cyan') : undefined} bold={i === index}>
+          <Text color={choice.disabled ? color('gray') : i === index ? color('cyan') : undefined} bold={i === index} dimColor={choice.disabled === true}>
             {i === index ? '› ' : '  '}
             {i + 1}. {choice.label}
           </Text>

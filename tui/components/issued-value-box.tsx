@@ -14,13 +14,14 @@ export interface IssuedValueBoxProps {
 
 /**
  * The one place a token value is ever shown: boxed, with the warning, until the admin presses
- * Enter (or Esc). Other keys are ignored so that a stray key does not lose the value.
+ * Enter — only Enter, as the box and the footer say ("enter: done"). Esc and every other key are
+ * ignored, so that a stray key (or Esc pressed out of habit before copying) does not lose the value.
  */
 export function IssuedValueBox({ title, value, lines, onDismiss, isActive = true }: IssuedValueBoxProps) {
   const { color } = useTheme();
   useKeys(
     (_input, key) => {
-      if (key.return || key.escape) onDismiss();
+      if (key.return) onDismiss();
     },
     { isActive },
   );

@@ -1,34 +1,48 @@
 import { Box, Text } from 'ink';
+import { useCallback } from 'react';
+import type { AuditEventView } from '../../src/audit/audit';
 import { useKeys } from '../hooks/use-keys';
 import { KeyFooter, type KeyHint } from '../components/key-footer';
 import { ListTable } from '../components/list-table';
 import { MessageLine } from '../components/message-line';
 import { auditSubject, clip, errorMessage, shortTime } from '../format';
-import { useListSelection } from '../hooks/use-list-selection';
-import { useLiveQuery } from '../hooks/use-live-query';
+import { pageOptions, useKeysetWindow, type PageStart } from '../hooks/use-keyset-window';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
 import type { TabProps } from './tokens-tab';
 
-/** How many events the tab reads (newest first). */
-export const AUDIT_LIMIT = 500;
+/** Events per page read; the window keeps a few pages around the selection (G reads the oldest page). */
+export const AUDIT_PAGE = 100;
+const KEEP_PAGES = 5;
+const eventId = (event: AuditEventView) => String(event.id);
 
 export const AUDIT_KEYS: readonly KeyHint[] = [
   ['↑↓', 'move'],
+  ['g G', 'newest/oldest'],
   ['tab', 'next tab'],
   ['?', 'help'],
   ['q', 'back'],
 ];
 
-/** The Audit tab: the app's events, newest first (time UTC, actor, action, what it was about). */
+/**
+ * The Audit tab: the app's events, newest first (time UTC, actor, action, what it was about), read
+ * a page at a time around the selection, so that years of events open as fast as a few.
+ */
 export function AuditTab({ app, width, height, isActive, onBack }: TabProps) {
   const services = useServices();
   const { color } = useTheme();
-  const listing = useLiveQuery(() => services.audit.list({ app, limit: AUDIT_LIMIT }), [app]);
-  const events = listing.data ?? [];
-  const selected = useListSelection(events.length, height - 5, isActive);
+  const fetchPage = useCallback((start: PageStart, limit: number) => services.audit.page({ app, limit, ...pageOptions(start) }), [services, app]);
+  const listing = useKeysetWindow(fetchPage, [app], { pageSize: AUDIT_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: eventId });
+  const events = listing.rows;
+  const selected = listing.selected;
   useKeys(
     (input, key) => {
+      if (key.upArrow || input === 'k') return listing.move(-1);
+      if (key.downArrow || input === 'j') return listing.move(1);
+      if (key.pageUp) return listing.move(-Math.max(1, height - 5));
+      if (key.pageDown) return listing.move(Math.max(1, height - 5));
+      if (input === 'g' || key.home) return listing.home();
+      if (input === 'G' || key.end) return listing.end();
       if (input === 'q' || key.escape) onBack();
     },
     { isActive },

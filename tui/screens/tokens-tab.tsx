@@ -1,10 +1,11 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
-import { useLayoutEffect, useRef, useState } from 'react';
+import { useCallback, useLayoutEffect, useState } from 'react';
 import { requireName } from '../../src/apps/validation';
 import { invalidField } from '../../src/errors';
 import { requireAllowedIps, requireDescription, requirePipelineScope } from '../../src/tokens/controls';
 import type { TokenView } from '../../src/tokens/service';
+import { EXPIRY_PRESETS as PRESETS } from '../../src/ui-text/presets';
 import { ChoiceList, type Choice } from '../components/choice-list';
 import { ConfirmPrompt } from '../components/confirm-prompt';
 import { FormPanel as Form } from '../components/form-panel';
@@ -13,7 +14,8 @@ import { KeyFooter, type KeyHint } from '../components/key-footer';
 import { MessageLine, type Message } from '../components/message-line';
 import { TextInput } from '../components/text-input';
 import { TokenTable } from '../components/token-table';
-import { clip, errorMessage, matchesFilter, relativeShort, shortTime, sortTokens } from '../format';
+import { clip, countText, errorMessage, relativeShort, shortTime, tokenFilter } from '../format';
+import { pageOptions, useKeysetWindow, type PageStart } from '../hooks/use-keyset-window';
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
@@ -28,6 +30,29 @@ export const EXPIRY_CHOICES: readonly Choice<string | null>[] = [
 
 /** How long a rotated token keeps working beside its replacement. */
 export const GRACE_CHOICES: readonly Choice<string>[] = GRACE_PRESETS.map(({ label, value, note }) => (note === undefined ? { label, value } : { label, value, note }));
+
+/** Rows per page read; the window keeps KEEP_PAGES of them around the selection. */
+export const TOKEN_PAGE = 100;
+const KEEP_PAGES = 5;
+/** Counts stop here ("10,000+"): an exact count of a million rows is not worth its time on screen. */
+export const COUNT_CAP = 10_000;
+const tokenId = (token: TokenView) => token.id;
+
+/**
+ * The expiry presets for refreshing `token` at `now`: a refresh can only extend it, so a preset
+ * that would end it no later than it now ends is marked unavailable (and says so); the first that
+ * is later is preselected.
+ */
+export function refreshChoices(token: TokenView, now: number): { choices: Choice<string | null>[]; initialIndex: number } {
+  const expiresAt = Date.parse(token.expires_at);
+  const choices: Choice<string | null>[] = EXPIRY_CHOICES.map((choice) => {
+    const preset = PRESETS.find((p) => p.value === choice.value);
+    if (preset && now + preset.ms <= expiresAt) return { ...choice, disabled: true, note: 'not later than it now expires' };
+    return choice;
+  });
+  const first = choices.findIndex((choice) => !choice.disabled);
+  return { choices, initialIndex: first >= 0 ? first : choices.length - 1 };
+}
 
 const DATE_PLACEHOLDER = '2026-12-31, 2026-12-31T18:00:00Z or 45d';
 
@@ -93,6 +118,18 @@ export const TOKENS_KEYS: readonly KeyHint[] = [
   ['q', 'back'],
 ];
 
+/** The footer while `[y/N]` asks: the confirm's own keys. */
+export const CONFIRM_KEYS: readonly KeyHint[] = [
+  ['y', 'revoke'],
+  ['n esc enter', 'keep it'],
+];
+
+/** The footer while the filter is typed. */
+export const FILTER_KEYS: readonly KeyHint[] = [
+  ['enter', 'keep the filter'],
+  ['esc', 'clear it'],
+];
+
 export interface TabProps {
   app: string;
   width: number;
@@ -114,39 +151,45 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const [mode, setMode] = useState<Mode>({ kind: 'browse' });
   const [message, setMessage] = useState<Message | undefined>();
   const [query, setQuery] = useState('');
-  const [selectedId, setSelectedId] = useState<string | undefined>();
-  const [fallbackIndex, setFallbackIndex] = useState(0);
-  const listing = useLiveQuery(async () => sortTokens(await services.tokens.list(app)), [app]);
+  // The filter runs in the database: a window of the matching rows, newest first, read page by page.
+  const filter = tokenFilter(query);
+  const filterKey = JSON.stringify(filter);
+  const fetchPage = useCallback(
+    (start: PageStart, limit: number) => services.tokens.page(app, { ...filter, limit, ...pageOptions(start) }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [services, app, filterKey],
+  );
+  const listing = useKeysetWindow(fetchPage, [app, filterKey], { pageSize: TOKEN_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: tokenId });
+  // The total is read again when the data changes, not at each keystroke of the filter.
+  const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
+  const matchingCount = useLiveQuery(() => (filterKey === '{}' ? Promise.resolve(undefined) : services.tokens.count(app, filter, COUNT_CAP)), [app, filterKey]);
+  const counts = {
+    data: totalCount.data === undefined ? undefined : { total: totalCount.data, matching: filterKey === '{}' ? totalCount.data : matchingCount.data },
+    reload: () => {
+      totalCount.reload();
+      matchingCount.reload();
+    },
+  };
   // For the scope step: which pipelines the app has.
   const pipelineSlugs = useLiveQuery(async () => (await services.pipelines.list(app)).map((p) => p.slug), [app]);
 
-  const all = listing.data ?? [];
   const now = services.clock.now();
-  const rows = all.filter((t) => matchesFilter(t, query, now));
-  const found = rows.findIndex((t) => t.id === selectedId);
-  const selected = found >= 0 ? found : Math.min(fallbackIndex, Math.max(0, rows.length - 1));
+  const rows = listing.rows;
+  const selected = listing.selected;
   const current = rows[selected];
-  // Several keys can arrive before the next render (a held arrow key): moves count from the latest.
-  const selectedRef = useRef(selected);
-  selectedRef.current = selected;
+  const noTokens = counts.data ? counts.data.total.count === 0 : rows.length === 0 && query === '';
 
   // A layout effect, so that the app screen stops taking tab keys in the same commit that opens a form.
   useLayoutEffect(() => {
     onModalChange(mode.kind !== 'browse');
   }, [mode.kind, onModalChange]);
 
-  const select = (index: number) => {
-    const clamped = Math.max(0, Math.min(rows.length - 1, index));
-    selectedRef.current = clamped;
-    setFallbackIndex(clamped);
-    setSelectedId(rows[clamped]?.id);
-  };
-
   const fail = (error: unknown) => setMessage({ kind: 'error', text: errorMessage(error) });
   const done = (text: string) => {
     setMessage({ kind: 'info', text });
     setMode({ kind: 'browse' });
     listing.reload();
+    counts.reload();
   };
 
   const create = async (name: string, expires: string, restrictions: Restrictions) => {
@@ -162,9 +205,9 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         },
         'tui',
       );
-      setSelectedId(token.id);
       setQuery('');
-      listing.reload();
+      listing.top(token.id);
+      counts.reload();
       setMessage({ kind: 'info', text: `Created "${token.name}" (${token.id}).` });
       setMode({
         kind: 'issued',
@@ -195,8 +238,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const rotate = async (token: TokenView, grace: string) => {
     try {
       const { token: next, value, previous } = await services.tokens.rotate(token.id, { grace }, 'tui', { app });
-      setSelectedId(next.id);
-      listing.reload();
+      listing.top(next.id);
+      counts.reload();
       setMessage({ kind: 'info', text: `Rotated "${next.name}": new token ${next.id}.` });
       const until = Date.parse(previous.expires_at) <= services.clock.now() ? 'has stopped working' : `keeps working until ${shortTime(previous.expires_at)} UTC`;
       setMode({
@@ -224,18 +267,18 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
 
   const needToken = (then: (token: TokenView) => void) => {
     if (current) then(current);
-    else setMessage({ kind: 'error', text: all.length === 0 ? 'there are no tokens yet; press c to create one' : 'no token is selected' });
+    else setMessage({ kind: 'error', text: noTokens ? 'there are no tokens yet; press c to create one' : 'no token is selected' });
   };
 
   useKeys(
     (input, key) => {
       setMessage(undefined);
-      if (key.upArrow || input === 'k') return select(selectedRef.current - 1);
-      if (key.downArrow || input === 'j') return select(selectedRef.current + 1);
-      if (key.pageUp) return select(selectedRef.current - Math.max(1, height - 5));
-      if (key.pageDown) return select(selectedRef.current + Math.max(1, height - 5));
-      if (input === 'g' || key.home) return select(0);
-      if (input === 'G' || key.end) return select(rows.length - 1);
+      if (key.upArrow || input === 'k') return listing.move(-1);
+      if (key.downArrow || input === 'j') return listing.move(1);
+      if (key.pageUp) return listing.move(-Math.max(1, height - 5));
+      if (key.pageDown) return listing.move(Math.max(1, height - 5));
+      if (input === 'g' || key.home) return listing.home();
+      if (input === 'G' || key.end) return listing.end();
       if (input === 'c') return setMode({ kind: 'create-name', name: '' });
       if (input === '/') return setMode({ kind: 'filter' });
       if (input === 'r') {
@@ -244,7 +287,14 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           else setMode({ kind: 'revoke', token });
         });
       }
-      if (input === 'f') return needToken((token) => setMode({ kind: 'refresh', token }));
+      if (input === 'f') {
+        return needToken((token) => {
+          // Only an active (or expiring) token can be extended: say so now, not after a form.
+          if (token.status === 'revoked') setMessage({ kind: 'error', text: `"${token.name}" is revoked and cannot be refreshed; create a new token with c.` });
+          else if (token.status === 'expired') setMessage({ kind: 'error', text: `"${token.name}" has expired and cannot be refreshed; create a new token with c.` });
+          else setMode({ kind: 'refresh', token });
+        });
+      }
       if (input === 'o') return needToken((token) => setMode({ kind: 'rotate', token }));
       if (input === 'u') return needToken((token) => setMode({ kind: 'usage', token }));
       if (key.escape && query !== '') return setQuery('');
@@ -399,15 +449,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             />
           </Form>
         );
-      case 'refresh':
+      case 'refresh': {
+        const { choices, initialIndex } = refreshChoices(mode.token, now);
         return (
           <Form title={`Refresh "${mode.token.name}" (${mode.token.id}) — ${REFRESH_NOTE}`} message={message}>
             <Text>
               Now expires {shortTime(mode.token.expires_at)} UTC ({relativeShort(mode.token.expires_at, now)}). New expiry, from now:
             </Text>
             <ChoiceList
-              choices={EXPIRY_CHOICES}
-              initialIndex={1}
+              choices={choices}
+              initialIndex={initialIndex}
               isActive={formActive}
               onCancel={cancel}
               onSelect={(value) => {
@@ -418,6 +469,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             />
           </Form>
         );
+      }
       case 'refresh-date':
         return (
           <Form title={`Refresh "${mode.token.name}" — new expiry (UTC date, RFC 3339 time or duration):`} message={message}>
@@ -437,7 +489,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           </Form>
         );
       case 'usage':
-        return <TokenUsage token={all.find((t) => t.id === mode.token.id) ?? mode.token} width={width} height={height - 1} isActive={formActive} onClose={cancel} />;
+        return <TokenUsage token={rows.find((t) => t.id === mode.token.id) ?? mode.token} width={width} height={height - 1} isActive={formActive} onClose={cancel} />;
       case 'issued':
         return (
           <IssuedValueBox
@@ -463,8 +515,8 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
           : typing
             ? [['enter', 'next'], ['esc', 'back']]
             : mode.kind === 'create-expiry'
-              ? [['↑↓', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
-              : [['↑↓', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
+              ? [['↑↓ 1-9', 'choose'], ['enter', 'create'], ['o', 'restrictions'], ['esc', 'cancel']]
+              : [['↑↓ 1-9', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
         <Box flexDirection="column" flexGrow={1} overflow="hidden">
@@ -484,10 +536,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             <TextInput
               initialValue={query}
               isActive={isActive}
-              onChange={(text) => {
-                setQuery(text);
-                setFallbackIndex(0);
-              }}
+              onChange={(text) => setQuery(text)}
               onSubmit={() => setMode({ kind: 'browse' })}
               onCancel={() => {
                 setQuery('');
@@ -515,12 +564,24 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
         />
       );
     }
-    if (listing.error !== undefined) return <MessageLine message={{ kind: 'error', text: errorMessage(listing.error) }} wrap />;
+    if (listing.error !== undefined && !listing.loading) return <MessageLine message={{ kind: 'error', text: errorMessage(listing.error) }} wrap />;
     if (message) return <MessageLine message={message} wrap />;
     if (query !== '') {
       return (
         <Text wrap="truncate-end" color={color('yellow')}>
-          Filter "{query}": {rows.length} of {all.length} tokens (/ to change, esc to clear)
+          Filter "{query}": {counts.data?.matching ? `${countText(counts.data.matching)} of ${countText(counts.data.total)}` : '…'} tokens (/ to change, esc to clear)
+        </Text>
+      );
+    }
+    if (counts.data && counts.data.total.count > 0 && current) {
+      // From the top the window knows its offset; after G (the last page) it counts from the bottom.
+      const total = counts.data.total;
+      const position = listing.position ?? (listing.atBottom && !total.atLeast ? total.count - (rows.length - selected) : undefined);
+      const at = position === undefined ? '' : `${(position + 1).toLocaleString('en-US')} of `;
+      return (
+        <Text color={color('gray')} wrap="truncate-end">
+          {at}
+          {countText(counts.data.total)} tokens, newest first
         </Text>
       );
     }
@@ -549,7 +610,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
             <Text bold>Tokens of app {app}</Text>
             <Text> </Text>
             <Text>
-              {listing.loading ? 'Loading…' : all.length === 0 ? `No tokens yet. Press c to create the first one.` : `No token matches "${query}". Press esc to clear the filter.`}
+              {listing.loading ? 'Loading…' : noTokens ? `No tokens yet. Press c to create the first one.` : `No token matches "${query}". Press esc to clear the filter.`}
             </Text>
           </Box>
         )}
@@ -560,7 +621,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       <Box flexDirection="column" height={2} overflow="hidden">
         {bottom}
       </Box>
-      <KeyFooter keys={TOKENS_KEYS} />
+      <KeyFooter keys={mode.kind === 'revoke' ? CONFIRM_KEYS : mode.kind === 'filter' ? FILTER_KEYS : TOKENS_KEYS} />
     </Box>
   );
 }

@@ -16,6 +16,8 @@ import {
   type PipelineRepo,
   type RunRepo,
   type Store,
+  type TokenCountQuery,
+  type TokenKey,
   type TokenQuery,
   type TokenRepo,
   type TokenRow,
@@ -116,6 +118,31 @@ function unusedSince(since: number, now: number): SQL | undefined {
   );
 }
 
+/**
+ * The WHERE terms of a token listing or count without its paging. An app's tokens are `app_id = ?`
+ * and admin tokens `app_id IS NULL` (the same rows as kind = 'admin', by the check constraint), so
+ * that both read the indexes that lead with app_id. The planner chooses among them with its
+ * statistics: the listing order (tokens_app_created), a status in listing order (tokens_app_live,
+ * tokens_app_revoked), a count by expiry (tokens_app_expiry), and for a name search the trigram
+ * index tokens_name_trgm where pg_trgm was available (migration 0007).
+ */
+function selection(query: TokenCountQuery): Array<SQL | undefined> {
+  return [
+    query.owner === 'admin' ? isNull(tokens.appId) : eq(tokens.appId, query.owner.appId),
+    statusCondition(query.status, query.now, query.expiring),
+    query.search ? nameContains(query.search) : undefined,
+    query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
+  ];
+}
+
+/** Keyset paging in the listing order (created_at, then id, both descending). */
+function keyset(after: TokenKey | undefined, before: TokenKey | undefined): Array<SQL | undefined> {
+  return [
+    after ? dsql`(${tokens.createdAt}, ${tokens.id}) < (${after.createdAt}, ${after.id})` : undefined,
+    before ? dsql`(${tokens.createdAt}, ${tokens.id}) > (${before.createdAt}, ${before.id})` : undefined,
+  ];
+}
+
 async function unique<T>(work: Promise<T>, constraint: string): Promise<T> {
   try {
     return await work;
@@ -182,17 +209,18 @@ class PostgresRepos implements WriteTx {
         const listing = q
           .select()
           .from(tokens)
-          .where(
-            and(
-              query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
-              statusCondition(query.status, query.now, query.expiring),
-              query.search ? nameContains(query.search) : undefined,
-              query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
-              query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
-            ),
-          )
-          .orderBy(desc(tokens.createdAt), desc(tokens.id));
+          .where(and(...selection(query), ...keyset(query.after, query.before)))
+          .orderBy(...(query.from === 'oldest' ? [asc(tokens.createdAt), asc(tokens.id)] : [desc(tokens.createdAt), desc(tokens.id)]));
         return query.limit === undefined ? listing : listing.limit(query.limit);
+      },
+      count: async (query, atMost) => {
+        const selected = q
+          .select({ one: dsql`1` })
+          .from(tokens)
+          .where(and(...selection(query)));
+        const capped = Number.isFinite(atMost) ? selected.limit(atMost) : selected;
+        const [row] = await q.select({ n: count() }).from(capped.as('selected'));
+        return row?.n ?? 0;
       },
       countActive: async (appId, now) =>
         (
@@ -214,8 +242,14 @@ class PostgresRepos implements WriteTx {
         q
           .select()
           .from(auditEvents)
-          .where(and(query.app ? eq(auditEvents.app, query.app) : undefined, query.before ? lt(auditEvents.id, query.before) : undefined))
-          .orderBy(desc(auditEvents.id))
+          .where(
+            and(
+              query.app ? eq(auditEvents.app, query.app) : undefined,
+              query.before ? lt(auditEvents.id, query.before) : undefined,
+              query.after ? gt(auditEvents.id, query.after) : undefined,
+            ),
+          )
+          .orderBy(query.from === 'oldest' ? asc(auditEvents.id) : desc(auditEvents.id))
           .limit(query.limit),
       // The oldest rows by id (the primary key: no scan), of which those older than `at`.
       pruneBefore: async (at, limit) => {

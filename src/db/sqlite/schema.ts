@@ -54,7 +54,15 @@ export const tokens = sqliteTable(
   },
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),
-    index('tokens_app').on(t.appId, t.createdAt),
+    // The listing's keyset (newest first, ties by id) within an app; admin tokens are app_id NULL.
+    index('tokens_app_created').on(t.appId, t.createdAt, t.id),
+    // The status filters: tokens that were never revoked (expires_at decides active, expiring or
+    // expired, read from the index itself), and revoked ones, each in listing order.
+    index('tokens_app_live').on(t.appId, t.createdAt, t.id, t.expiresAt).where(sql`revoked_at IS NULL`),
+    index('tokens_app_revoked').on(t.appId, t.createdAt, t.id).where(sql`revoked_at IS NOT NULL`),
+    // Counting by status: the unrevoked tokens of an app by expiry, so that "active" (expires_at > now)
+    // and "expired" are ranges (the app list's counts, the Tokens tab's "N of M").
+    index('tokens_app_expiry').on(t.appId, t.expiresAt).where(sql`revoked_at IS NULL`),
     // The webhook expiry scan reads tokens by expiry range (src/webhooks/expiry-scan.ts).
     index('tokens_expires').on(t.expiresAt),
     check('tokens_kind_app', sql`(${t.kind} = 'trigger' AND ${t.appId} IS NOT NULL) OR (${t.kind} = 'admin' AND ${t.appId} IS NULL)`),

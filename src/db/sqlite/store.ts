@@ -27,7 +27,11 @@ import { SqliteIdempotency } from './idempotency';
 import { sqliteConsoleRepo } from './console';
 import { openDatabase, type Db, type Orm } from './open';
 import { apps, auditEvents, pipelines, tokens } from './schema';
+import { SqliteTokenListing } from './token-listing';
 import { sqliteUsageRepo, sqliteWebhookRepo } from './usage-webhooks';
+
+/** `countActive` counts active tokens; which of them are expiring does not matter there. */
+const EXPIRING_NEVER = { windowMs: 0, lifetimeFraction: 1 };
 
 /** How many ids one `IN (…)` binds: SQLite caps the number of bound parameters. */
 const IN_BATCH = 500;
@@ -43,42 +47,6 @@ function unique<T>(work: () => T, constraint: string): T {
   }
 }
 
-function tokenStatus(status: TokenQuery['status'], now: number, rule: TokenQuery['expiring']): SQL | undefined {
-  switch (status) {
-    case undefined:
-      return undefined;
-    case 'revoked':
-      return isNotNull(tokens.revokedAt);
-    case 'expired':
-      return and(isNull(tokens.revokedAt), lte(tokens.expiresAt, now));
-    case 'expiring':
-      return and(
-        isNull(tokens.revokedAt),
-        gt(tokens.expiresAt, now),
-        lte(tokens.expiresAt, now + rule.windowMs),
-        or(isNotNull(tokens.replacedBy), lte(sql`${tokens.createdAt} + (${tokens.expiresAt} - ${tokens.createdAt}) * ${rule.lifetimeFraction}`, now)),
-      );
-    case 'active':
-      return and(isNull(tokens.revokedAt), gt(tokens.expiresAt, now));
-  }
-}
-
-/** `name` contains `text`, case-insensitively, with LIKE's wildcards in `text` taken literally. */
-function nameContains(text: string): SQL {
-  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return sql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
-}
-
-/** Active at `now`, created at or before `since`, and not used since then (or never). */
-function unusedSince(since: number, now: number): SQL | undefined {
-  return and(
-    isNull(tokens.revokedAt),
-    gt(tokens.expiresAt, now),
-    lte(tokens.createdAt, since),
-    or(isNull(tokens.lastUsedAt), lte(tokens.lastUsedAt, since)),
-  );
-}
-
 /** The repositories over one connection (the store's own, used inside and outside transactions). */
 class SqliteRepos implements WriteTx {
   readonly apps: AppRepo;
@@ -91,9 +59,11 @@ class SqliteRepos implements WriteTx {
 
   constructor(
     orm: Orm,
+    sqlite: Db['sqlite'],
     private readonly onTokenChanged: (id: string) => void,
     onUsageCounted: () => void = () => {},
   ) {
+    const listing = new SqliteTokenListing(sqlite);
     const usage = sqliteUsageRepo(orm);
     this.usage = {
       ...usage,
@@ -139,28 +109,9 @@ class SqliteRepos implements WriteTx {
         return found ? { row: found.row, appSlug: found.appSlug } : undefined;
       },
       update: async (id, patch) => orm.update(tokens).set(patch).where(eq(tokens.id, id)).returning().get()!,
-      list: async (query) => {
-        const listing = orm
-          .select()
-          .from(tokens)
-          .where(
-            and(
-              query.owner === 'admin' ? eq(tokens.kind, 'admin') : eq(tokens.appId, query.owner.appId),
-              tokenStatus(query.status, query.now, query.expiring),
-              query.search ? nameContains(query.search) : undefined,
-              query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
-              query.after ? or(lt(tokens.createdAt, query.after.createdAt), and(eq(tokens.createdAt, query.after.createdAt), lt(tokens.id, query.after.id))) : undefined,
-            ),
-          )
-          .orderBy(desc(tokens.createdAt), desc(tokens.id));
-        return query.limit === undefined ? listing.all() : listing.limit(query.limit).all();
-      },
-      countActive: async (appId, now) =>
-        orm
-          .select({ n: count() })
-          .from(tokens)
-          .where(and(eq(tokens.appId, appId), isNull(tokens.revokedAt), gt(tokens.expiresAt, now)))
-          .get()?.n ?? 0,
+      list: async (query) => listing.list(query),
+      count: async (query, atMost) => listing.count(query, atMost),
+      countActive: async (appId, now) => listing.count({ owner: { appId }, status: 'active', now, expiring: EXPIRING_NEVER }, Infinity),
       recordUses: async () => {
         throw new Error('recordUses runs through SqliteStore.recordUses');
       },
@@ -174,8 +125,14 @@ class SqliteRepos implements WriteTx {
         orm
           .select()
           .from(auditEvents)
-          .where(and(query.app ? eq(auditEvents.app, query.app) : undefined, query.before ? lt(auditEvents.id, query.before) : undefined))
-          .orderBy(desc(auditEvents.id))
+          .where(
+            and(
+              query.app ? eq(auditEvents.app, query.app) : undefined,
+              query.before ? lt(auditEvents.id, query.before) : undefined,
+              query.after ? gt(auditEvents.id, query.after) : undefined,
+            ),
+          )
+          .orderBy(query.from === 'oldest' ? asc(auditEvents.id) : desc(auditEvents.id))
           .limit(query.limit)
           .all(),
       // The oldest rows by id (the primary key: no scan), of which those older than `at`.
@@ -229,6 +186,7 @@ export class SqliteStore implements Store {
     this.appliedMigrations = db.appliedMigrations;
     this.repos = new SqliteRepos(
       db.orm,
+      db.sqlite,
       (id) => this.announce(id),
       () => this.usageCounted++,
     );

@@ -1,0 +1,230 @@
+import type Database from 'better-sqlite3';
+import type { TokenCountQuery, TokenKey, TokenQuery, TokenRow } from '../store';
+
+/**
+ * The token listing and its counts on SQLite, in SQL written out so that each query names the index
+ * it reads (`INDEXED BY`): SQLite's planner has no statistics here and would otherwise guess, and a
+ * wrong guess on a million rows is a scan. Every plan below was checked with EXPLAIN QUERY PLAN
+ * (test/db/token-listing-plans.test.ts).
+ *
+ * Indexes (migrations 0005 and 0006):
+ * - `tokens_app_created` (app_id, created_at, id): the listing order of an app's tokens (admin tokens
+ *   are app_id NULL).
+ * - `tokens_app_live` (app_id, created_at, id, expires_at) WHERE revoked_at IS NULL, and
+ *   `tokens_app_revoked` (…) WHERE revoked_at IS NOT NULL: the status filters in listing order; the
+ *   expiry is read from the index, so rows of another status are skipped without reading the table.
+ * - `tokens_app_expiry` (app_id, expires_at) WHERE revoked_at IS NULL: counts of active and
+ *   expired tokens as ranges.
+ * - `tokens_name_search`: an FTS5 trigram table of the names, keyed by rowid (the name search).
+ *
+ * The name search ("contains", case-insensitive, LIKE's wildcards taken literally) is answered in
+ * two steps, because no single plan is fast both for a text that most names contain and for one
+ * that few do: first the rows in listing order are examined, at most PROBE_ROWS of them (a common
+ * text fills the page there); if the page is not full by then, the rest comes from the trigram
+ * index (texts of 3 characters or more), whose matches are then few enough to sort. Either way each
+ * row is checked with the same LIKE, so both steps agree on what matches.
+ */
+
+/** Rows examined in listing order before a search turns to the trigram index. */
+export const PROBE_ROWS = 2_000;
+/** The trigram index answers for search texts of at least this many characters. */
+const TRIGRAM = 3;
+
+const COLUMNS = `id, kind, app_id AS appId, name, hash, hint, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt,
+  last_used_at AS lastUsedAt, rate_limit AS rateLimit, replaced_by AS replacedBy, description, pipelines, allowed_ips AS allowedIps, last_used_ip AS lastUsedIp`;
+
+type Param = string | number;
+
+/** A query's WHERE terms (for table `t`) and their parameters. */
+interface Terms {
+  sql: string[];
+  params: Param[];
+}
+
+function ownerTerms(query: TokenCountQuery, terms: Terms): void {
+  if (query.owner === 'admin') terms.sql.push('t.app_id IS NULL');
+  else {
+    terms.sql.push('t.app_id = ?');
+    terms.params.push(query.owner.appId);
+  }
+}
+
+function statusTerms(query: TokenCountQuery, terms: Terms): void {
+  const { now, expiring } = query;
+  switch (query.status) {
+    case undefined:
+      return;
+    case 'revoked':
+      terms.sql.push('t.revoked_at IS NOT NULL');
+      return;
+    case 'expired':
+      terms.sql.push('t.revoked_at IS NULL', 't.expires_at <= ?');
+      terms.params.push(now);
+      return;
+    case 'active':
+      terms.sql.push('t.revoked_at IS NULL', 't.expires_at > ?');
+      terms.params.push(now);
+      return;
+    case 'expiring':
+      terms.sql.push(
+        't.revoked_at IS NULL',
+        't.expires_at > ?',
+        't.expires_at <= ?',
+        '(t.replaced_by IS NOT NULL OR t.created_at + (t.expires_at - t.created_at) * ? <= ?)',
+      );
+      terms.params.push(now, now + expiring.windowMs, expiring.lifetimeFraction, now);
+  }
+}
+
+/** Active at `now`, created at or before `since`, and not used since then (or never): see TokenQuery.unusedSince. */
+function unusedTerms(query: TokenCountQuery, terms: Terms): void {
+  if (query.unusedSince === undefined) return;
+  terms.sql.push('t.revoked_at IS NULL', 't.expires_at > ?', 't.created_at <= ?', '(t.last_used_at IS NULL OR t.last_used_at <= ?)');
+  terms.params.push(query.now, query.unusedSince, query.unusedSince);
+}
+
+/** LIKE pattern for "contains `text`", lower-cased, with LIKE's wildcards in `text` escaped. */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function searchTerm(search: string, terms: Terms): void {
+  terms.sql.push(`lower(t.name) LIKE ? ESCAPE '\\'`);
+  terms.params.push(containsPattern(search));
+}
+
+/** A phrase for FTS5 MATCH: the text as one quoted string (its trigrams, adjacent). */
+function matchPhrase(search: string): string {
+  return `"${search.replace(/"/g, '""')}"`;
+}
+
+function keysetTerms(after: TokenKey | undefined, before: TokenKey | undefined, terms: Terms): void {
+  if (after) {
+    terms.sql.push('(t.created_at, t.id) < (?, ?)');
+    terms.params.push(after.createdAt, after.id);
+  }
+  if (before) {
+    terms.sql.push('(t.created_at, t.id) > (?, ?)');
+    terms.params.push(before.createdAt, before.id);
+  }
+}
+
+/** The index that holds a status's rows in listing order. */
+function listingIndex(status: TokenQuery['status'], unused: boolean): string {
+  if (status === undefined) return unused ? 'tokens_app_live' : 'tokens_app_created';
+  return status === 'revoked' ? 'tokens_app_revoked' : 'tokens_app_live';
+}
+
+/** The index a count of a status reads. */
+function countingIndex(status: TokenQuery['status'], unused: boolean): string {
+  if (status === undefined) return unused ? 'tokens_app_live' : 'tokens_app_created';
+  return status === 'revoked' ? 'tokens_app_revoked' : 'tokens_app_expiry';
+}
+
+function where(terms: Terms): string {
+  return terms.sql.length === 0 ? '' : `WHERE ${terms.sql.join(' AND ')}`;
+}
+
+function orderBy(from: TokenQuery['from']): string {
+  return from === 'oldest' ? 'ORDER BY t.created_at ASC, t.id ASC' : 'ORDER BY t.created_at DESC, t.id DESC';
+}
+
+/** The trigram index applies to this search text. */
+function trigramSearch(search: string | undefined): search is string {
+  return search !== undefined && [...search].length >= TRIGRAM;
+}
+
+/**
+ * Lists and counts tokens on one connection. Statements are prepared once per shape and kept (the
+ * shapes are few: owner × status × search × paging).
+ */
+export class SqliteTokenListing {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly sqlite: Database.Database) {}
+
+  private prepare(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.sqlite.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  list(query: TokenQuery): TokenRow[] {
+    const limit = query.limit ?? -1;
+    if (!query.search) return this.scan(query, undefined, limit);
+    // Step 1: the first PROBE_ROWS rows in listing order.
+    const terms = this.selection(query, query.after, query.before);
+    const probe = this.prepare(
+      `SELECT t.rowid, t.created_at, t.id, lower(t.name) LIKE ? ESCAPE '\\' FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} ${orderBy(query.from)} LIMIT ${PROBE_ROWS}`,
+    )
+      .raw()
+      .all(containsPattern(query.search), ...terms.params) as Array<[number, number, string, 0 | 1]>;
+    const hits = probe.filter((row) => row[3] === 1).map((row) => row[0]);
+    const wanted = limit < 0 ? Infinity : limit;
+    const found = this.byRowids(hits.slice(0, Math.min(hits.length, wanted)), query.from);
+    if (hits.length >= wanted || probe.length < PROBE_ROWS) return found;
+    // Step 2: what lies beyond the examined rows, in the same order.
+    const last = probe.at(-1)!;
+    const beyond: TokenKey = { createdAt: last[1], id: last[2] };
+    const search = query.search;
+    const continued = query.from === 'oldest' ? { ...query, search, before: beyond } : { ...query, search, after: beyond };
+    const rest = limit < 0 ? -1 : limit - found.length;
+    return [...found, ...(trigramSearch(search) ? this.trigram(continued, rest) : this.scan(continued, search, rest))];
+  }
+
+  /** The rows of `rowids`, in the listing order (or oldest first). */
+  private byRowids(rowids: number[], from: TokenQuery['from']): TokenRow[] {
+    if (rowids.length === 0) return [];
+    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) ${orderBy(from)}`).all(JSON.stringify(rowids)) as TokenRow[];
+  }
+
+  private selection(query: TokenCountQuery, after: TokenKey | undefined, before: TokenKey | undefined): Terms {
+    const terms: Terms = { sql: [], params: [] };
+    ownerTerms(query, terms);
+    statusTerms(query, terms);
+    unusedTerms(query, terms);
+    keysetTerms(after, before, terms);
+    return terms;
+  }
+
+  /** Rows in listing order from the status's index, optionally searched by a plain LIKE. */
+  private scan(query: TokenQuery, search: string | undefined, limit: number): TokenRow[] {
+    const terms = this.selection(query, query.after, query.before);
+    if (search !== undefined) searchTerm(search, terms);
+    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} ${orderBy(query.from)} LIMIT ?`).all(
+      ...terms.params,
+      limit,
+    ) as TokenRow[];
+  }
+
+  /** Rows whose names hold the search text, found by the trigram index, then sorted. */
+  private trigram(query: TokenQuery & { search: string }, limit: number): TokenRow[] {
+    const terms = this.selection(query, query.after, query.before);
+    searchTerm(query.search, terms);
+    // CROSS JOIN: SQLite keeps the written order, so the matches drive and each is one rowid lookup.
+    return this.prepare(
+      `SELECT ${COLUMNS} FROM (SELECT rowid AS r FROM tokens_name_search WHERE tokens_name_search MATCH ?) AS m CROSS JOIN tokens AS t ON t.rowid = m.r ${where(terms)} ${orderBy(query.from)} LIMIT ?`,
+    ).all(matchPhrase(query.search), ...terms.params, limit) as TokenRow[];
+  }
+
+  /** How many tokens `query` selects, up to `atMost` (Infinity: exact). */
+  count(query: TokenCountQuery, atMost: number): number {
+    const terms = this.selection(query, undefined, undefined);
+    const cap = Number.isFinite(atMost) ? atMost : -1;
+    if (query.search) {
+      searchTerm(query.search, terms);
+      if (trigramSearch(query.search)) {
+        return (
+          this.prepare(
+            `SELECT count(*) AS n FROM (SELECT 1 FROM (SELECT rowid AS r FROM tokens_name_search WHERE tokens_name_search MATCH ?) AS m CROSS JOIN tokens AS t ON t.rowid = m.r ${where(terms)} LIMIT ?)`,
+          ).get(matchPhrase(query.search), ...terms.params, cap) as { n: number }
+        ).n;
+      }
+      return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
+    }
+    return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${countingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
+  }
+}

@@ -1,0 +1,253 @@
+// The growth bench (issue 18): the same figures for a small database (1,000 tokens) and a large one
+// (1,000,000 tokens and 5,000,000 audit events by default), side by side. See docs/growth.md.
+//
+//   node --import tsx test/bench/growth.ts                 (alone)
+//   BENCH_GROWTH=1 npm run bench                           (after the main bench; not by default)
+//
+// Knobs: BENCH_GROWTH_TOKENS (1000000), BENCH_GROWTH_EVENTS (5 × tokens), BENCH_GROWTH_SMALL (1000),
+// BENCH_GROWTH_SECONDS (5: trigger load per database), BENCH_GROWTH_DB (sqlite | postgres | both;
+// postgres needs BENCH_GROWTH_POSTGRES_URL, a database URL whose user may create databases).
+//
+// Figures: the fill (straight through the store, in batches), trigger throughput (goal ≥ 0.95× the
+// small one), the first page of the token list through the API (≤ 20 ms), `tokens list --all
+// --json` peak RSS (≤ 100 MB), the TUI opening on the Tokens tab to its first frame (≤ 500 ms,
+// ≤ 120 MB RSS) and a filter keystroke (≤ 50 ms), bytes per token, `backup` time (SQLite).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { loadConfig } from '../../src/config';
+import { openServices, type Services } from '../../src/services';
+import { fillStore } from './lib/growth-fill';
+import { pickLoadGenerator, writeTokensFile } from './lib/load';
+import { childEnv, freePort, killAll, MAIN, REPO_ROOT, sleep, TSX } from './lib/proc';
+import { makeTempDir, startServe } from './lib/servers';
+import { fmt, median, table } from './lib/stats';
+
+function count(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${raw}: expected a whole number of at least 1`);
+  return value;
+}
+
+const LARGE = count('BENCH_GROWTH_TOKENS', 1_000_000);
+const EVENTS = count('BENCH_GROWTH_EVENTS', 5 * LARGE);
+const SMALL = count('BENCH_GROWTH_SMALL', 1_000);
+const SECONDS = count('BENCH_GROWTH_SECONDS', 5);
+const DATABASES = (process.env.BENCH_GROWTH_DB || 'sqlite') === 'both' ? ['sqlite', 'postgres'] : [process.env.BENCH_GROWTH_DB || 'sqlite'];
+const LOAD_TOKENS = 100;
+const BODY = JSON.stringify({ message: 'hello world' });
+
+interface Figures {
+  label: string;
+  tokens: number;
+  events: number;
+  fillS: number;
+  triggerRps: number;
+  firstPageMs: number;
+  listAllRssMiB: number;
+  /** The same command for one page of one token: what the process costs without the listing. */
+  listOneRssMiB: number;
+  listAllS: number;
+  tuiFirstFrameMs: number;
+  tuiRssMiB: number;
+  keystrokeMs: number;
+  bytesPerToken: number;
+  backupS: number | undefined;
+}
+
+/** The CLI as users run it: dist/mechamental when built, else the development entry point. */
+function cliArgv(args: string[]): string[] {
+  const binary = path.join(REPO_ROOT, 'dist/mechamental');
+  return fs.existsSync(binary) ? [binary, ...args] : [process.execPath, ...TSX, MAIN, ...args];
+}
+
+/** Runs a command; answers its exit code, wall time and peak RSS (VmHWM polled until it exits). */
+async function measured(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; seconds: number; peakMiB: number; stdout: string }> {
+  const started = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
+  let peakKiB = 0;
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    // Kept short: the listing's output is counted, not held.
+    if (stdout.length < 4096) stdout += chunk.toString();
+  });
+  const poll = setInterval(() => {
+    try {
+      const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+    } catch {
+      // exited
+    }
+  }, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  return { code, seconds: (performance.now() - started) / 1000, peakMiB: peakKiB / 1024, stdout };
+}
+
+async function storeFor(database: string, label: string, dataDir: string, admin: postgres.Sql | undefined): Promise<{ env: NodeJS.ProcessEnv; open: () => Promise<Services> }> {
+  if (database === 'sqlite') return { env: { MM_DATA_DIR: dataDir }, open: () => openServices(loadConfig({ MM_DATA_DIR: dataDir }), { actor: 'cli' }) };
+  const name = `mm_growth_${label}_${process.pid}`;
+  await admin!.unsafe(`DROP DATABASE IF EXISTS ${name}`);
+  await admin!.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.BENCH_GROWTH_POSTGRES_URL!);
+  url.pathname = `/${name}`;
+  const env = { MM_DATA_DIR: dataDir, MM_DATABASE_URL: url.toString() };
+  return { env, open: () => openServices(loadConfig(env), { actor: 'cli' }) };
+}
+
+async function measure(database: string, label: string, tokens: number, events: number, root: string, admin: postgres.Sql | undefined): Promise<Figures> {
+  const dataDir = path.join(root, label);
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  const { env, open } = await storeFor(database, label, dataDir, admin);
+  const log = (text: string) => process.stderr.write(`[growth ${database} ${label}] ${text}\n`);
+
+  // Fill, then the tokens the load uses and an admin token for the API, through the services.
+  const services = await open();
+  const appId = (await services.store.apps.bySlug('default'))!.id;
+  const fillStarted = performance.now();
+  let lastReport = 0;
+  await fillStore(services.store, {
+    appId,
+    tokens: tokens - LOAD_TOKENS,
+    auditEvents: events,
+    now: services.clock.now(),
+    onProgress: (what, done) => {
+      if (performance.now() - lastReport > 10_000) {
+        lastReport = performance.now();
+        log(`${what}: ${done.toLocaleString('en-US')}`);
+      }
+    },
+  });
+  const fillS = (performance.now() - fillStarted) / 1000;
+  log(`filled in ${fmt(fillS, 1)} s`);
+  const values: string[] = [];
+  for (let i = 0; i < LOAD_TOKENS; i++) values.push((await services.tokens.create({ app: 'default', name: `load ${i}`, expires: '30d' }, 'cli')).value);
+  const adminToken = (await services.tokens.createAdmin({ name: 'growth bench', expires: '1d' }, 'cli')).value;
+  if (database === 'postgres') await (services.store as unknown as { sql: postgres.Sql }).sql.unsafe('ANALYZE');
+  let bytesPerToken: number;
+  if (database === 'sqlite') {
+    (services.store as unknown as { db: { sqlite: { pragma(text: string): unknown } } }).db.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    const file = path.join(dataDir, 'mechamental.db');
+    bytesPerToken = fs.statSync(file).size / tokens;
+  } else {
+    const [row] = await (services.store as unknown as { sql: postgres.Sql }).sql`SELECT pg_database_size(current_database())::bigint AS size`;
+    bytesPerToken = Number(row!.size) / tokens;
+  }
+  await services.close();
+
+  // The server: trigger throughput, and the first page of the token list.
+  const port = await freePort();
+  const server = await startServe(dataDir, { port, env, timeoutMs: 120_000 });
+  let triggerRps: number;
+  let firstPageMs: number;
+  try {
+    const { generator } = pickLoadGenerator();
+    const tokensFile = writeTokensFile(dataDir, 'tokens.txt', values);
+    await generator.run({ url: server.url, path: '/v1/trigger/chat', tokens: values, tokensFile, body: BODY }, { connections: 50, seconds: 1 });
+    const result = await generator.run({ url: server.url, path: '/v1/trigger/chat', tokens: values, tokensFile, body: BODY }, { connections: 50, seconds: SECONDS });
+    triggerRps = result.ok / result.durationS;
+    const times: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const started = performance.now();
+      const res = await fetch(`${server.url}/v1/apps/default/tokens?limit=100`, { headers: { authorization: `Bearer ${adminToken}` } });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`token list answered ${res.status}`);
+      if (i >= 5) times.push(performance.now() - started);
+    }
+    firstPageMs = median(times);
+  } finally {
+    await server.stop();
+  }
+  log(`trigger ${fmt(triggerRps)} req/s, first page ${fmt(firstPageMs, 1)} ms`);
+
+  const listAll = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--all', '--json']), env);
+  if (listAll.code !== 0) throw new Error(`tokens list --all --json exited ${listAll.code}`);
+  const listOne = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--limit', '1', '--json']), env);
+  log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
+
+  const tui = await measured([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/growth-tui-child.tsx'), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
+  if (tui.code !== 0) throw new Error('the TUI child failed');
+  const report = JSON.parse(tui.stdout.trim().split('\n').at(-1)!) as { firstFrameMs: number; rssAtFirstFrameMiB: number; keystrokesMs: number[] };
+  log(`TUI first frame ${fmt(report.firstFrameMs)} ms, RSS ${fmt(report.rssAtFirstFrameMiB)} MiB, keystrokes ${report.keystrokesMs.map((k) => fmt(k)).join(' ')} ms`);
+
+  let backupS: number | undefined;
+  if (database === 'sqlite') {
+    const backup = await measured(cliArgv(['backup', path.join(dataDir, 'backup.db')]), env);
+    if (backup.code !== 0) throw new Error('backup failed');
+    backupS = backup.seconds;
+  }
+  if (admin) await sleep(0);
+  return {
+    label,
+    tokens,
+    events,
+    fillS,
+    triggerRps,
+    firstPageMs,
+    listAllRssMiB: listAll.peakMiB,
+    listOneRssMiB: listOne.peakMiB,
+    listAllS: listAll.seconds,
+    tuiFirstFrameMs: report.firstFrameMs,
+    tuiRssMiB: report.rssAtFirstFrameMiB,
+    keystrokeMs: Math.max(...report.keystrokesMs),
+    bytesPerToken,
+    backupS,
+  };
+}
+
+/** Runs the growth bench; prints its report. */
+export async function runGrowth(): Promise<void> {
+  const tmp = makeTempDir('mm-growth-');
+  fs.chmodSync(tmp.dir, 0o700);
+  const admin = DATABASES.includes('postgres') ? postgres(process.env.BENCH_GROWTH_POSTGRES_URL ?? '', { max: 1, onnotice: () => undefined }) : undefined;
+  if (admin && !process.env.BENCH_GROWTH_POSTGRES_URL) throw new Error('BENCH_GROWTH_DB=postgres needs BENCH_GROWTH_POSTGRES_URL');
+  try {
+    const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const binary = fs.existsSync(path.join(REPO_ROOT, 'dist/mechamental'));
+    console.log(`\nGrowth — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs, load average ${load()}`);
+    console.log(`CLI: ${binary ? 'dist/mechamental' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: tsx test/bench/growth-tui-child.tsx`);
+    for (const database of DATABASES) {
+      const small = await measure(database, 'small', SMALL, 5 * SMALL, tmp.dir, admin);
+      const large = await measure(database, 'large', LARGE, EVENTS, tmp.dir, admin);
+      const ratio = large.triggerRps / small.triggerRps;
+      const rows: string[][] = [
+        ['tokens / audit events', `${small.tokens.toLocaleString('en-US')} / ${small.events.toLocaleString('en-US')}`, `${large.tokens.toLocaleString('en-US')} / ${large.events.toLocaleString('en-US')}`, ''],
+        ['fill through the store (s)', fmt(small.fillS, 1), fmt(large.fillS, 1), ''],
+        ['trigger throughput (req/s)', fmt(small.triggerRps), fmt(large.triggerRps), `≥ 0.95× small: ${fmt(ratio, 2)}× ${ratio >= 0.95 ? 'met' : 'NOT met'}`],
+        ['first page of the token list, API (ms, median)', fmt(small.firstPageMs, 1), fmt(large.firstPageMs, 1), `≤ 20 ms: ${large.firstPageMs <= 20 ? 'met' : 'NOT met'}`],
+        ['tokens list --all --json: peak RSS (MiB)', fmt(small.listAllRssMiB), fmt(large.listAllRssMiB), `≤ 100 MB: ${large.listAllRssMiB * 1.048576 <= 100 ? 'met' : 'NOT met'}`],
+        ['  the same command for one token (MiB)', fmt(small.listOneRssMiB), fmt(large.listOneRssMiB), 'the process without the listing'],
+        ['tokens list --all --json: time (s)', fmt(small.listAllS, 1), fmt(large.listAllS, 1), ''],
+        ['TUI open to first frame, Tokens tab (ms)', fmt(small.tuiFirstFrameMs), fmt(large.tuiFirstFrameMs), `≤ 500 ms: ${large.tuiFirstFrameMs <= 500 ? 'met' : 'NOT met'}`],
+        ['TUI RSS at first frame (MiB)', fmt(small.tuiRssMiB), fmt(large.tuiRssMiB), `≤ 120 MB: ${large.tuiRssMiB * 1.048576 <= 120 ? 'met' : 'NOT met'}`],
+        ['filter keystroke, slowest of "svc-0003" (ms)', fmt(small.keystrokeMs), fmt(large.keystrokeMs), `≤ 50 ms: ${large.keystrokeMs <= 50 ? 'met' : 'NOT met'}`],
+        ['database bytes per token (events included)', fmt(small.bytesPerToken), fmt(large.bytesPerToken), ''],
+        ['backup (s)', small.backupS === undefined ? '-' : fmt(small.backupS, 1), large.backupS === undefined ? '-' : fmt(large.backupS, 1), ''],
+      ];
+      console.log(`\n${database}\n`);
+      console.log(table(['figure', 'small', 'large', 'goal'], rows));
+    }
+    console.log(`\nload average at the end: ${load()} (a busy machine slows every figure; compare small with large, measured alike)`);
+  } finally {
+    await admin?.end();
+    killAll();
+    tmp.cleanup();
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(REPO_ROOT, 'test/bench/growth.ts')) {
+  runGrowth().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`growth bench failed: ${(error as Error).stack ?? String(error)}\n`);
+      killAll();
+      process.exit(1);
+    },
+  );
+}

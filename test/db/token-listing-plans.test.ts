@@ -1,0 +1,133 @@
+// The token listing reads indexes, not the table (issue 18): the keyset order, the status filters,
+// the counts and the name search, checked with EXPLAIN QUERY PLAN (SQLite) and EXPLAIN
+// (PostgreSQL, on a filled and analysed table, since its planner chooses by statistics).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type Database from 'better-sqlite3';
+import { PostgresStore } from '../../src/db/postgres/store';
+import { SqliteStore } from '../../src/db/sqlite/store';
+import { SqliteTokenListing } from '../../src/db/sqlite/token-listing';
+import type { TokenQuery } from '../../src/db/store';
+import { fillStore } from '../bench/lib/growth-fill';
+import { requirePostgres } from '../helpers/postgres';
+import { tempDataDir } from '../helpers/data-dir';
+import { DAY, testServices } from '../helpers/services';
+
+const EXPIRING = { windowMs: 7 * DAY, lifetimeFraction: 0.75 };
+
+/** The SQL texts `work` prepares on `sqlite`, recorded through a proxy of the connection. */
+function preparedBy(sqlite: Database.Database, work: (listing: SqliteTokenListing) => void): string[] {
+  const texts: string[] = [];
+  const proxy = new Proxy(sqlite, {
+    get(target, property) {
+      if (property === 'prepare') {
+        return (text: string) => {
+          texts.push(text);
+          return target.prepare(text);
+        };
+      }
+      const value = Reflect.get(target, property) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  work(new SqliteTokenListing(proxy));
+  return texts;
+}
+
+/** EXPLAIN QUERY PLAN of `text`, its parameters bound to NULL (the plan does not depend on them). */
+function planOf(sqlite: Database.Database, text: string): string {
+  const params = (text.match(/\?/g) ?? []).map(() => null);
+  const rows = sqlite.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as Array<{ detail: string }>;
+  return rows.map((row) => row.detail).join('\n');
+}
+
+describe('token listing plans, SQLite', () => {
+  async function sqliteStore() {
+    const services = await testServices({ dataDir: tempDataDir() });
+    if (!(services.store instanceof SqliteStore)) return undefined;
+    const app = await services.store.apps.bySlug('default');
+    await fillStore(services.store, { appId: app!.id, tokens: 2_000, auditEvents: 0, now: services.clock.now(), batch: 1_000 });
+    return { sqlite: services.store.db.sqlite, appId: app!.id, now: services.clock.now() };
+  }
+
+  const cases: Array<{ name: string; query: Partial<TokenQuery>; index: RegExp; count?: RegExp }> = [
+    { name: 'every token, newest first', query: {}, index: /USING (COVERING )?INDEX tokens_app_created/ },
+    { name: 'active', query: { status: 'active' }, index: /INDEX tokens_app_live/, count: /INDEX tokens_app_expiry/ },
+    { name: 'expiring', query: { status: 'expiring' }, index: /INDEX tokens_app_live/, count: /INDEX tokens_app_expiry/ },
+    { name: 'expired', query: { status: 'expired' }, index: /INDEX tokens_app_live/, count: /INDEX tokens_app_expiry/ },
+    { name: 'revoked', query: { status: 'revoked' }, index: /INDEX tokens_app_revoked/ },
+    { name: 'unused', query: { unusedSince: 0 }, index: /INDEX tokens_app_live/ },
+    { name: 'a page after a cursor', query: { after: { createdAt: 1, id: 'tok_x' } }, index: /INDEX tokens_app_created \(app_id=\? AND/, count: /INDEX tokens_app_created/ },
+    { name: 'the last page', query: { from: 'oldest' }, index: /INDEX tokens_app_created/ },
+  ];
+
+  for (const c of cases) {
+    test(`${c.name}: read in listing order from its index, never sorted, never a table scan`, async (t) => {
+      const store = await sqliteStore();
+      if (!store) return t.skip('SQLite only');
+      const query: TokenQuery = { owner: { appId: store.appId }, now: store.now, expiring: EXPIRING, limit: 101, ...c.query };
+      for (const text of preparedBy(store.sqlite, (listing) => listing.list(query))) {
+        const plan = planOf(store.sqlite, text);
+        assert.match(plan, c.index, plan);
+        assert.doesNotMatch(plan, /TEMP B-TREE|SCAN t\b(?! USING)/, plan);
+      }
+      for (const text of preparedBy(store.sqlite, (listing) => listing.count(query, 10_000))) {
+        const plan = planOf(store.sqlite, text);
+        assert.match(plan, c.count ?? c.index, plan);
+        assert.doesNotMatch(plan, /SCAN t\b(?! USING)/, plan);
+      }
+    });
+  }
+
+  test('the name search: listing order first, then the trigram index; counts from the trigram index', async (t) => {
+    const store = await sqliteStore();
+    if (!store) return t.skip('SQLite only');
+    const query: TokenQuery = { owner: { appId: store.appId }, now: store.now, expiring: EXPIRING, limit: 101, search: 'no such name anywhere' };
+    const plans = preparedBy(store.sqlite, (listing) => listing.list(query)).map((text) => planOf(store.sqlite, text));
+    assert.ok(plans.some((plan) => /INDEX tokens_app_created/.test(plan)), plans.join('\n--\n'));
+    assert.ok(plans.some((plan) => /VIRTUAL TABLE INDEX/.test(plan)), plans.join('\n--\n'));
+    const counts = preparedBy(store.sqlite, (listing) => listing.count(query, 10_000)).map((text) => planOf(store.sqlite, text));
+    assert.ok(counts.every((plan) => /VIRTUAL TABLE INDEX/.test(plan)), counts.join('\n--\n'));
+  });
+});
+
+describe('token listing plans, PostgreSQL', () => {
+  test('the listing, the status filters and the counts use the indexes; the name search the trigram index when pg_trgm is there', async (t) => {
+    const url = requirePostgres(t);
+    if (!url) return;
+    const { freshDatabase } = await import('../helpers/postgres');
+    const services = await testServices({ databaseUrl: await freshDatabase() });
+    const store = services.store;
+    assert.ok(store instanceof PostgresStore);
+    const app = await store.apps.bySlug('default');
+    const now = services.clock.now();
+    await fillStore(store, { appId: app!.id, tokens: 20_000, auditEvents: 0, now, batch: 5_000 });
+    await store.sql.unsafe('ANALYZE tokens');
+    const explain = async (text: string) => ((await store.sql.unsafe(`EXPLAIN ${text}`)) as Array<{ 'QUERY PLAN': string }>).map((row) => row['QUERY PLAN']).join('\n');
+    const order = 'ORDER BY created_at DESC, id DESC LIMIT 101';
+    const id = app!.id;
+    const plans: Array<[string, RegExp]> = [
+      [`SELECT * FROM tokens WHERE app_id = ${id} ${order}`, /tokens_app_created|tokens_app_live/],
+      [`SELECT * FROM tokens WHERE app_id = ${id} AND (created_at, id) < (${now - 100 * DAY}, 'tok_x') ${order}`, /tokens_app_created/],
+      [`SELECT * FROM tokens WHERE app_id = ${id} AND revoked_at IS NOT NULL ${order}`, /tokens_app_revoked/],
+      [`SELECT * FROM tokens WHERE app_id = ${id} AND revoked_at IS NULL AND expires_at > ${now} ${order}`, /tokens_app_live|tokens_app_expiry/],
+      [`SELECT count(*) FROM tokens WHERE app_id = ${id} AND revoked_at IS NULL AND expires_at > ${now}`, /tokens_app_expiry|tokens_app_live|tokens_expires/],
+    ];
+    for (const [text, index] of plans) {
+      const plan = await explain(text);
+      assert.match(plan, index, `${text}\n${plan}`);
+      assert.doesNotMatch(plan, /Seq Scan/, `${text}\n${plan}`);
+    }
+    const trgm = (await store.sql.unsafe(`SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'`)).length > 0;
+    if (!trgm) return t.diagnostic('pg_trgm is not installed here: the name search scans the app in listing order');
+    // The planner weighs the trigram index against app_id's by its estimates (on this small,
+    // one-app table app_id's bitmap wins; with a million tokens in the app it no longer does);
+    // what must hold is that the search can use it: the expression matches the index.
+    const search = await store.sql.begin(async (sql) => {
+      await sql.unsafe('SET LOCAL enable_seqscan = off');
+      const rows = (await sql.unsafe(`EXPLAIN SELECT count(*) FROM tokens WHERE lower(name) LIKE '%svc-0003%' ESCAPE '\\'`)) as Array<{ 'QUERY PLAN': string }>;
+      return rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    assert.match(search, /Bitmap Index Scan on tokens_name_trgm/, search);
+  });
+});
