@@ -11,20 +11,28 @@ interface ProfileNode {
 }
 
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
-/** A table of the `top` functions by self time (share of all samples), with file:line. */
-export function summarizeProfile(file: string, top = 30, requests = 0): string {
+/**
+ * A table of the `top` functions by self time (share of all samples), with file:line. Given
+ * `fromUs` (CLOCK_MONOTONIC µs, the clock of V8's profile and of `process.hrtime`), samples before
+ * it are left out: start-up and warm-up do not dilute the figures per request.
+ */
+export function summarizeProfile(file: string, top = 30, requests = 0, fromUs = 0): string {
   const perRequest = (us: number) => (requests > 0 ? `${(us / requests).toFixed(2).padStart(6)} µs/req  ` : '');
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   let total = 0;
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < fromUs) return;
     const node = byId.get(id);
     if (!node) return;
     const { functionName, url, lineNumber } = node.callFrame;

@@ -14,13 +14,14 @@
 // Latency at a fixed rate and the revoke check use mmload (mmload.c, built at run time with the
 // system cc): open-loop pacing, and each request's send and answer times.
 //
-// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup to pick): see docs/benchmarks.md.
+// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup,postgres to pick; postgres only when
+// asked: BENCH_POSTGRES=1 adds it to the default sections): see docs/benchmarks.md.
 // BENCH_GROWTH=1 adds the growth part (test/bench/growth.ts, docs/growth.md) after them.
 // Goals are reported, not asserted (exit code 0 unless the bench itself broke).
 // Knobs: BENCH_QUICK=1 (a smoke run: 1 round of 1 s, short latency and revoke runs, 1,000 SSE
 // streams), BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (50),
 // BENCH_TOKENS (100), BENCH_LATENCY_RATE (1000), BENCH_LATENCY_SECONDS (10), BENCH_REVOKE_SECONDS
-// (6), BENCH_SSE_STREAMS (10000), BENCH_LOADGEN (wrk | autocannon), BENCH_OURS (dist | dev),
+// (6), BENCH_PG_TRIALS (30), BENCH_SSE_STREAMS (10000), BENCH_LOADGEN (wrk | autocannon), BENCH_OURS (dist | dev),
 // BENCH_LOG_SINK (null | file), BENCH_PROFILE=1 (or a server kind: a CPU profile under load).
 import autocannon, { type Result } from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -34,6 +35,7 @@ import { childEnv, freePort, killAll, MAIN, nextMessage, REPO_ROOT, sleep, spawn
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
 import { fmt, median, percentile, table } from './lib/stats';
+import { postgresBench } from './postgres';
 import { summarizeProfile } from './profile';
 
 // ---------------------------------------------------------------------------------------------
@@ -71,8 +73,11 @@ const REVOKE_SECONDS = setting('BENCH_REVOKE_SECONDS', 6, 4);
 const REVOKE_AT_MS = 2_000;
 const REVOKE_CONNECTIONS = 16;
 const SSE_STREAMS = setting('BENCH_SSE_STREAMS', 10_000, 1_000, true);
-const SECTIONS = ['throughput', 'latency', 'sse', 'revoke', 'startup'] as const;
-const ONLY = new Set((process.env.BENCH_ONLY || SECTIONS.join(',')).split(',').map((s) => s.trim()));
+const SECTIONS = ['throughput', 'latency', 'sse', 'revoke', 'startup', 'postgres'] as const;
+/** The PostgreSQL section (a throwaway cluster, about a minute) runs when asked: BENCH_POSTGRES=1 or BENCH_ONLY=postgres. */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'postgres' || process.env.BENCH_POSTGRES === '1');
+const ONLY = new Set((process.env.BENCH_ONLY || DEFAULT_SECTIONS.join(',')).split(',').map((s) => s.trim()));
+const PG_TRIALS = setting('BENCH_PG_TRIALS', 30, 5, true);
 for (const section of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(section)) throw new Error(`BENCH_ONLY: unknown section "${section}" (sections: ${SECTIONS.join(', ')})`);
 }
@@ -753,9 +758,11 @@ async function profile(bench: Bench, kind: string): Promise<void> {
   const dir = makeTempDir('mm-bench-prof-');
   const server = await startBenchServer(kind, bench.dataDir, { BENCH_TOKEN: bench.tokens[0] }, ['--cpu-prof', '--cpu-prof-dir', dir.dir], logSink(bench, `profile-${kind}`));
   try {
-    const warm = await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: 1 });
+    await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: 1 });
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const measured = await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: 5 });
-    const requests = warm.requests + measured.requests;
+    // Only the measured 5 s count (start-up and warm-up left out of the profile's figures).
+    const requests = measured.requests;
     server.child.send('exit');
     await waitExit(server.child, 10_000);
     const file = fs.readdirSync(dir.dir).find((f) => f.endsWith('.cpuprofile'));
@@ -764,7 +771,7 @@ async function profile(bench: Bench, kind: string): Promise<void> {
     fs.mkdirSync(path.dirname(kept), { recursive: true });
     fs.copyFileSync(path.join(dir.dir, file), kept);
     console.log(`\nCPU profile of ${kind} under load (${bench.generator.name}), ${requests} requests (${kept}): self time by function`);
-    console.log(summarizeProfile(kept, 30, requests));
+    console.log(summarizeProfile(kept, 30, requests, fromUs));
   } finally {
     await server.stop();
     dir.cleanup();
@@ -849,6 +856,24 @@ async function main(): Promise<number> {
     if (ONLY.has('sse') && hasServer) await sse(bench);
     if (ONLY.has('revoke') && hasServer) await revoke(bench);
     if (ONLY.has('startup')) await startup();
+    if (ONLY.has('postgres') && hasServer) {
+      await postgresBench({
+        generator,
+        oursBinary: bench.oursBinary,
+        scratch,
+        tmpDir: tmp.dir,
+        rounds: ROUNDS,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+        connections: CONNECTIONS,
+        tokenCount: TOKEN_COUNT,
+        trials: PG_TRIALS,
+        body: BODY,
+        log,
+        goal,
+        note: (text) => notes.push(text),
+      });
+    }
     if (PROFILE && (hasServer || PROFILE !== 'ours')) await profile(bench, PROFILE);
     if (!hasServer) notes.push('src/http/server.ts is missing: ours, latency, SSE and revoke were not measured');
 

@@ -166,6 +166,7 @@ export class SqliteStore implements Store {
   readonly webhooks: WebhookRepo;
   readonly console: ConsoleRepo;
   readonly hot: HotReads;
+  private readonly hotReads: SqliteHotReads;
   readonly rateLimits = new MemoryRateLimits();
   readonly idempotency: IdempotencyRepo;
   /** Runs live in this process's memory on SQLite (one instance): see src/runs/. */
@@ -209,7 +210,7 @@ export class SqliteStore implements Store {
     // admin API's own requests would move it, and an open console would reload itself every few
     // seconds, its reloads being uses of its admin token.
     this.versionStatement = db.sqlite.prepare('SELECT (SELECT data_version FROM pragma_data_version) AS v, (SELECT coalesce(max(id), 0) FROM audit_events) AS c');
-    this.hot = new SqliteHotReads(db);
+    this.hot = this.hotReads = new SqliteHotReads(db);
     this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
 
@@ -241,6 +242,10 @@ export class SqliteStore implements Store {
       } catch (error) {
         if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
         throw error;
+      } finally {
+        // Rows read during the transaction (this connection sees its own uncommitted writes) and
+        // rows it changed are both stale now: verification reads again.
+        this.hotReads.invalidate();
       }
     });
   }
@@ -258,6 +263,7 @@ export class SqliteStore implements Store {
 
   /** In-process token changes reach this process's watchers at once (other processes: data_version). */
   private announce(id: string): void {
+    this.hotReads.invalidate();
     if (this.tokenListeners.size === 0) return;
     const ids = new Set([id]);
     // After the commit: listeners re-read the token, and must see the new state.
@@ -326,8 +332,27 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The trigger path's reads: prepared once, answered synchronously. */
+/** Cached verification rows kept at most (then the cache starts again empty). */
+const VERIFY_CACHE_MAX = 10_000;
+
+/**
+ * The trigger path's reads: prepared once, answered synchronously.
+ *
+ * Verification rows are cached per token hash (and pipeline) while nothing could have changed
+ * them, which is checked on every call: SQLite's `data_version` (it moves when any other connection
+ * — the CLI, another server process — commits) and this store's write generation (it moves when a
+ * write transaction of this connection ends, committed or not, and when a token of it changes). So
+ * a revoke that returned, from any process, is seen by the next verification; what is judged per
+ * request (expiry against the clock, revoked_at) is judged on the row as read. Only the hot path's
+ * verification is cached; the re-check before a slow body's run reads the row.
+ */
 class SqliteHotReads implements HotReads {
+  private readonly dataVersionStatement: Statement<[], number>;
+  private readonly byHash = new Map<string, VerifyRow>();
+  private readonly byHashAndPipeline = new Map<string, Map<string, VerifyRow>>();
+  private cachedVersion = -1;
+  private cachedGeneration = -1;
+  private generation = 0;
   private readonly verifyStatement: Statement<[string], VerifyRow>;
   private readonly verifyWithPipelineStatement: Statement<[string, string], VerifyRow>;
   private readonly stateStatement: Statement<[string], TokenState>;
@@ -335,6 +360,7 @@ class SqliteHotReads implements HotReads {
 
   constructor(private readonly db: Db) {
     const sqlite = db.sqlite;
+    this.dataVersionStatement = sqlite.prepare<[], number>('PRAGMA data_version').pluck();
     this.verifyStatement = sqlite.prepare(
       `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips
          FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
@@ -352,8 +378,45 @@ class SqliteHotReads implements HotReads {
     this.pipelineStatement = sqlite.prepare('SELECT kind, config FROM pipelines WHERE app_id = ? AND slug = ?');
   }
 
+  /** Something this connection wrote may have changed a verification row: cached rows are dropped. */
+  invalidate(): void {
+    this.generation++;
+  }
+
   verify(hash: string, pipeline?: string): VerifyRow | undefined {
-    return pipeline === undefined ? this.verifyStatement.get(hash) : this.verifyWithPipelineStatement.get(pipeline, hash);
+    const version = this.dataVersionStatement.get()!;
+    if (version !== this.cachedVersion || this.generation !== this.cachedGeneration) {
+      this.byHash.clear();
+      this.byHashAndPipeline.clear();
+      this.cachedVersion = version;
+      this.cachedGeneration = this.generation;
+    }
+    if (pipeline === undefined) {
+      let row = this.byHash.get(hash);
+      if (row === undefined) {
+        row = this.verifyStatement.get(hash);
+        if (row !== undefined) {
+          if (this.byHash.size >= VERIFY_CACHE_MAX) this.byHash.clear();
+          this.byHash.set(hash, row);
+        }
+      }
+      return row;
+    }
+    let pipelines = this.byHashAndPipeline.get(hash);
+    let row = pipelines?.get(pipeline);
+    if (row === undefined) {
+      row = this.verifyWithPipelineStatement.get(pipeline, hash);
+      if (row !== undefined) {
+        if (pipelines === undefined) {
+          if (this.byHashAndPipeline.size >= VERIFY_CACHE_MAX) this.byHashAndPipeline.clear();
+          this.byHashAndPipeline.set(hash, (pipelines = new Map()));
+        }
+        // A token asked for ever new pipeline names (mostly 404s) must not grow the cache without bound.
+        if (pipelines.size >= 64) pipelines.clear();
+        pipelines.set(pipeline, row);
+      }
+    }
+    return row;
   }
 
   tokenStates(ids: readonly string[]): TokenState[] {
