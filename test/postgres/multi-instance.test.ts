@@ -190,7 +190,11 @@ describe('more than one instance on one PostgreSQL database', () => {
     const copied = await runCliAsync(['db', 'copy', '--to', url, '--json'], { dataDir });
     assert.equal(copied.code, 0, copied.stderr);
     const report = JSON.parse(copied.stdout) as { tables: Array<{ table: string; rows: number }> };
-    assert.deepEqual(Object.fromEntries(report.tables.map((x) => [x.table, x.rows])), { apps: 2, audit_events: 7, pipelines: 2, tokens: 2 });
+    assert.deepEqual(Object.fromEntries(report.tables.filter((x) => x.rows > 0).map((x) => [x.table, x.rows])), { apps: 2, audit_events: 7, pipelines: 2, tokens: 2 });
+    // Every table of the schema is copied (and counted), the empty ones too: webhooks and their
+    // secrets, usage, console sessions and idempotency keys move with the appliance.
+    const names = report.tables.map((x) => x.table);
+    for (const table of ['webhooks', 'webhook_deliveries', 'token_usage', 'console_sessions', 'idempotency_keys']) assert.ok(names.includes(table), `${table} is copied`);
     assert.equal(hash(), before, 'the source file did not change');
     assert.ok(!`${copied.stdout}${copied.stderr}`.includes('s3cret-pw'), 'the password is never printed');
 
@@ -246,7 +250,8 @@ describe('PostgreSQL stopped and started again', () => {
     await later.tokens.revoke(victim.token.id, 'cli');
     const returnedAt = performance.now();
     await stream.done;
-    assert.ok(performance.now() - returnedAt < 1_000, 'ended within a second');
+    const took = performance.now() - returnedAt;
+    assert.ok(took < 1_000, `ended within a second (took ${Math.round(took)} ms)`);
     assert.equal((JSON.parse(stream.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
   });
 });
