@@ -440,8 +440,8 @@ export interface Store extends Repos {
   transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>;
   /**
    * A marker that changes whenever something screens show was committed: every audited change, by
-   * this process or another; on SQLite also every commit of another connection and this process's
-   * batches of trigger usage counts. The last-use writes of admin requests do not move it, so that a
+   * this process or another, and every batch of trigger usage counts (PostgreSQL: of any instance;
+   * SQLite: of this process, and every commit of another connection). The last-use writes of admin requests do not move it, so that a
    * screen whose own requests are uses (the console) does not refresh itself in a loop. Cheap
    * enough to poll a few times a second.
    */

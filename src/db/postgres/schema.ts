@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, pgTable, primaryKey, serial, text, uniqueIndex, bigserial } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgSequence, pgTable, primaryKey, serial, text, uniqueIndex, bigserial } from 'drizzle-orm/pg-core';
 
 /**
  * The PostgreSQL schema: the same tables, columns and indexes as `../sqlite/schema.ts` (a test
@@ -278,6 +278,13 @@ export const runEvents = pgTable(
   },
   (t) => [primaryKey({ name: 'run_events_pk', columns: [t.runId, t.seq] })],
 );
+
+/**
+ * PostgreSQL only: moves once per batch of usage counts written by any instance, so that the change
+ * marker (store.changeMarker) follows trigger traffic without reading token_usage (a sequence: no
+ * row to contend for, and reading it costs nothing).
+ */
+export const usageBatches = pgSequence('usage_batches');
 
 /** Tables that exist only in this dialect (the schema comparison test allows exactly these). */
 export const POSTGRES_ONLY_TABLES = ['token_events', 'rate_limits', 'runs', 'run_events'] as const;

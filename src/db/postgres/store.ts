@@ -349,9 +349,10 @@ export class PostgresStore implements Store {
   }
 
   async changeMarker(): Promise<string> {
-    const [row] = await this.sql<Array<{ a: number; t: number }>>`
-      SELECT (SELECT coalesce(max(id), 0) FROM audit_events) AS a, (SELECT coalesce(max(seq), 0) FROM token_events) AS t`;
-    return `${row!.a}:${row!.t}`;
+    const [row] = await this.sql<Array<{ a: number; t: number; u: string }>>`
+      SELECT (SELECT coalesce(max(id), 0) FROM audit_events) AS a, (SELECT coalesce(max(seq), 0) FROM token_events) AS t,
+             (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM usage_batches) AS u`;
+    return `${row!.a}:${row!.t}:${row!.u}`;
   }
 
   watchTokenChanges(options: { pollIntervalMs: number }): ChangeWatch {

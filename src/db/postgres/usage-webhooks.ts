@@ -21,6 +21,8 @@ export function postgresUsageRepo(q: Queries): UsageRepo {
           .values(rows.slice(start, start + INSERT_CHUNK).map((r) => ({ ...r })))
           .onConflictDoUpdate({ target: [tokenUsage.tokenId, tokenUsage.day, tokenUsage.outcome], set: { count: sql`token_usage.count + excluded.count` } });
       }
+      // The change marker follows usage through this sequence (see schema.ts, usageBatches).
+      if (rows.length > 0) await q.execute(sql`SELECT nextval('usage_batches')`);
     },
     ofToken: (tokenId, fromDay, toDay) =>
       q
