@@ -505,22 +505,7 @@ class TriggerRequest {
       );
     }
     this.holdsRun = true;
-    if (pipeline.kind === 'command') {
-      if (!shared.admission.takeChild()) {
-        this.release();
-        return shared.sendError(
-          res,
-          503,
-          'busy',
-          `${shared.admission.maxChildren} command pipelines are running, the most this server runs at once (MM_MAX_CHILDREN); retry shortly`,
-          { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
-          started,
-          token.id,
-          slug,
-        );
-      }
-      this.holdsChild = true;
-    }
+    if (pipeline.kind === 'command' && !this.takeChild(expiration)) return;
     shared.gate.activeRuns++;
     this.res.once('close', this.release);
     continueIfExpected(this.req, this.res);
@@ -607,23 +592,32 @@ class TriggerRequest {
       );
     }
     this.target = pipeline;
-    if (pipeline.kind === 'command') {
-      if (!shared.admission.takeChild()) {
-        this.release();
-        return shared.sendError(
-          res,
-          503,
-          'busy',
-          `${shared.admission.maxChildren} command pipelines are running, the most this server runs at once (MM_MAX_CHILDREN); retry shortly`,
-          { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
-          started,
-          token.id,
-          slug,
-        );
-      }
-      this.holdsChild = true;
-    }
+    if (pipeline.kind === 'command' && !this.takeChild(expiration)) return;
     this.recheck();
+  }
+
+  /**
+   * A `command` pipeline's child slot (MM_MAX_CHILDREN), after the run slot: false when none is free,
+   * the run slot given back and 503 busy answered.
+   */
+  private takeChild(expiration: string): boolean {
+    const { shared, token, slug } = this;
+    if (shared.admission.takeChild()) {
+      this.holdsChild = true;
+      return true;
+    }
+    this.release();
+    shared.sendError(
+      this.res,
+      503,
+      'busy',
+      `${shared.admission.maxChildren} command pipelines are running, the most this server runs at once (MM_MAX_CHILDREN); retry shortly`,
+      { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
+      this.started,
+      token!.id,
+      slug,
+    );
+    return false;
   }
 
   /** Gives back the run (and child) slot; once, whenever the answer ends. */
