@@ -137,17 +137,22 @@ describe('curl (as the README shows it)', () => {
   });
 });
 
-function hasPythonRequests(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import requests'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+/** A python3 that has `requests`: the one on PATH, or Debian's (python3-requests). */
+function pythonWithRequests(): string | null {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    try {
+      execFileSync(python, ['-c', 'import requests'], { stdio: 'ignore' });
+      return python;
+    } catch {
+      // not this one
+    }
   }
+  return null;
 }
+const PYTHON = pythonWithRequests();
 
 describe('Python requests (when installed; PyPI is not reachable here, so httpx is not tested)', () => {
-  test('streams the SSE answer line by line: the same exact events', { skip: hasPythonRequests() ? false : 'python3 with requests is not installed' }, async () => {
+  test('streams the SSE answer line by line: the same exact events', { skip: PYTHON ? false : 'python3 with requests is not installed: apt-get install python3-requests' }, async () => {
     const script = `
 import json, sys, requests
 r = requests.post(sys.argv[1] + "/v1/trigger/chat", headers={"Authorization": "Bearer " + sys.argv[2], "Accept": "text/event-stream"}, json={"message": sys.argv[3]}, stream=True, timeout=20)
@@ -161,7 +166,7 @@ for line in r.iter_lines(decode_unicode=True):
         field, _, value = line.partition(": ")
         event[field] = value
 `;
-    const { stdout } = await run('python3', ['-c', script, t.url, TOKEN, MESSAGE], { timeout: 30_000 });
+    const { stdout } = await run(PYTHON!, ['-c', script, t.url, TOKEN, MESSAGE], { timeout: 30_000 });
     const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; event: string; data: string });
     assertExactRun(events, (JSON.parse(events[0]!.data) as { run_id: string }).run_id);
   });
