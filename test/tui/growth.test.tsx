@@ -2,6 +2,7 @@
 // first-day friction of issue 10: keys that arrive in one read, number keys that only move, the
 // value box that only Enter closes, refresh and the confirm's footer. Both databases.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import type { TokenFilter } from '../../src/tokens/service';
 import { fillStore, integrationName } from '../bench/lib/growth-fill';
@@ -10,6 +11,12 @@ import { BACKSPACE, ENTER, ESC } from './keys';
 import { renderTui } from './render-tui';
 
 const MANY = 3_000;
+
+/** React's own Scheduler (the one Ink's renderer queues its renders on; it ships no types). */
+const scheduler = createRequire(import.meta.url)('scheduler') as {
+  unstable_scheduleCallback: (priority: number, callback: () => void) => unknown;
+  unstable_NormalPriority: number;
+};
 
 /** Services with `tokens` tokens and `events` audit events for app default, filled through the store. */
 async function grown(tokens: number, events: number): Promise<TestServices> {
@@ -167,6 +174,23 @@ describe('TUI friction (issue 10)', () => {
     await ui.waitFor((f) => f.includes('Deploy bot') && !f.includes('Deploy bot 0'));
     ui.press(`x${ENTER}`);
     await ui.waitFor('Create "Deploy bot x"');
+  });
+
+  test('the key after one that opens a form reaches the form even when React renders that form late', async () => {
+    const services = await testServices();
+    const ui = renderTui(services, { initialApp: 'default' });
+    await ui.waitFor('No tokens yet');
+    // React renders Ink's updates in Scheduler tasks; a long one ahead of them (a big render,
+    // answers of the database) makes the Scheduler yield, and the form that `c` opens is drawn
+    // only after the next macrotasks. The keys typed after `c` must wait for it.
+    scheduler.unstable_scheduleCallback(scheduler.unstable_NormalPriority, () => {
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+    });
+    ui.press('cDeploy bot');
+    await ui.waitFor('Deploy bot');
+    ui.press(`2${ENTER}`);
+    await ui.waitFor('Create "Deploy bot2"');
   });
 
   test('a number key moves the choice and never creates a token; Enter does', async () => {

@@ -1,5 +1,5 @@
 import { useApp, useInput, type Key } from 'ink';
-import { useCallback, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { KeyRegistry, KeyRegistryContext } from '../hooks/use-keys';
 
 type Keypress = readonly [input: string, key: Key];
@@ -61,8 +61,17 @@ export function splitRun(input: string): Keypress[] {
  * Ink reports several keys that arrive in one read (a fast typist, a paste, "j⏎" over a slow link,
  * tmux send-keys) as one input string, which no handler that compares `input === 'j'` recognises.
  * Such a run is split here into its keys, and each is handled after the previous one's changes are
- * on screen: the key after the one that opened a form goes to the form. Keys wait in a queue that
- * drains one key per macrotask (so nothing that arrives later can overtake them).
+ * on screen: the key after the one that opened a form goes to the form. Keys wait in a queue (so
+ * nothing that arrives later can overtake them) that moves on only once React has committed what
+ * the previous key did.
+ *
+ * A fixed delay cannot promise that: React renders an update in a Scheduler task (Ink's updates
+ * have the default priority), and a busy Scheduler (a long render, answers of the database
+ * arriving meanwhile) yields and comes back after other macrotasks, so a key handled one
+ * macrotask later could still reach the screen it was meant to leave. Each key therefore also
+ * bumps a counter of this provider, in the same batch as the key's own updates; the layout effect
+ * of the commit that shows it (after the children's, so the handlers the key put in place are
+ * registered) lets the next key go.
  */
 export function KeyboardProvider({ children, paused = false }: { children: ReactNode; /** Drop every key but Ctrl+C (the screens are hidden). */ paused?: boolean }) {
   const { exit } = useApp();
@@ -70,35 +79,45 @@ export function KeyboardProvider({ children, paused = false }: { children: React
   pausedRef.current = paused;
   const [registry] = useState(() => new KeyRegistry());
   const queue = useRef<Keypress[]>([]);
+  /** Whether a key was handled whose changes are not committed yet, or keys wait in the queue. */
   const draining = useRef(false);
+  /** How many keys were handled: moves in the same render as each key's own updates. */
+  const [handled, setHandled] = useState(0);
 
-  /** Handles one key (Ctrl+C in a run quits, as Ink does for one alone). */
+  /** Handles one key (Ctrl+C in a run quits, as Ink does for one alone), then waits for its commit. */
   const handle = useCallback(
     ([input, key]: Keypress) => {
-      if (key.ctrl && input === 'c') {
-        queue.current = [];
-        exit();
-        return;
+      try {
+        if (key.ctrl && input === 'c') {
+          queue.current = [];
+          exit();
+          return;
+        }
+        if (!pausedRef.current) registry.dispatch(input, key);
+      } finally {
+        setHandled((n) => n + 1);
       }
-      if (!pausedRef.current) registry.dispatch(input, key);
     },
     [registry, exit],
   );
 
-  // The next key waits for a macrotask: React commits the previous key's updates in a microtask
-  // (Ink's root is a legacy, synchronous one), and the handlers they put in place register then.
   const drain = useCallback(() => {
     const next = queue.current.shift();
     if (!next) {
       draining.current = false;
       return;
     }
-    try {
-      handle(next);
-    } finally {
-      setImmediate(drain);
-    }
+    handle(next);
   }, [handle]);
+
+  // The previous key's updates are committed and its handlers registered (children's layout
+  // effects run first): the next key goes after this commit has finished (its own synchronous
+  // follow-ups, such as a screen telling its parent that a form is open, included).
+  useLayoutEffect(() => {
+    if (!draining.current) return;
+    const timer = setImmediate(drain);
+    return () => clearImmediate(timer);
+  }, [handled, drain]);
 
   const dispatch = useCallback<Parameters<typeof useInput>[0]>(
     (input, key) => {
@@ -109,17 +128,13 @@ export function KeyboardProvider({ children, paused = false }: { children: React
         return;
       }
       // The first key at once; any that follow in the same read, or before the screen has
-      // changed (Ink may hand over the keys of one read one by one, in one go), after it.
+      // changed (Ink may hand over the keys of one read one by one, in one go), after its commit.
       draining.current = true;
       const first = keys.shift()!;
       queue.current.push(...keys);
-      try {
-        handle(first);
-      } finally {
-        setImmediate(drain);
-      }
+      handle(first);
     },
-    [handle, drain],
+    [handle],
   );
   useInput(dispatch);
   return <KeyRegistryContext.Provider value={registry}>{children}</KeyRegistryContext.Provider>;
