@@ -54,6 +54,8 @@ describe('NO_COLOR', () => {
     frames.push(await ui.waitFor('copy it now'));
     ui.press('\r');
     frames.push(await ui.waitForGone('copy it now'));
+    // The list is read again after the create (on PostgreSQL a moment later): r acts on the new token once it is selected.
+    frames.push(await ui.waitFor((f) => /› x\s/.test(f.replace(/\u001B\[[0-9;]*m/g, ''))));
     ui.press('r');
     frames.push(await ui.waitFor('[y/N]'));
     ui.press('n');
