@@ -150,7 +150,8 @@ describe('usage after known traffic', () => {
     ui.press('ci-usage');
     await ui.waitFor('Filter (name or status): ci-usage');
     ui.press(ENTER);
-    await ui.waitFor('Filter "ci-usage": 1 of');
+    // The count and the rows are two queries (on PostgreSQL either may answer first): wait for both.
+    await ui.waitFor((f) => f.includes('Filter "ci-usage": 1 of') && /› ci-usage\s/.test(f));
     ui.press('u');
     const frame = await ui.waitFor('accepted 3 · refused 5 in the last 30 days');
     assert.match(frame, /Usage of "ci-usage" \(tok_[a-z2-7]{20}\), requests per UTC day/);
@@ -182,7 +183,8 @@ describe('usage after known traffic', () => {
     ui.press('unused:12h');
     await ui.waitFor('Filter (name or status): unused:12h');
     ui.press(ENTER);
-    const frame = await ui.waitFor('Filter "unused:12h": 3 of');
+    // The count and the rows are two queries (on PostgreSQL either may answer first): wait for both.
+    const frame = await ui.waitFor((f) => f.includes('Filter "unused:12h": 3 of') && !f.includes('newcomer'));
     for (const name of ['ci-usage', 'idle', 'limited']) assert.ok(frame.includes(name), `${name} in\n${frame}`);
     assert.ok(!frame.includes('newcomer'), frame);
     assert.equal(fresh.token.status, 'active');
