@@ -162,9 +162,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const listing = useKeysetWindow(fetchPage, [app, filterKey], { pageSize: TOKEN_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: tokenId });
   // The total is read again when the data changes, not at each keystroke of the filter.
   const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
-  const matchingCount = useLiveQuery(() => (filterKey === '{}' ? Promise.resolve(undefined) : services.tokens.count(app, filter, COUNT_CAP)), [app, filterKey]);
+  // Each count says which filter it counted: until the rows and the count of this filter have both
+  // answered (two queries; on PostgreSQL either may come first) the line shows "…", never a count
+  // beside another filter's rows.
+  const matchingCount = useLiveQuery(
+    async () => ({ filterKey, count: filterKey === '{}' ? undefined : await services.tokens.count(app, filter, COUNT_CAP) }),
+    [app, filterKey],
+  );
+  const matching = filterKey === '{}' ? totalCount.data : matchingCount.data?.filterKey === filterKey && !listing.loading ? matchingCount.data.count : undefined;
   const counts = {
-    data: totalCount.data === undefined ? undefined : { total: totalCount.data, matching: filterKey === '{}' ? totalCount.data : matchingCount.data },
+    data: totalCount.data === undefined ? undefined : { total: totalCount.data, matching },
     reload: () => {
       totalCount.reload();
       matchingCount.reload();
