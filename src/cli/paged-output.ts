@@ -10,15 +10,15 @@ export const PAGING_OPTIONS: OptionSpecs = {
   all: { type: 'boolean' },
 };
 
-/** `--help` text for them (`what`: "tokens", "events"; `defaultLimit`: one page's size by default). */
-export function pagingHelp(what: string, defaultLimit: number): string {
+/** `--help` text for them (`what`: "tokens", "events"; `one`: one of them; `defaultLimit`: one page's size by default). */
+export function pagingHelp(what: string, defaultLimit: number, one = what.replace(/s$/, '')): string {
   return [
     `Paging (newest first): one page of ${defaultLimit} ${what} by default; when more follow, stderr says how to get the next page.`,
     `  --limit N     one page of N ${what} (1 to ${MAX_PAGE_LIMIT}); with --all, how many to fetch at a time (default ${MAX_PAGE_LIMIT})`,
     `  --cursor C    the page that starts after the next_cursor C of the previous page`,
     `  --all         every page, printed as each arrives (constant memory, however many ${what})`,
     `Output: a table, or with --json one object {"${what}": […], "next_cursor": "…" | null};`,
-    `  --all --json prints JSON Lines: one ${what === 'events' ? 'event' : 'token'} object per line, nothing else (e.g. | jq -c 'select(.status == "active")').`,
+    `  --all --json prints JSON Lines: one ${one} object per line, nothing else (e.g. | jq -c 'select(.status == "active")').`,
   ].join('\n');
 }
 

@@ -1,8 +1,11 @@
 import { AppError } from '../errors';
-import { MAX_PAGE_LIMIT, pageLimit } from '../paging';
 import type { DeliveryView, WebhookView } from '../webhooks/service';
 import type { Command, CommandContext } from './context';
 import { relative, table } from './format';
+import { PAGING_OPTIONS, pagingHelp, printPaged } from './paged-output';
+
+/** One page of deliveries without --limit: the recent ones an admin looks at after a failure. */
+const DELIVERIES_DEFAULT_LIMIT = 20;
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -99,36 +102,23 @@ export const webhookCommands: Command[] = [
   {
     name: 'webhooks deliveries',
     summary: "show an app's webhook deliveries and their attempts, newest first",
-    usage: 'webhooks deliveries --app APP [--webhook WEBHOOK_ID] [--status pending|delivered|failed] [--limit N | --all] [--json]',
-    help: '--limit N shows the newest N (default 20, at most 1000); --all pages through every one.',
-    options: { app: { type: 'string' }, webhook: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' }, ...json },
+    usage: 'webhooks deliveries --app APP [--webhook WEBHOOK_ID] [--status pending|delivered|failed] [--limit N] [--cursor C] [--all] [--json]',
+    help: pagingHelp('deliveries', DELIVERIES_DEFAULT_LIMIT, 'delivery'),
+    options: { app: { type: 'string' }, webhook: { type: 'string' }, status: { type: 'string' }, ...PAGING_OPTIONS, ...json },
     async run(ctx) {
       const app = ctx.required('app');
-      const all = ctx.flag('all');
-      let limit: number;
-      try {
-        limit = all ? MAX_PAGE_LIMIT : pageLimit(ctx.string('limit') ?? '20', '--limit');
-      } catch (error) {
-        throw new AppError('usage', `webhooks deliveries: ${(error as Error).message}`);
-      }
       const services = await ctx.services();
-      let cursor: string | undefined;
-      let first = true;
-      do {
-        const page = await services.webhooks.deliveries(app, { webhookId: ctx.string('webhook'), status: ctx.string('status'), limit, cursor });
-        if (ctx.json) {
-          // One JSON document per page with --all (constant memory); one document otherwise.
-          ctx.printJson({ deliveries: page.items, next_cursor: page.nextCursor });
-        } else if (first && page.items.length === 0) {
-          ctx.out(`No deliveries for app "${app}" yet.`);
-        } else {
-          const rows = page.items.map((d) => deliveryRow(d, ctx.now()));
-          ctx.out(first ? table(['ID', 'TYPE', 'STATUS', 'ATTEMPTS', 'LAST ATTEMPT', 'RESULT'], rows) : table(['', '', '', '', '', ''], rows).split('\n').slice(1).join('\n'));
-          if (!all && page.nextCursor) ctx.out(`… older deliveries follow: --limit ${Math.min(MAX_PAGE_LIMIT, limit * 2)} or --all`);
-        }
-        first = false;
-        cursor = all ? (page.nextCursor ?? undefined) : undefined;
-      } while (cursor !== undefined);
+      const now = ctx.now();
+      const filters = [ctx.string('webhook') ? `--webhook ${ctx.string('webhook')}` : '', ctx.string('status') ? `--status ${ctx.string('status')}` : ''].filter(Boolean);
+      await printPaged(ctx, {
+        fetch: (cursor, limit) => services.webhooks.deliveries(app, { webhookId: ctx.string('webhook'), status: ctx.string('status'), limit, cursor }),
+        jsonKey: 'deliveries',
+        headers: ['ID', 'TYPE', 'STATUS', 'ATTEMPTS', 'LAST ATTEMPT', 'RESULT'],
+        cells: (d) => deliveryRow(d, now),
+        empty: `No deliveries for app "${app}" yet.`,
+        again: ['mechamental webhooks deliveries --app', app, ...filters].join(' '),
+        defaultLimit: DELIVERIES_DEFAULT_LIMIT,
+      });
     },
   },
 ];

@@ -141,7 +141,17 @@ describe('webhooks from the command line', () => {
     assert.match(deliveries.stdout, /webhook\.test +failed +1 .*the receiver answered 500/);
     assert.match(deliveries.stdout, /webhook\.test +delivered +1 .*204/);
     const all = await runCliAsync(['webhooks', 'deliveries', '--app', 'default', '--all', '--json'], { env });
-    assert.equal((JSON.parse(all.stdout) as { deliveries: unknown[] }).deliveries.length, 2);
+    // --all --json: JSON Lines, one delivery per line (as tokens list and audit print them).
+    const lines = all.stdout.trim().split('\n').map((line) => JSON.parse(line) as DeliveryView);
+    assert.deepEqual(lines.map((d) => d.status).sort(), ['delivered', 'failed']);
+    const onePage = await runCliAsync(['webhooks', 'deliveries', '--app', 'default', '--limit', '1', '--json'], { env });
+    const first = JSON.parse(onePage.stdout) as { deliveries: DeliveryView[]; next_cursor: string | null };
+    assert.equal(first.deliveries.length, 1);
+    assert.match(onePage.stderr, /--limit 1 --cursor \S+/, 'stderr says how to get the next page');
+    const next = await runCliAsync(['webhooks', 'deliveries', '--app', 'default', '--limit', '1', '--cursor', first.next_cursor!, '--json'], { env });
+    assert.notEqual((JSON.parse(next.stdout) as { deliveries: DeliveryView[] }).deliveries[0]?.id, first.deliveries[0]?.id);
+    const badCursor = await runCliAsync(['webhooks', 'deliveries', '--app', 'default', '--cursor', 'nonsense'], { env });
+    assert.equal(badCursor.code, 2, badCursor.stderr);
     const bad = await runCliAsync(['webhooks', 'set', '--app', 'default', '--url', 'ftp://x'], { env });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /url: must use http or https/);
