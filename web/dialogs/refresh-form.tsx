@@ -1,10 +1,11 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { exactTime, REFRESH_NOTE } from '../../src/ui-text';
 import type { TokenView } from '../api';
 import { ErrorMessage } from '../components/error-message';
 import { ExpiryField, expiryBody, initialExpiry, type ExpiryChoice } from '../components/expiry-field';
 import { RelativeTime } from '../components/relative-time';
 import { useConsole } from '../console-context';
+import { useAction } from '../hooks/use-action';
 
 /** Refresh: a later expiry for an active token; its value does not change. */
 export function RefreshForm({ app, token, now, onRefreshed, onCancel }: { app: string; token: TokenView; now: number; onRefreshed: (token: TokenView) => void; onCancel: () => void }) {
@@ -12,21 +13,12 @@ export function RefreshForm({ app, token, now, onRefreshed, onCancel }: { app: s
   const maxTtlMs = settings.max_token_ttl_seconds * 1000;
   const current = Date.parse(token.expires_at);
   const [expiry, setExpiry] = useState<ExpiryChoice>(() => initialExpiry(now, maxTtlMs, current));
-  const [error, setError] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onRefreshed((await api.refreshToken(app, token.id, expiryBody(expiry))).token);
-    } catch (failure) {
-      setError((failure as Error).message);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction(
+    () => api.refreshToken(app, token.id, expiryBody(expiry)),
+    (answer) => onRefreshed(answer.token),
+  );
   return (
-    <form method="post" onSubmit={(event) => void submit(event)}>
+    <form method="post" onSubmit={run}>
       <p>
         A new expiry for “{token.name}”; {REFRESH_NOTE}, so integrations that use it need no change. It now expires <RelativeTime iso={token.expires_at} now={now} /> ({exactTime(token.expires_at)}).
       </p>

@@ -1,29 +1,18 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState } from 'react';
 import { DEFAULT_GRACE_PRESET, GRACE_PRESETS, ROTATE_NOTE } from '../../src/ui-text';
 import type { IssuedToken, TokenView } from '../api';
 import { ErrorMessage } from '../components/error-message';
 import { useConsole } from '../console-context';
+import { useAction } from '../hooks/use-action';
 
 /** Rotate: a new token with the same name now, the old one working for a grace period; the new value is shown once. */
 export function RotateForm({ app, token, onRotated, onCancel }: { app: string; token: TokenView; onRotated: (issued: IssuedToken & { previous: TokenView }) => void; onCancel: () => void }) {
   const { api, settings } = useConsole();
   const name = useId();
   const [grace, setGrace] = useState(DEFAULT_GRACE_PRESET);
-  const [error, setError] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onRotated(await api.rotateToken(app, token.id, grace));
-    } catch (failure) {
-      setError((failure as Error).message);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction(() => api.rotateToken(app, token.id, grace), onRotated);
   return (
-    <form method="post" onSubmit={(event) => void submit(event)}>
+    <form method="post" onSubmit={run}>
       <fieldset>
         <legend>{ROTATE_NOTE}</legend>
         <div className="choices">
