@@ -13,55 +13,73 @@ export const CLIENT_GONE_MESSAGE =
 
 const NOOP = (): void => {};
 
-export interface RunStreamOptions {
+/** What every stream that follows a run is told (the trigger's SSE, OpenAI's chunks). */
+export interface FeedStreamOptions {
   /** The token that reads it (the one that started the run): the registry ends the stream when it stops working. */
   tokenId: string;
   expiresAt: number;
   registry: StreamRegistry;
-  /** The `retry:` sent first (ms). */
-  retryMs: number;
   /** The run's own request in the foreground: its client leaving stops the run (`client_gone`). */
   stopsRunOnClose: boolean;
   /** Once, when the stream ends: `clientGone` when the client left before the run's end was written. */
   onClosed?: (clientGone: boolean) => void;
 }
 
+export interface RunStreamOptions extends FeedStreamOptions {
+  /** The `retry:` sent first (ms). */
+  retryMs: number;
+}
+
 /**
- * An SSE answer that follows a run: `retry:`, then the run's events after a given one (ids are
- * the run's sequence numbers, so a reconnect's `Last-Event-ID` says exactly what is missing),
- * live until its terminal event, then the end. The trigger's own stream is one (from event 0), and
- * so is every resume. Registered with the stream registry while open: when the token is revoked or
- * expires, a run of this process is stopped with that code (which ends every stream of it); a
- * stream of a finished run or of another instance's run gets a last `run.failed` (without an id,
- * as it is not one of the run's events) and ends.
+ * An answer that follows a run, whatever its wire format: registered with the stream registry
+ * while open (when the token is revoked or expires, a run of this process is stopped with that
+ * code, which ends every stream of it; a stream of a finished run or of another instance's run
+ * gets its format's last failure and ends), the replay written corked, and a client leaving a
+ * foreground run stops it. A subclass turns the run's events into its format.
  */
-export class RunStream implements OpenStream, RunListener {
+export abstract class FeedStream implements OpenStream, RunListener {
   readonly tokenId: string;
   expiresAt: number;
-  private finished = false;
-  private sawTerminal = false;
+  protected finished = false;
   private corked = false;
   private unsubscribe: () => void = NOOP;
 
   constructor(
-    private readonly res: ServerResponse,
-    private readonly feed: RunFeed,
-    private readonly options: RunStreamOptions,
+    protected readonly res: ServerResponse,
+    protected readonly feed: RunFeed,
+    private readonly options: FeedStreamOptions,
   ) {
     this.tokenId = options.tokenId;
     this.expiresAt = options.expiresAt;
   }
 
+  abstract event(seq: number, name: string, data: string): void;
+
+  /** What a failed stream writes last when the run cannot say it (empty: nothing). */
+  protected abstract failure(code: StreamEnd, message: string): string;
+
+  /** Written before the replay (e.g. `retry:`). */
+  protected prologue(): void {}
+
+  /** Writes text of the stream. */
+  protected write(text: string): void {
+    this.res.write(text);
+  }
+
+  /** Writes what was held back during the replay. */
+  protected flush(): void {}
+
   /** Starts the stream (its headers are written already) with the events after `after`. */
-  open(after: number): void {
+  protected start(after: number): void {
     const res = this.res;
     res.once('close', this.onClose);
     this.options.registry.add(this);
     // The replay goes out in as few packets as possible.
     res.cork();
     this.corked = true;
-    res.write(retryField(this.options.retryMs));
+    this.prologue();
     this.unsubscribe = this.feed.subscribe(after, this);
+    this.flush();
     this.uncork();
   }
 
@@ -69,12 +87,6 @@ export class RunStream implements OpenStream, RunListener {
     if (!this.corked) return;
     this.corked = false;
     this.res.uncork();
-  }
-
-  event(seq: number, name: string, data: string): void {
-    if (this.finished || this.res.destroyed) return;
-    this.res.write(sseFrame(seq, name, data));
-    if (isTerminal(name)) this.sawTerminal = true;
   }
 
   end(): void {
@@ -86,7 +98,8 @@ export class RunStream implements OpenStream, RunListener {
     const feed = this.feed;
     // Its terminal event reaches every stream of the run, this one included, and ends them.
     if (feed instanceof Run && feed.status === 'running') return feed.stop(code, message);
-    if (!this.sawTerminal && !this.res.destroyed) this.res.write(`event: ${RUN_FAILED}\ndata: ${JSON.stringify({ run_id: feed.id, error: { code, message } })}\n\n`);
+    const last = this.failure(code, message);
+    if (last !== '' && !this.res.destroyed) this.write(last);
     this.close(false);
   }
 
@@ -100,6 +113,7 @@ export class RunStream implements OpenStream, RunListener {
     this.unsubscribe();
     this.options.registry.delete(this);
     this.res.removeListener('close', this.onClose);
+    this.flush();
     this.uncork();
     if (!clientGone) this.res.end();
     this.options.onClosed?.(clientGone);
@@ -111,6 +125,44 @@ export class RunStream implements OpenStream, RunListener {
     const feed = this.feed;
     if (this.options.stopsRunOnClose && feed instanceof Run) feed.stop('client_gone', CLIENT_GONE_MESSAGE);
   };
+}
+
+/**
+ * An SSE answer that follows a run: `retry:`, then the run's events after a given one (ids are
+ * the run's sequence numbers, so a reconnect's `Last-Event-ID` says exactly what is missing),
+ * live until its terminal event, then the end. The trigger's own stream is one (from event 0), and
+ * so is every resume. A stream of a finished run or of another instance's run that must end gets
+ * a last `run.failed` (without an id, as it is not one of the run's events).
+ */
+export class RunStream extends FeedStream {
+  private sawTerminal = false;
+
+  constructor(
+    res: ServerResponse,
+    feed: RunFeed,
+    private readonly streamOptions: RunStreamOptions,
+  ) {
+    super(res, feed, streamOptions);
+  }
+
+  /** Starts the stream (its headers are written already) with the events after `after`. */
+  open(after: number): void {
+    this.start(after);
+  }
+
+  protected override prologue(): void {
+    this.res.write(retryField(this.streamOptions.retryMs));
+  }
+
+  event(seq: number, name: string, data: string): void {
+    if (this.finished || this.res.destroyed) return;
+    this.res.write(sseFrame(seq, name, data));
+    if (isTerminal(name)) this.sawTerminal = true;
+  }
+
+  protected failure(code: StreamEnd, message: string): string {
+    return this.sawTerminal ? '' : `event: ${RUN_FAILED}\ndata: ${JSON.stringify({ run_id: this.feed.id, error: { code, message } })}\n\n`;
+  }
 }
 
 /**

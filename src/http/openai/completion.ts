@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import { MESSAGE_DELTA, RUN_COMPLETED, RUN_FAILED, RUN_STARTED, Run, type RunFeed, type RunListener } from '../../runs/run';
+import { MESSAGE_DELTA, RUN_COMPLETED, RUN_FAILED, RUN_STARTED, type RunFeed } from '../../runs/run';
 import type { ErrorCode } from '../../errors';
 import { EXPIRATION_HEADER } from '../auth';
 import { statusFor } from '../errors';
-import { CLIENT_GONE_MESSAGE, REPLAYED_HEADER, RUN_ID_HEADER } from '../run-stream';
+import { CLIENT_GONE_MESSAGE, FeedStream, REPLAYED_HEADER, RUN_ID_HEADER, type FeedStreamOptions } from '../run-stream';
 import { SSE_HEADERS } from '../sse';
-import type { OpenStream, StreamEnd, StreamRegistry } from '../streams';
+import type { StreamEnd } from '../streams';
 import { outcomeOf, type LogRequest, type RunState, type SendJson } from '../trigger/runs';
 import { openAIErrorBody, openAIErrorOf } from './errors';
 
@@ -63,78 +63,46 @@ export function completionOfStored(status: number, triggerBody: string, created:
   return { status, body: completionBody(stored.run_id, created, stored.pipeline, stored.output) };
 }
 
-export interface ChunkStreamOptions {
-  tokenId: string;
-  expiresAt: number;
-  registry: StreamRegistry;
-  /** The run's own request in the foreground: its client leaving stops the run (`client_gone`). */
-  stopsRunOnClose: boolean;
-  /** Once, when the stream ends: `clientGone` when the client left before the end was written. */
-  onClosed?: (clientGone: boolean) => void;
-}
-
 /**
  * A run followed as OpenAI `chat.completion.chunk` events (`data: {…}` lines): a first chunk with
  * the assistant's role, one chunk per delta with its text, then a last chunk with
  * `finish_reason: "stop"` and `data: [DONE]`. A run that failed (a pipeline error, a revoke, an
  * expiry, shutdown) ends with an error chunk in OpenAI's shape, then `[DONE]`: the SDKs raise it as
  * an APIError with our message. A run whose pipeline gave no deltas (http, a non-string output)
- * sends its output's text as one chunk. Registered with the stream registry while open, like the
- * trigger's RunStream, so that a revoke or an expiry ends it within a second.
+ * sends its output's text as one chunk. A FeedStream like the trigger's RunStream, so that a revoke
+ * or an expiry ends it within a second.
  */
-export class ChunkStream implements OpenStream, RunListener {
-  readonly tokenId: string;
-  expiresAt: number;
-  private finished = false;
+export class ChunkStream extends FeedStream {
   private sawDelta = false;
-  private corked = false;
   /** Chunks gathered during the replay in `open` (null: written at once). */
   private pending: string | null = null;
-  private unsubscribe: () => void = NOOP;
   /** Every chunk's opening, up to its `choices` (the same id, created and model in all of them). */
   private readonly head: string;
 
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly feed: RunFeed,
-    created: number,
-    private readonly options: ChunkStreamOptions,
-  ) {
-    this.tokenId = options.tokenId;
-    this.expiresAt = options.expiresAt;
+  constructor(res: ServerResponse, feed: RunFeed, created: number, options: FeedStreamOptions) {
+    super(res, feed, options);
     this.head = `data: {"id":${JSON.stringify(feed.id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(feed.pipeline)},"choices":[{"index":0,"delta":`;
   }
 
   /** Starts the stream (its headers are written already) from the run's first event. */
   open(): void {
-    const res = this.res;
-    res.once('close', this.onClose);
-    this.options.registry.add(this);
-    // The replay (all of a run that answered at once) is gathered and goes out as one write.
-    res.cork();
-    this.corked = true;
-    this.pending = '';
-    this.unsubscribe = this.feed.subscribe(0, this);
-    this.flush();
-    this.uncork();
+    this.start(0);
   }
 
-  /** Writes chunks (gathered while a replay is under way). */
-  private write(text: string): void {
+  /** The replay (all of a run that answered at once) is gathered and goes out as one write. */
+  protected override prologue(): void {
+    this.pending = '';
+  }
+
+  protected override write(text: string): void {
     if (this.pending !== null) this.pending += text;
     else this.res.write(text);
   }
 
-  private flush(): void {
+  protected override flush(): void {
     const pending = this.pending;
     this.pending = null;
     if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
-  }
-
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.res.uncork();
   }
 
   private chunk(delta: string, finish: string): string {
@@ -169,44 +137,10 @@ export class ChunkStream implements OpenStream, RunListener {
     }
   }
 
-  end(): void {
-    this.close(false);
+  protected failure(code: StreamEnd, message: string): string {
+    return errorChunk(code, message, this.feed.id);
   }
-
-  fail(code: StreamEnd, message: string): void {
-    if (this.finished) return;
-    const feed = this.feed;
-    // Its run.failed reaches every stream of the run, this one included, and ends them.
-    if (feed instanceof Run && feed.status === 'running') return feed.stop(code, message);
-    if (!this.res.destroyed) this.write(errorChunk(code, message, feed.id));
-    this.close(false);
-  }
-
-  ping(): void {
-    if (!this.finished && !this.res.destroyed) this.res.write(': ping\n\n');
-  }
-
-  private close(clientGone: boolean): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.unsubscribe();
-    this.options.registry.delete(this);
-    this.res.removeListener('close', this.onClose);
-    this.flush();
-    this.uncork();
-    if (!clientGone) this.res.end();
-    this.options.onClosed?.(clientGone);
-  }
-
-  private readonly onClose = (): void => {
-    if (this.finished) return;
-    this.close(true);
-    const feed = this.feed;
-    if (this.options.stopsRunOnClose && feed instanceof Run) feed.stop('client_gone', CLIENT_GONE_MESSAGE);
-  };
 }
-
-const NOOP = (): void => {};
 
 /** The error chunk that ends a failed stream (OpenAI's shape; the SDKs raise it), then `[DONE]`. */
 function errorChunk(code: string, message: string, runId: string): string {
@@ -227,7 +161,7 @@ export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRe
 }
 
 /** A held key's run streamed again as chunks from its first event (never stopping it when the reader leaves). */
-export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<ChunkStreamOptions, 'stopsRunOnClose'>): void {
+export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<FeedStreamOptions, 'stopsRunOnClose'>): void {
   res.writeHead(200, { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id, [REPLAYED_HEADER]: 'true' });
   new ChunkStream(res, feed, created, { ...options, stopsRunOnClose: false }).open();
 }
