@@ -479,17 +479,18 @@ class TriggerRequest {
       );
     }
     this.target = pipeline;
+    this.readBody(slug, pipeline.kind === 'command');
+  }
+
+  /**
+   * The checks before any body, the trigger's and a door's: the Content-Type, the declared length
+   * and a run slot of the token (and a child slot for a command pipeline); then the body is read.
+   */
+  private readBody(slug: string | null, command: boolean): void {
+    const { shared, res, started, token } = this;
+    const expiration = this.expiration;
     if (!isJsonType(this.contentType)) {
-      return shared.sendError(
-        res,
-        415,
-        'unsupported_media_type',
-        'the body must be JSON: send "Content-Type: application/json"',
-        { [EXPIRATION_HEADER]: expiration, 'Accept-Post': 'application/json' },
-        started,
-        token.id,
-        slug,
-      );
+      return shared.sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', { [EXPIRATION_HEADER]: expiration, 'Accept-Post': 'application/json' }, started, token.id, slug);
     }
     if (this.contentLength !== undefined && Number(this.contentLength) > shared.maxBodyBytes) return this.tooLarge();
     if (!shared.admission.takeRun(token.id)) {
@@ -505,7 +506,7 @@ class TriggerRequest {
       );
     }
     this.holdsRun = true;
-    if (pipeline.kind === 'command' && !this.takeChild(expiration)) return;
+    if (command && !this.takeChild(expiration)) return;
     shared.gate.activeRuns++;
     this.res.once('close', this.release);
     continueIfExpected(this.req, this.res);
@@ -537,27 +538,7 @@ class TriggerRequest {
       }
       this.background = check.background;
     }
-    if (!isJsonType(this.contentType)) {
-      return shared.sendError(res, 415, 'unsupported_media_type', 'the body must be JSON: send "Content-Type: application/json"', { [EXPIRATION_HEADER]: expiration, 'Accept-Post': 'application/json' }, started, token.id, null);
-    }
-    if (this.contentLength !== undefined && Number(this.contentLength) > shared.maxBodyBytes) return this.tooLarge();
-    if (!shared.admission.takeRun(token.id)) {
-      return shared.sendError(
-        res,
-        429,
-        'too_many_runs',
-        `token ${token.id} already has ${shared.admission.maxRunsPerToken} runs in progress (MM_MAX_RUNS_PER_TOKEN); wait for one to end`,
-        { 'Retry-After': '1', [EXPIRATION_HEADER]: expiration },
-        started,
-        token.id,
-        null,
-      );
-    }
-    this.holdsRun = true;
-    shared.gate.activeRuns++;
-    this.res.once('close', this.release);
-    continueIfExpected(this.req, this.res);
-    this.body = new BodyReader(this.req, shared.maxBodyBytes, (body) => this.onBody(body));
+    this.readBody(null, false);
   }
 
   /** A door's phase 3: its call read from the body, then the pipeline's scope and the pipeline itself. */
