@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { pickLoadGenerator, writeTokensFile } from './lib/load';
-import { freePort, killAll } from './lib/proc';
+import { freePort, killAll, PINNING } from './lib/proc';
 import { cpuMicros } from './lib/procfs';
 import { makeTempDir, startServe, withServices, type RunningServer } from './lib/servers';
 import { fmt, median } from './lib/stats';
@@ -30,9 +30,9 @@ async function main(): Promise<void> {
     const tokensFile = writeTokensFile(tmp.dir, 'tokens.txt', tokens);
     const { generator } = pickLoadGenerator();
     const servers: Array<[string, RunningServer]> = [];
-    for (const [name, bin] of [['A', binA], ['B', binB]] as const) servers.push([name, await startServe(dataDir, { port: await freePort(), binary: path.resolve(bin) })]);
+    for (const [name, bin] of [['A', binA], ['B', binB]] as const) servers.push([name, await startServe(dataDir, { port: await freePort(), binary: path.resolve(bin), cpu: PINNING?.server })]);
     const results = new Map<string, Array<{ rps: number; cpu: number }>>([['A', []], ['B', []]]);
-    const load = (s: RunningServer, secs: number) => generator.run({ url: s.url, path: '/v1/trigger/chat', tokens, tokensFile, body: BODY }, { connections: 50, seconds: secs });
+    const load = (s: RunningServer, secs: number) => generator.run({ url: s.url, path: '/v1/trigger/chat', tokens, tokensFile, body: BODY, cpu: PINNING?.load }, { connections: 50, seconds: secs });
     for (const [, s] of servers) await load(s, 2);
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? servers : [...servers].reverse();

@@ -22,7 +22,7 @@ import { loadConfig } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
 import { fillStore } from './lib/growth-fill';
 import { pickLoadGenerator, writeTokensFile } from './lib/load';
-import { childEnv, freePort, killAll, MAIN, REPO_ROOT, sleep, TSX } from './lib/proc';
+import { childEnv, freePort, killAll, MAIN, PINNING, REPO_ROOT, sleep, TSX } from './lib/proc';
 import { makeTempDir, startServe } from './lib/servers';
 import { fmt, median, table } from './lib/stats';
 
@@ -60,10 +60,55 @@ interface Figures {
   backupS: number | undefined;
 }
 
+const DIST = path.join(REPO_ROOT, 'dist/mechamental');
+const TUI_CHILD = path.join(REPO_ROOT, 'test/bench/growth-tui-child.tsx');
+
 /** The CLI as users run it: dist/mechamental when built, else the development entry point. */
 function cliArgv(args: string[]): string[] {
-  const binary = path.join(REPO_ROOT, 'dist/mechamental');
-  return fs.existsSync(binary) ? [binary, ...args] : [process.execPath, ...TSX, MAIN, ...args];
+  return fs.existsSync(DIST) ? [DIST, ...args] : [process.execPath, ...TSX, MAIN, ...args];
+}
+
+/**
+ * The TUI child as plain JavaScript: bundled by esbuild the way the executable bundles the TUI
+ * (production React, migrations embedded), so that its RSS and times are the TUI's and not the
+ * tsx loader's (30–40 MB and a slower start). Answers the command that runs it.
+ */
+async function tuiChildArgv(): Promise<string[]> {
+  const esbuild = await import('esbuild');
+  const { readMigrationFiles } = await import('drizzle-orm/migrator');
+  const outfile = path.join(REPO_ROOT, '.tmp/bench/growth-tui-child.mjs');
+  await esbuild.build({
+    entryPoints: [TUI_CHILD],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    jsx: 'automatic',
+    // The native module stays in node_modules.
+    external: ['better-sqlite3'],
+    // Ink's optional devtools (not installed) become an empty module, as in build.mjs.
+    plugins: [
+      {
+        name: 'no-devtools',
+        setup(build) {
+          build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'stub' }));
+          build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export default {};', loader: 'js' }));
+        },
+      },
+    ],
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      __MM_MIGRATIONS__: JSON.stringify({
+        sqlite: readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/sqlite') }),
+        postgres: readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/postgres') }),
+      }),
+    },
+    // CommonJS packages inside an ES module bundle call require().
+    banner: { js: "import { createRequire as mmCreateRequire } from 'node:module'; const require = mmCreateRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return [process.execPath, outfile];
 }
 
 /** Runs a command; answers its exit code, wall time and peak RSS (VmHWM polled until it exits). */
@@ -143,14 +188,15 @@ async function measure(database: string, label: string, tokens: number, events: 
 
   // The server: trigger throughput, and the first page of the token list.
   const port = await freePort();
-  const server = await startServe(dataDir, { port, env, timeoutMs: 120_000 });
+  const server = await startServe(dataDir, { port, env, timeoutMs: 120_000, cpu: PINNING?.server, ...(fs.existsSync(DIST) ? { binary: DIST } : {}) });
   let triggerRps: number;
   let firstPageMs: number;
   try {
     const { generator } = pickLoadGenerator();
     const tokensFile = writeTokensFile(dataDir, 'tokens.txt', values);
-    await generator.run({ url: server.url, path: '/v1/trigger/chat', tokens: values, tokensFile, body: BODY }, { connections: 50, seconds: 1 });
-    const result = await generator.run({ url: server.url, path: '/v1/trigger/chat', tokens: values, tokensFile, body: BODY }, { connections: 50, seconds: SECONDS });
+    const target = { url: server.url, path: '/v1/trigger/chat', tokens: values, tokensFile, body: BODY, cpu: PINNING?.load };
+    await generator.run(target, { connections: 50, seconds: 1 });
+    const result = await generator.run(target, { connections: 50, seconds: SECONDS });
     triggerRps = result.ok / result.durationS;
     const times: number[] = [];
     for (let i = 0; i < 25; i++) {
@@ -171,7 +217,7 @@ async function measure(database: string, label: string, tokens: number, events: 
   const listOne = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--limit', '1', '--json']), env);
   log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
 
-  const tui = await measured([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/growth-tui-child.tsx'), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
+  const tui = await measured([...(await tuiChildArgv()), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
   if (tui.code !== 0) throw new Error('the TUI child failed');
   const report = JSON.parse(tui.stdout.trim().split('\n').at(-1)!) as { firstFrameMs: number; rssAtFirstFrameMiB: number; keystrokesMs: number[] };
   log(`TUI first frame ${fmt(report.firstFrameMs)} ms, RSS ${fmt(report.rssAtFirstFrameMiB)} MiB, keystrokes ${report.keystrokesMs.map((k) => fmt(k)).join(' ')} ms`);
@@ -209,9 +255,11 @@ export async function runGrowth(): Promise<void> {
   if (admin && !process.env.BENCH_GROWTH_POSTGRES_URL) throw new Error('BENCH_GROWTH_DB=postgres needs BENCH_GROWTH_POSTGRES_URL');
   try {
     const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-    const binary = fs.existsSync(path.join(REPO_ROOT, 'dist/mechamental'));
+    const binary = fs.existsSync(DIST);
     console.log(`\nGrowth — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs, load average ${load()}`);
-    console.log(`CLI: ${binary ? 'dist/mechamental' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: tsx test/bench/growth-tui-child.tsx`);
+    console.log(
+      `server and CLI: ${binary ? 'dist/mechamental' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: test/bench/growth-tui-child.tsx bundled by esbuild (production React), run by node`,
+    );
     for (const database of DATABASES) {
       const small = await measure(database, 'small', SMALL, 5 * SMALL, tmp.dir, admin);
       const large = await measure(database, 'large', LARGE, EVENTS, tmp.dir, admin);

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pickLoadGenerator, writeTokensFile, type LoadGenerator, type LoadResult, type LoadTarget } from './lib/load';
 import { buildMmload, runMmload, type LatencyUs } from './lib/mmload';
-import { childEnv, freePort, killAll, MAIN, nextMessage, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
+import { childEnv, freePort, killAll, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
 import { fmt, median, percentile, table } from './lib/stats';
@@ -137,11 +137,13 @@ interface Bench {
 }
 
 function target(bench: Bench, server: RunningServer, tokensFile = bench.tokensFile, tokens: readonly string[] = bench.tokens): LoadTarget {
+  // A pinned server is loaded from the other CPU (PINNING).
+  const cpu = server.cpu === undefined ? undefined : PINNING?.load;
   // ours-controls is ours, loaded with the restricted tokens: what a scope and an allow-list cost.
-  if (server.kind === 'ours-controls' && tokensFile === bench.tokensFile) return { url: server.url, path: TRIGGER_PATH, tokens: bench.controlledTokens, tokensFile: bench.controlledTokensFile, body: BODY };
-  if (server.kind === 'ours-openai') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_BODY };
-  if (server.kind === 'ours-openai-stream') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_STREAM_BODY };
-  return { url: server.url, path: TRIGGER_PATH, tokens, tokensFile, body: BODY };
+  if (server.kind === 'ours-controls' && tokensFile === bench.tokensFile) return { url: server.url, path: TRIGGER_PATH, tokens: bench.controlledTokens, tokensFile: bench.controlledTokensFile, body: BODY, cpu };
+  if (server.kind === 'ours-openai') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_BODY, cpu };
+  if (server.kind === 'ours-openai-stream') return { url: server.url, path: CHAT_PATH, tokens, tokensFile, body: CHAT_STREAM_BODY, cpu };
+  return { url: server.url, path: TRIGGER_PATH, tokens, tokensFile, body: BODY, cpu };
 }
 
 /** Where a server's stdout (its log) goes: /dev/null, or a file in the scratch dir. */
@@ -156,6 +158,7 @@ async function startOurs(bench: Bench, kind: string, env: NodeJS.ProcessEnv = {}
   const server = await startServe(bench.dataDir, {
     port,
     env,
+    cpu: PINNING?.server,
     ...(bench.oursBinary ? { binary: bench.oursBinary } : {}),
     ...(sink === 'ignore' ? {} : { logFile: sink }),
   });
@@ -440,6 +443,7 @@ async function latency(bench: Bench): Promise<void> {
       const { summary: s } = await runMmload({
         binary: bench.mmload.binary,
         port: server.port,
+        cpu: server.cpu === undefined ? undefined : PINNING?.load,
         path: TRIGGER_PATH,
         tokensFile: bench.tokensFile,
         body: BODY,
@@ -518,7 +522,7 @@ async function ask(client: ReturnType<typeof spawnChild>, message: Record<string
 async function sse(bench: Bench): Promise<void> {
   const token = bench.tokens[0]!;
   const server = await startBenchServer('ours', bench.dataDir);
-  const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, raiseFdLimit: true, env: childEnv() });
+  const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, raiseFdLimit: true, env: childEnv(), cpu: PINNING?.load });
   try {
     await nextMessage(client, (m) => m?.ready === true, 20_000, 'sse client');
     await ask(client, { cmd: 'config', port: server.port, path: '/v1/trigger/hold', token, body: JSON.stringify({ message: 'streams stay open while this echo waits between words' }) }, 5_000);
@@ -612,7 +616,7 @@ async function revokeFromCli(bench: Bench, tokenId: string): Promise<{ code: num
 async function revoke(bench: Bench): Promise<void> {
   const issued = await withServices(bench.dataDir, (s) => s.tokens.create({ app: 'default', name: 'revoke under load', expires: '1d' }, 'cli'));
   const server = await startOurs(bench, 'ours');
-  const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, env: childEnv() });
+  const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, env: childEnv(), cpu: PINNING?.load });
   try {
     await nextMessage(client, (m) => m?.ready === true, 20_000, 'sse client');
     await ask(client, { cmd: 'config', port: server.port, path: '/v1/trigger/hold', token: issued.value, body: JSON.stringify({ message: 'held until revoked' }) }, 5_000);
@@ -633,6 +637,7 @@ async function revoke(bench: Bench): Promise<void> {
       const measured = runMmload({
         binary: bench.mmload.binary,
         port: server.port,
+        cpu: server.cpu === undefined ? undefined : PINNING?.load,
         path: TRIGGER_PATH,
         tokensFile: writeTokensFile(bench.scratch, 'revoke-token.txt', [issued.value]),
         body: BODY,
@@ -844,6 +849,11 @@ async function main(): Promise<number> {
     console.log(`mechamental bench — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}${QUICK ? ' — QUICK (a smoke run, not figures of record)' : ''}`);
     console.log(`load generator: ${generator.description}${fallbackReason ? ` — fallback: ${fallbackReason}` : ''}`);
     console.log(`paced latency and revoke check: ${'binary' in mmload ? `mmload (C, built with cc: ${path.relative(REPO_ROOT, mmload.binary)})` : `autocannon (${mmload.problem})`}`);
+    console.log(
+      PINNING
+        ? `CPUs: servers under test pinned to CPU ${PINNING.server}, load generators and clients to CPU ${PINNING.load} (taskset; BENCH_PIN=0 leaves them to the scheduler)`
+        : `CPUs: not pinned (${process.env.BENCH_PIN === '0' ? 'BENCH_PIN=0' : 'taskset or a second CPU is missing'}): rounds may disagree by tens of per cent`,
+    );
     console.log(`ours: ${bench.oursBinary ? path.relative(REPO_ROOT, bench.oursBinary) : 'tsx src/main.ts'} serve; server logs to ${LOG_SINK === 'file' ? `files in ${scratch}` : '/dev/null'}`);
     const [load1] = os.loadavg();
     if (load1! >= os.cpus().length / 2) {

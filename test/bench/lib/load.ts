@@ -14,6 +14,8 @@ export interface LoadTarget {
   /** The same tokens, one per line (wrk and mmload read them from a file). */
   tokensFile: string;
   body: string;
+  /** The CPU the load generator runs on (PINNING.load when the server is pinned); autocannon runs in this process, unpinned. */
+  cpu?: number;
 }
 
 export interface LoadResult {
@@ -52,7 +54,7 @@ function wrkGenerator(version: string): LoadGenerator {
     description: `wrk ${version} (C, a separate process, 1 thread)`,
     effectiveSeconds: (seconds) => Math.max(1, Math.ceil(seconds)),
     async run(target, { connections, seconds }) {
-      const result = await runWrk({ url: `${target.url}${target.path}`, tokensFile: target.tokensFile, body: target.body, connections, seconds });
+      const result = await runWrk({ url: `${target.url}${target.path}`, tokensFile: target.tokensFile, body: target.body, connections, seconds, cpu: target.cpu });
       const e = result.socketErrors;
       return {
         requests: result.requests,

@@ -87,6 +87,8 @@ export interface MmloadRun {
   rate: number;
   /** Where to write one line per request (then returned parsed). */
   recordsFile?: string;
+  /** Pin mmload to this CPU (taskset). */
+  cpu?: number;
 }
 
 /** Runs mmload to its end; rejects with its message when it fails to set up (port closed, no tokens). */
@@ -101,7 +103,7 @@ export async function runMmload(run: MmloadRun): Promise<{ summary: MmloadSummar
     '--rate', String(run.rate),
     ...(run.recordsFile ? ['--records', run.recordsFile] : []),
   ];
-  const child = spawnChild([run.binary, ...args], { stdout: 'pipe', stderr: 'pipe' });
+  const child = spawnChild([run.binary, ...args], { stdout: 'pipe', stderr: 'pipe', cpu: run.cpu });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,7 +1,8 @@
 // Child processes for benchmarks and reliability runs: each one in its own process group (so a
 // kill reaches its own children too), all killed when this process ends for any reason.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +58,26 @@ export interface SpawnOptions {
   /** Raise the open-files limit to the hard limit first (via bash's ulimit, then exec). */
   raiseFdLimit?: boolean;
   cwd?: string;
+  /** Run on this CPU only (taskset), e.g. PINNING.server or PINNING.load. */
+  cpu?: number;
+}
+
+/**
+ * Where the bench runs what (BENCH_PIN, on unless `0`, where `taskset` exists and there are two
+ * CPUs or more): a server under test on the last CPU, the load generator and clients on CPU 0.
+ * Left to the scheduler, a server and its load generator share a core in some rounds and not in
+ * others: on the 2-core development machine the same build measured 70–90 µs CPU/request in some
+ * rounds and 130–145 in others, at random; pinned, its rounds agree within a few per cent.
+ */
+export const PINNING: { server: number; load: number } | undefined = choosePinning();
+
+function choosePinning(): { server: number; load: number } | undefined {
+  if (process.env.BENCH_PIN === '0') return undefined;
+  const cpus = os.availableParallelism();
+  if (cpus < 2) return undefined;
+  const taskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+  if (taskset.error || taskset.status !== 0) return undefined;
+  return { server: cpus - 1, load: 0 };
 }
 
 function sink(target: string | undefined, fallback: 'ignore' | 'inherit'): 'ignore' | 'inherit' | 'pipe' | number {
@@ -68,9 +89,10 @@ function sink(target: string | undefined, fallback: 'ignore' | 'inherit'): 'igno
 /** Spawns `argv` in a new process group; it is killed when this process exits. */
 export function spawnChild(argv: string[], options: SpawnOptions = {}): ChildProcess {
   installHandlers();
+  const pinned = options.cpu === undefined ? argv : ['taskset', '-c', String(options.cpu), ...argv];
   const [file, ...args] = options.raiseFdLimit
-    ? ['bash', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', ...argv]
-    : argv;
+    ? ['bash', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', ...pinned]
+    : pinned;
   const stdio: StdioOptions = ['ignore', sink(options.stdout, 'ignore'), sink(options.stderr, 'inherit')];
   if (options.ipc) stdio.push('ipc');
   const child = spawn(file!, args, {

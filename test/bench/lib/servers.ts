@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config';
 import { openServices, type Services } from '../../../src/services';
-import { childEnv, killGroup, MAIN, nextMessage, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './proc';
+import { childEnv, killGroup, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './proc';
 import { childPids } from './procfs';
 
 export const SERVER_CHILD = path.join(REPO_ROOT, 'test/bench/server-child.ts');
@@ -16,6 +16,8 @@ export interface RunningServer {
   pid: number;
   port: number;
   url: string;
+  /** The CPU it is pinned to (PINNING.server), if it is. */
+  cpu?: number;
   stop(): Promise<void>;
 }
 
@@ -57,16 +59,19 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 /**
  * Starts `test/bench/server-child.ts KIND DATA_DIR` and waits for its port. Its stdout (where a
  * peer with a logger writes) goes to `stdout`: a file path, or 'ignore' (/dev/null, the default).
+ * Pinned to PINNING.server when the bench pins.
  */
 export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = [], stdout = 'ignore'): Promise<RunningServer> {
+  const cpu = PINNING?.server;
   const child = spawnChild([process.execPath, ...extraNodeArgs, ...TSX, SERVER_CHILD, kind, dataDir], {
     env: childEnv(env),
     ipc: true,
     raiseFdLimit: true,
     stdout,
+    cpu,
   });
   const { port } = await nextMessage<{ port: number }>(child, (m) => typeof m?.port === 'number', 30_000, `${kind} server to listen`);
-  return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
+  return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, cpu, stop: () => stopProcess(child) };
 }
 
 /**
@@ -75,14 +80,14 @@ export async function startBenchServer(kind: string, dataDir: string, env: NodeJ
  */
 export async function startServe(
   dataDir: string,
-  options: { port: number; logFile?: string; env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: string[]; timeoutMs?: number },
+  options: { port: number; logFile?: string; env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: string[]; timeoutMs?: number; cpu?: number },
 ): Promise<RunningServer> {
   // RELIABILITY_BIN=dist/mechamental runs the reliability checks against the built executable.
   const binary = options.binary ?? (process.env.RELIABILITY_BIN ? path.resolve(REPO_ROOT, process.env.RELIABILITY_BIN) : undefined);
   const argv = binary
     ? [binary, 'serve', '--port', String(options.port), '--data-dir', dataDir]
     : [process.execPath, ...(options.nodeArgs ?? []), ...TSX, MAIN, 'serve', '--port', String(options.port), '--data-dir', dataDir];
-  const child = spawnChild(argv, { env: childEnv(options.env), stdout: options.logFile ?? 'ignore', stderr: options.logFile ?? 'inherit', raiseFdLimit: true });
+  const child = spawnChild(argv, { env: childEnv(options.env), stdout: options.logFile ?? 'ignore', stderr: options.logFile ?? 'inherit', raiseFdLimit: true, cpu: options.cpu });
   const url = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
@@ -101,5 +106,5 @@ export async function startServe(
     await stopProcess(child);
     throw new Error(`mechamental serve did not become healthy on port ${options.port}${exited ? ' (it exited)' : ''}`);
   }
-  return { kind: 'serve', child, pid: child.pid!, port: options.port, url, stop: () => stopProcess(child) };
+  return { kind: 'serve', child, pid: child.pid!, port: options.port, url, cpu: options.cpu, stop: () => stopProcess(child) };
 }

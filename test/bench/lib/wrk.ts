@@ -119,6 +119,8 @@ export interface WrkRun {
   /** wrk takes whole seconds; this is rounded up. */
   seconds: number;
   threads?: number;
+  /** Pin wrk to this CPU (taskset). */
+  cpu?: number;
 }
 
 /**
@@ -137,7 +139,7 @@ export async function runWrk(run: WrkRun): Promise<WrkSummary & { cpuUs: number;
     run.url,
     '--', run.tokensFile, run.body,
   ];
-  const child = spawnChild(['bash', '-c', 'wrk "$@"; code=$?; times >&2; exit $code', 'bash', ...args], { stdout: 'pipe', stderr: 'pipe' });
+  const child = spawnChild(['bash', '-c', 'wrk "$@"; code=$?; times >&2; exit $code', 'bash', ...args], { stdout: 'pipe', stderr: 'pipe', cpu: run.cpu });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
