@@ -34,6 +34,7 @@ import { buildMmload, runMmload, type LatencyUs } from './lib/mmload';
 import { childEnv, freePort, killAll, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
+import { measureCosts } from './costs';
 import { fmt, median, percentile, table } from './lib/stats';
 import { postgresBench } from './postgres';
 import { summarizeProfile } from './profile';
@@ -73,7 +74,7 @@ const REVOKE_SECONDS = setting('BENCH_REVOKE_SECONDS', 6, 4);
 const REVOKE_AT_MS = 2_000;
 const REVOKE_CONNECTIONS = 16;
 const SSE_STREAMS = setting('BENCH_SSE_STREAMS', 10_000, 1_000, true);
-const SECTIONS = ['throughput', 'latency', 'sse', 'revoke', 'startup', 'postgres'] as const;
+const SECTIONS = ['throughput', 'costs', 'latency', 'sse', 'revoke', 'startup', 'postgres'] as const;
 /** The PostgreSQL section (a throwaway cluster, about a minute) runs when asked: BENCH_POSTGRES=1 or BENCH_ONLY=postgres. */
 const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'postgres' || process.env.BENCH_POSTGRES === '1');
 const ONLY = new Set((process.env.BENCH_ONLY || DEFAULT_SECTIONS.join(',')).split(',').map((s) => s.trim()));
@@ -134,6 +135,8 @@ interface Bench {
   mmload: { binary: string } | { problem: string };
   /** dist/mechamental, or undefined for the development entry point (tsx src/main.ts). */
   oursBinary: string | undefined;
+  /** The CPU of one request (µs): ours-handler's, else ours', once the throughput section measured it. */
+  requestCpuUs?: number;
 }
 
 function target(bench: Bench, server: RunningServer, tokensFile = bench.tokensFile, tokens: readonly string[] = bench.tokens): LoadTarget {
@@ -338,6 +341,7 @@ async function throughput(bench: Bench): Promise<void> {
     });
   }
   const ours = medians.get('ours');
+  bench.requestCpuUs = (medians.get('ours-handler') ?? ours)?.cpuUsPerReq;
   console.log(
     `\nThroughput: POST ${TRIGGER_PATH} (echo, ${BODY}), ${bench.generator.name}, ${CONNECTIONS} connections, ${bench.tokens.length} tokens rotating, ` +
       `median of ${ROUNDS} × ${seconds} s rounds\n`,
@@ -403,6 +407,35 @@ async function throughput(bench: Bench): Promise<void> {
   ratio('fastify-log', 1.3, 'Fastify + auth, logger on');
   ratio('express', 3.5, 'Express 5 + auth');
   ratio('bcrypt', 100, 'bcrypt cost 10');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-request costs, in-process
+
+/**
+ * What the re-check, token controls, usage counting and keeping runs add to a request, measured
+ * in-process (test/bench/costs.ts) and set against the CPU of a request measured above: a share of a
+ * few per cent is below what throughput rounds on a shared machine can tell apart.
+ */
+async function costs(bench: Bench): Promise<void> {
+  const measured = await measureCosts();
+  const base = bench.requestCpuUs;
+  console.log(`\nPer-request costs, in-process (test/bench/costs.ts; medians of alternating rounds)${base ? `, as a share of the CPU of a request (ours-handler: ${fmt(base, 1)} µs)` : ''}\n`);
+  console.log(
+    table(
+      ['feature', 'issue', 'ns per request', 'share of a request', 'goal'],
+      measured.map((c) => [c.name, String(c.issue), fmt(c.ns, 1), base ? `${fmt((c.ns / 1000 / base) * 100, 2)} %` : '–', `≤ ${fmt(c.maxShare * 100)} %`]),
+      2,
+    ),
+  );
+  if (!base) {
+    notes.push('per-request costs: the throughput section did not run, so there is no request CPU to compare them with (BENCH_ONLY=throughput,costs)');
+    return;
+  }
+  for (const c of measured) {
+    const share = c.ns / 1000 / base;
+    goal(`${c.name}, in-process`, `${fmt(c.ns, 1)} ns = ${fmt(share * 100, 2)} % of a request`, `≤ ${fmt(c.maxShare * 100)} %`, share <= c.maxShare);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -862,6 +895,7 @@ async function main(): Promise<number> {
     if (fallbackReason) notes.push(`load generator: autocannon (${fallbackReason}); a JS load generator on the same cores saturates before a fast server does, so req/s ratios understate the fast servers`);
 
     if (ONLY.has('throughput')) await throughput(bench);
+    if (ONLY.has('costs') && hasTrigger) await costs(bench);
     if (ONLY.has('latency') && hasServer) await latency(bench);
     if (ONLY.has('sse') && hasServer) await sse(bench);
     if (ONLY.has('revoke') && hasServer) await revoke(bench);
