@@ -147,7 +147,7 @@ async function storeFor(database: string, label: string, dataDir: string, admin:
 }
 
 async function measure(database: string, label: string, tokens: number, events: number, root: string, admin: postgres.Sql | undefined): Promise<Figures> {
-  const dataDir = path.join(root, label);
+  const dataDir = path.join(root, `${database}-${label}`);
   fs.mkdirSync(dataDir, { mode: 0o700 });
   const { env, open } = await storeFor(database, label, dataDir, admin);
   const log = (text: string) => process.stderr.write(`[growth ${database} ${label}] ${text}\n`);
