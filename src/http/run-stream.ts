@@ -114,8 +114,10 @@ export abstract class FeedStream implements OpenStream, RunListener {
     this.options.registry.delete(this);
     this.res.removeListener('close', this.onClose);
     this.flush();
-    this.uncork();
+    // Ended while still corked (a run that answered at once): the last chunk of the body goes out
+    // in the same write as the rest, not in a packet of its own.
     if (!clientGone) this.res.end();
+    this.uncork();
     this.options.onClosed?.(clientGone);
   }
 
