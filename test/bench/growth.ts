@@ -73,7 +73,13 @@ function cliArgv(args: string[]): string[] {
  * (production React, migrations embedded), so that its RSS and times are the TUI's and not the
  * tsx loader's (30–40 MB and a slower start). Answers the command that runs it.
  */
-async function tuiChildArgv(): Promise<string[]> {
+let tuiChild: Promise<string[]> | undefined;
+function tuiChildArgv(): Promise<string[]> {
+  // Bundled once per bench run, for every database measured.
+  return (tuiChild ??= bundleTuiChild());
+}
+
+async function bundleTuiChild(): Promise<string[]> {
   const esbuild = await import('esbuild');
   const { readMigrationFiles } = await import('drizzle-orm/migrator');
   const outfile = path.join(REPO_ROOT, '.tmp/bench/growth-tui-child.mjs');
