@@ -300,8 +300,12 @@ export interface HotReads {
   verify(hash: string, pipeline?: string): MaybePromise<VerifyRow | undefined>;
   /** Current states of these tokens (absent: no longer exists). */
   tokenStates(ids: readonly string[]): MaybePromise<TokenState[]>;
-  /** A pipeline of an app (the trigger path when verification did not fetch it). */
-  pipeline(appId: number, slug: string): MaybePromise<{ kind: string; config: string } | undefined>;
+  /**
+   * A pipeline of an app (the trigger path when verification did not fetch it). `asOfVerify`: asked
+   * in the same event-loop turn as the request's `verify`, so an answer as of that read will do (an
+   * implementation that caches need not check for changes again).
+   */
+  pipeline(appId: number, slug: string, asOfVerify?: boolean): MaybePromise<{ kind: string; config: string } | undefined>;
 }
 
 /**

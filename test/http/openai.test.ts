@@ -4,6 +4,7 @@ import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, 
 import { localServer, readText } from '../pipelines/helpers';
 import { expireToken } from '../helpers/rows';
 import { eventually, request, startTestServer, type TestServer } from '../helpers/server';
+import { testServices } from '../helpers/services';
 
 /**
  * The OpenAI-compatible front door, driven by the official `openai` SDK as the client (and by raw
@@ -225,6 +226,19 @@ describe('refusals, each its own SDK error class with our code and message', () 
     await client(limited.value).chat.completions.create({ model: 'chat', messages: hello });
     const limit = await sdkError(client(limited.value).chat.completions.create({ model: 'chat', messages: hello }), RateLimitError, 'rate_limited', /limited to 1 requests per minute/);
     assert.match(limit.headers?.get('retry-after') ?? '', /^\d+$/);
+  });
+
+  test('a model made, changed and removed elsewhere (another connection) is seen by the next request', async () => {
+    const other = await testServices(t.services.config.databaseUrl ? { databaseUrl: t.services.config.databaseUrl } : { dataDir: t.services.config.dataDir });
+    const { value } = await issue('elsewhere-models');
+    const ask = () => client(value).chat.completions.create({ model: 'later', messages: hello });
+    await sdkError(ask(), NotFoundError, 'pipeline_not_found', /model "later" is not a pipeline/);
+    await other.pipelines.create('default', { slug: 'later', kind: 'echo' }, 'cli');
+    assert.equal((await ask()).choices[0]!.message.content, 'hello there, world');
+    await other.pipelines.update('default', 'later', { kind: 'command', config: { argv: ['printf', 'changed'] } }, 'cli');
+    assert.equal((await ask()).choices[0]!.message.content, 'changed');
+    await other.pipelines.remove('default', 'later', 'cli');
+    await sdkError(ask(), NotFoundError, 'pipeline_not_found', /model "later" is not a pipeline/);
   });
 
   test('bad bodies and unsupported features: 400 saying what and why (BadRequestError)', async () => {

@@ -345,11 +345,18 @@ const VERIFY_CACHE_MAX = 10_000;
  * a revoke that returned, from any process, is seen by the next verification; what is judged per
  * request (expiry against the clock, revoked_at) is judged on the row as read. Only the hot path's
  * verification is cached; the re-check before a slow body's run reads the row.
+ *
+ * Pipelines read apart from a verification (the OpenAI door names its pipeline in the body) are
+ * cached the same way, in the same generation of the cache; asked in the same event-loop turn as the
+ * request's verification, they are answered as of that verification (what the trigger's one read
+ * would have seen) without checking `data_version` a second time.
  */
 class SqliteHotReads implements HotReads {
   private readonly dataVersionStatement: Statement<[], number>;
   private readonly byHash = new Map<string, VerifyRow>();
   private readonly byHashAndPipeline = new Map<string, Map<string, VerifyRow>>();
+  /** Pipelines by `${appId}/${slug}` (null: the app has no such pipeline). */
+  private readonly pipelines = new Map<string, { kind: string; config: string } | null>();
   private cachedVersion = -1;
   private cachedGeneration = -1;
   private generation = 0;
@@ -383,14 +390,20 @@ class SqliteHotReads implements HotReads {
     this.generation++;
   }
 
-  verify(hash: string, pipeline?: string): VerifyRow | undefined {
-    const version = this.dataVersionStatement.get()!;
+  /** Drops every cached row when another connection committed (`checkVersion`) or this one wrote since they were read. */
+  private validate(checkVersion: boolean): void {
+    const version = checkVersion ? this.dataVersionStatement.get()! : this.cachedVersion;
     if (version !== this.cachedVersion || this.generation !== this.cachedGeneration) {
       this.byHash.clear();
       this.byHashAndPipeline.clear();
+      this.pipelines.clear();
       this.cachedVersion = version;
       this.cachedGeneration = this.generation;
     }
+  }
+
+  verify(hash: string, pipeline?: string): VerifyRow | undefined {
+    this.validate(true);
     if (pipeline === undefined) {
       let row = this.byHash.get(hash);
       if (row === undefined) {
@@ -438,8 +451,16 @@ class SqliteHotReads implements HotReads {
     return states;
   }
 
-  pipeline(appId: number, slug: string): { kind: string; config: string } | undefined {
-    return this.pipelineStatement.get(appId, slug);
+  pipeline(appId: number, slug: string, asOfVerify = false): { kind: string; config: string } | undefined {
+    this.validate(!asOfVerify);
+    const key = `${appId}/${slug}`;
+    let row = this.pipelines.get(key);
+    if (row === undefined) {
+      row = this.pipelineStatement.get(appId, slug) ?? null;
+      if (this.pipelines.size >= VERIFY_CACHE_MAX) this.pipelines.clear();
+      this.pipelines.set(key, row);
+    }
+    return row ?? undefined;
   }
 }
 

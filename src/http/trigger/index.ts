@@ -403,7 +403,9 @@ class TriggerRequest {
     const { shared, token } = this;
     let found: MaybePromise<{ kind: string; config: string } | undefined>;
     try {
-      found = this.slug.length > 0 && this.slug.length <= 63 ? shared.services.store.hot.pipeline(token.appId!, this.slug) : undefined;
+      // A door reads its pipeline after the body: as of the verification when both came in one turn.
+      const asOfVerify = this.verifiedTurn !== -1 && this.body?.endTurn === this.verifiedTurn;
+      found = this.slug.length > 0 && this.slug.length <= 63 ? shared.services.store.hot.pipeline(token.appId!, this.slug, asOfVerify) : undefined;
     } catch (error) {
       return this.unavailable(error);
     }

@@ -14,6 +14,8 @@ export interface LoadTarget {
   /** The same tokens, one per line (wrk and mmload read them from a file). */
   tokensFile: string;
   body: string;
+  /** An Accept header to send (text/event-stream: the trigger's event stream); none when absent. */
+  accept?: string;
   /** The CPU the load generator runs on (PINNING.load when the server is pinned); autocannon runs in this process, unpinned. */
   cpu?: number;
 }
@@ -54,7 +56,7 @@ function wrkGenerator(version: string): LoadGenerator {
     description: `wrk ${version} (C, a separate process, 1 thread)`,
     effectiveSeconds: (seconds) => Math.max(1, Math.ceil(seconds)),
     async run(target, { connections, seconds }) {
-      const result = await runWrk({ url: `${target.url}${target.path}`, tokensFile: target.tokensFile, body: target.body, connections, seconds, cpu: target.cpu });
+      const result = await runWrk({ url: `${target.url}${target.path}`, tokensFile: target.tokensFile, body: target.body, accept: target.accept, connections, seconds, cpu: target.cpu });
       const e = result.socketErrors;
       return {
         requests: result.requests,
@@ -80,7 +82,7 @@ const autocannonGenerator: LoadGenerator = {
     const requests = target.tokens.map((token) => ({
       method: 'POST',
       path: target.path,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(target.accept ? { accept: target.accept } : {}) },
       body: target.body,
     }));
     const result = await autocannon({ url: target.url, connections, duration: seconds, timeout: 10, requests });

@@ -1,7 +1,7 @@
 -- wrk script for the bench: POST a JSON body to the trigger path, rotating through bearer tokens,
 -- and print the summary as one JSON line that test/bench/lib/wrk.ts reads.
 --
---   wrk -t1 -c50 -d3s --latency -s wrk-trigger.lua http://127.0.0.1:PORT/v1/trigger/chat -- TOKENS_FILE [BODY]
+--   wrk -t1 -c50 -d3s --latency -s wrk-trigger.lua http://127.0.0.1:PORT/v1/trigger/chat -- TOKENS_FILE [BODY [ACCEPT]]
 --
 -- TOKENS_FILE has one token per line. Every request is formatted once, in init(): request() only
 -- hands out the next pre-built string, so the rotation costs wrk one Lua call per request.
@@ -16,6 +16,7 @@ function init(args)
     error("wrk-trigger.lua: pass the tokens file after --, e.g. wrk ... URL -- tokens.txt")
   end
   local body = args[2] or '{"message":"hello world"}'
+  local accept = args[3]
   local file = io.open(path, "r")
   if file == nil then
     error("wrk-trigger.lua: cannot read the tokens file " .. path)
@@ -24,10 +25,12 @@ function init(args)
     local token = line:gsub("%s+$", "")
     if #token > 0 then
       count = count + 1
-      requests[count] = wrk.format("POST", nil, {
+      local headers = {
         ["Authorization"] = "Bearer " .. token,
         ["Content-Type"] = "application/json",
-      }, body)
+      }
+      if accept ~= nil and #accept > 0 then headers["Accept"] = accept end
+      requests[count] = wrk.format("POST", nil, headers, body)
     end
   end
   file:close()

@@ -115,6 +115,8 @@ export interface WrkRun {
   url: string;
   tokensFile: string;
   body: string;
+  /** An Accept header (the trigger's event stream: text/event-stream); none when absent. */
+  accept?: string;
   connections: number;
   /** wrk takes whole seconds; this is rounded up. */
   seconds: number;
@@ -138,6 +140,7 @@ export async function runWrk(run: WrkRun): Promise<WrkSummary & { cpuUs: number;
     '-s', WRK_SCRIPT,
     run.url,
     '--', run.tokensFile, run.body,
+    ...(run.accept ? [run.accept] : []),
   ];
   const child = spawnChild(['bash', '-c', 'wrk "$@"; code=$?; times >&2; exit $code', 'bash', ...args], { stdout: 'pipe', stderr: 'pipe', cpu: run.cpu });
   let stdout = '';
