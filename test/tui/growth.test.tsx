@@ -95,6 +95,41 @@ describe('TUI windowing', () => {
     await ui.waitFor('1 of 3,000 tokens');
   });
 
+  test('typed while a read is slow, only the latest filter is read: none of the letters in between', async () => {
+    const services = await grown(MANY, 0);
+    const searched: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const page = services.tokens.page.bind(services.tokens);
+    services.tokens.page = async (app, filter = {}) => {
+      if (filter.search) searched.push(`page ${filter.search}`);
+      if (filter.search === 's') await slow;
+      return page(app, filter);
+    };
+    const count = services.tokens.count.bind(services.tokens);
+    services.tokens.count = async (app, filter = {}, atMost) => {
+      if (filter.search) searched.push(`count ${filter.search}`);
+      if (filter.search === 's') await slow;
+      return count(app, filter, atMost);
+    };
+    const expected = (await count('default', { search: 'svc-0003' })).count;
+    const ui = renderTui(services, { initialApp: 'default' });
+    await ui.waitFor('of 3,000 tokens');
+    ui.press('/');
+    await ui.waitFor('Filter (name or status):');
+    // Each letter is drawn before the next is typed: each is a filter the tab could read.
+    const typed = 'svc-0003';
+    for (let i = 0; i < typed.length; i++) {
+      ui.press(typed[i]!);
+      await ui.waitFor(`Filter (name or status): ${typed.slice(0, i + 1)}`);
+    }
+    release();
+    await ui.waitFor((f) => f.includes(`Filter (name or status): svc-0003`) && /svc-0003/.test(f.split('NAME')[1] ?? ''), 60_000);
+    ui.press(ENTER);
+    await ui.waitFor(`Filter "svc-0003": ${expected.toLocaleString('en-US')} of 3,000 tokens`, 60_000);
+    assert.deepEqual([...new Set(searched)].sort(), ['count s', 'count svc-0003', 'page s', 'page svc-0003']);
+  });
+
   test('counts stop at 10,000+', async () => {
     const services = await grown(10_050, 0);
     const ui = renderTui(services, { initialApp: 'default' });

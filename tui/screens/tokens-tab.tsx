@@ -16,6 +16,7 @@ import { TextInput } from '../components/text-input';
 import { TokenTable } from '../components/token-table';
 import { clip, countText, errorMessage, relativeShort, shortTime, tokenFilter } from '../format';
 import { pageOptions, useKeysetWindow, type PageStart } from '../hooks/use-keyset-window';
+import { useLatestOnly } from '../hooks/latest-only';
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
@@ -160,8 +161,12 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   // The filter runs in the database: a window of the matching rows, newest first, read page by page.
   const filter = tokenFilter(query);
   const filterKey = JSON.stringify(filter);
+  // A lane each for the pages and the filter's count: typed fast, only the latest filter is read.
+  const pageLane = useLatestOnly();
+  const countLane = useLatestOnly();
+  const laneKey = `${app}\u0000${filterKey}`;
   const fetchPage = useCallback(
-    (start: PageStart, limit: number) => services.tokens.page(app, { ...filter, limit, ...pageOptions(start) }),
+    (start: PageStart, limit: number) => pageLane.run(laneKey, () => services.tokens.page(app, { ...filter, limit, ...pageOptions(start) })),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [services, app, filterKey],
   );
@@ -172,7 +177,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   // answered (two queries; on PostgreSQL either may come first) the line shows "…", never a count
   // beside another filter's rows.
   const matchingCount = useLiveQuery(
-    async () => ({ filterKey, count: filterKey === '{}' ? undefined : await services.tokens.count(app, filter, MATCH_COUNT_CAP) }),
+    async () => ({ filterKey, count: filterKey === '{}' ? undefined : await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) }),
     [app, filterKey],
   );
   const matching = filterKey === '{}' ? totalCount.data : matchingCount.data?.filterKey === filterKey && !listing.loading ? matchingCount.data.count : undefined;
