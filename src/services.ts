@@ -40,9 +40,9 @@ export interface Services {
  * Opens the configured store (creating and migrating it as needed), seeds app `default` with
  * pipeline `chat` on a database with no app, and wires the services.
  */
-export async function openServices(config: Config, options: { clock?: Clock; actor: Actor }): Promise<Services> {
+export async function openServices(config: Config, options: { clock?: Clock; actor: Actor; pageCacheKiB?: number }): Promise<Services> {
   const clock = options.clock ?? systemClock;
-  const store = await openStore(config, { clock: () => clock.now() });
+  const store = await openStore(config, { clock: () => clock.now(), pageCacheKiB: options.pageCacheKiB });
   try {
     const audit = new AuditLog(store, clock);
     const apps = new AppService(store, clock, audit);

@@ -19,6 +19,9 @@ export interface Io {
   stdin?: NodeJS.ReadableStream;
 }
 
+/** A one-shot command's SQLite page cache (KiB): SQLite's own default. */
+const ONE_SHOT_PAGE_CACHE_KIB = 2_000;
+
 /** Options every command accepts, before or after the command and its arguments. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
   'data-dir': { type: 'string' },
@@ -88,9 +91,13 @@ export class CommandContext {
     return loadConfig(this.io.env, { dataDir: this.string('data-dir'), databaseUrl: this.string('database-url'), ...extra });
   }
 
-  /** Opens the store once per command run, as `actor`; closed when the command ends. */
-  services(actor: Actor = 'cli'): Promise<Services> {
-    this.openedServices ??= openServices(this.config(), { actor }).then((services) => {
+  /**
+   * Opens the store once per command run, as `actor`; closed when the command ends. A one-shot
+   * command reads with SQLite's own page cache (2,000 KiB); `longLived` (serve, the TUI) keeps the
+   * larger one a process that reads the same pages again and again is built with.
+   */
+  services(actor: Actor = 'cli', options: { longLived?: boolean } = {}): Promise<Services> {
+    this.openedServices ??= openServices(this.config(), { actor, ...(options.longLived ? {} : { pageCacheKiB: ONE_SHOT_PAGE_CACHE_KIB }) }).then((services) => {
       this.clock = services.clock;
       return services;
     });

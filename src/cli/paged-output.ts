@@ -1,3 +1,5 @@
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { AppError, isAppError } from '../errors';
 import { MAX_PAGE_LIMIT, pageLimit, type Page } from '../paging';
 import type { CommandContext, OptionSpecs } from './context';
@@ -76,6 +78,7 @@ export async function printPaged<T>(ctx: CommandContext, list: PagedList<T>): Pr
     }
     let widths: number[] | undefined;
     let printed = 0;
+    const keeper = new HeapKeeper();
     do {
       const page = await fetch(cursor, limit);
       if (ctx.json) {
@@ -92,6 +95,7 @@ export async function printPaged<T>(ctx: CommandContext, list: PagedList<T>): Pr
       }
       printed += page.items.length;
       cursor = page.nextCursor ?? undefined;
+      keeper.afterPage();
     } while (cursor !== undefined);
     if (printed === 0 && !ctx.json && ctx.string('cursor') === undefined) await out.write(`${list.empty}\n`);
   } catch (error) {
@@ -148,3 +152,38 @@ class Output {
     throw this.gone;
   }
 }
+
+/**
+ * Keeps an `--all` listing's memory flat. V8 grows its young generation (to 3 × 16 MB) and lets
+ * garbage pile up in the old one before it collects; a listing of a million rows makes garbage at
+ * a steady rate and keeps almost none of it (one page), so this process's peak grew with the row
+ * count (docs/growth.md). So a listing keeps the young generation at its starting size (a V8 flag
+ * read at each scavenge, so it takes effect when set) and collects the old one itself after a page
+ * once the heap holds more than 24 MB (a full collection of ~20 MB takes a few ms, once per several
+ * pages); when more than that is live, once it holds 8 MB more than is live, so that it never
+ * collects after every page.
+ */
+class HeapKeeper {
+  private gc: (() => void) | undefined;
+  private threshold = HEAP_KEEPER_START_BYTES;
+
+  constructor() {
+    setFlagsFromString('--semi-space-growth-factor=1');
+  }
+
+  /** After a page was written: collect now if the heap holds more than the threshold. */
+  afterPage(): void {
+    if (getHeapStatistics().used_heap_size < this.threshold) return;
+    if (this.gc === undefined) {
+      setFlagsFromString('--expose-gc');
+      this.gc = runInNewContext('gc') as () => void;
+    }
+    this.gc();
+    this.threshold = Math.max(HEAP_KEEPER_START_BYTES, getHeapStatistics().used_heap_size + HEAP_KEEPER_HEADROOM_BYTES);
+  }
+}
+
+/** The heap an `--all` listing may hold before it collects (bytes)… */
+const HEAP_KEEPER_START_BYTES = 24 * 1_048_576;
+/** …or, when more than that is live, this much more than is live (a few pages' garbage). */
+const HEAP_KEEPER_HEADROOM_BYTES = 8 * 1_048_576;

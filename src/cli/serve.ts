@@ -127,7 +127,7 @@ export const serveCommand: Command = {
     if (config.tlsCertFile !== null && config.tlsKeyFile !== null) loadTlsMaterial(config.tlsCertFile, config.tlsKeyFile);
     // So is a port that is taken: nothing is created or seeded for a server that cannot start.
     if (config.port !== 0) await assertPortFree(config.host, config.port);
-    const services = await ctx.services('cli');
+    const services = await ctx.services('cli', { longLived: true });
     const server = await startServer(services, { host: config.host, port: config.port, config });
     const stopWatching = exitOnUncaught(ctx, server);
     try {

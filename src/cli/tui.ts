@@ -15,7 +15,7 @@ export const tuiCommand: Command = {
   options: { app: { type: 'string' } },
   async run(ctx) {
     // Open (and migrate) the database before loading the UI: an unopenable file is one clear line and exit 1.
-    const services = await ctx.services('tui');
+    const services = await ctx.services('tui', { longLived: true });
     const app = ctx.string('app');
     if (app !== undefined) await services.apps.require(app);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {

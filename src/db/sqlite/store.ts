@@ -214,8 +214,8 @@ export class SqliteStore implements Store {
     this.idempotency = new SqliteIdempotency(db, (work) => this.serial(work));
   }
 
-  static open(dataDir: string, options: { minFreeBytes?: number } = {}): SqliteStore {
-    return new SqliteStore(openDatabase(dataDir), options);
+  static open(dataDir: string, options: { minFreeBytes?: number; pageCacheKiB?: number } = {}): SqliteStore {
+    return new SqliteStore(openDatabase(dataDir, { pageCacheKiB: options.pageCacheKiB }), options);
   }
 
   /**
