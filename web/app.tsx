@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Api, ApiError, type ServerSettings, type SignedIn } from './api';
 import { HeaderBar } from './components/header-bar';
 import { ConsoleContext, type ConsoleState } from './console-context';
@@ -18,11 +18,15 @@ type SessionState =
 export function App() {
   const [state, setState] = useState<SessionState>({ kind: 'loading' });
   const signedOut = useCallback((text?: string, tone: 'info' | 'error' = 'error') => setState({ kind: 'signed-out', ...(text ? { message: { text, tone } } : {}) }), []);
-  const api = useMemo(() => new Api((message) => signedOut(message)), [signedOut]);
+  // Set while a sign-out the admin asked for is under way: the end of the session it causes (the
+  // change feed's session-ended, a 401) must not replace "You signed out." with another message.
+  const leaving = useRef(false);
+  const api = useMemo(() => new Api((message) => leaving.current || signedOut(message)), [signedOut]);
   const route = useRoute();
 
   const enter = useCallback(
     async (signedIn: SignedIn) => {
+      leaving.current = false;
       api.useSession(signedIn.session);
       const settings = await api.settings();
       setState({ kind: 'signed-in', signedIn, settings });
@@ -60,16 +64,20 @@ export function App() {
 
   const checkSession = useCallback(() => {
     api.session().then(
-      (signedIn) => (signedIn ? api.useSession(signedIn.session) : signedOut()),
+      (signedIn) => (signedIn ? api.useSession(signedIn.session) : leaving.current || signedOut()),
       () => undefined, // a 401 already signed out (Api's onSignedOut); a network error: the feed retries
     );
   }, [api]);
   const version = useChanges(state.kind === 'signed-in', checkSession);
 
   const signOut = useCallback(() => {
+    leaving.current = true;
     api.signOut().then(
       () => signedOut('You signed out.', 'info'),
-      (error: Error) => signedOut(error.message),
+      (error: Error) => {
+        leaving.current = false;
+        signedOut(error.message);
+      },
     );
   }, [api, signedOut]);
 
