@@ -533,6 +533,27 @@ async function latency(bench: Bench): Promise<void> {
       const complete = ok === s.scheduled && s.errors === 0 && s.unanswered === 0;
       if (!complete) notes.push(`latency: ${fmt(s.scheduled - ok)} of ${fmt(s.scheduled)} paced requests did not get a 200`);
       goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(ms(s.intended_us.p50), 2)}, from when due; mmload)`, '≤ 2 ms, all 200', p99 <= 2 && complete);
+      // The host's floor, measured the same way right after: bare node:http (no auth, no log, no run).
+      await server.stop();
+      const bare = await startBenchServer('bare', bench.dataDir, { BENCH_TOKEN: bench.tokens[0] });
+      try {
+        await bench.generator.run(target(bench, bare), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
+        const { summary: b } = await runMmload({
+          binary: bench.mmload.binary,
+          port: bare.port,
+          cpu: bare.cpu === undefined ? undefined : PINNING?.load,
+          path: TRIGGER_PATH,
+          tokensFile: bench.tokensFile,
+          body: BODY,
+          connections: LATENCY_CONNECTIONS,
+          seconds: LATENCY_SECONDS,
+          rate: LATENCY_RATE,
+        });
+        console.log(`bare node:http at the same rate, measured the same way: p50 ${fmt(ms(b.intended_us.p50), 2)}, p99 ${fmt(ms(b.intended_us.p99), 2)}, p99.9 ${fmt(ms(b.intended_us.p999), 2)} ms (the host's floor)`);
+        goal(`  bare node:http at the same rate (the host's floor)`, `${fmt(ms(b.intended_us.p99), 2)} ms (p50 ${fmt(ms(b.intended_us.p50), 2)})`, 'shown', undefined);
+      } finally {
+        await bare.stop();
+      }
       return;
     }
     // No compiler: autocannon's paced mode, in this process (its timings include this event loop).
