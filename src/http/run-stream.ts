@@ -42,6 +42,8 @@ export abstract class FeedStream implements OpenStream, RunListener {
   expiresAt: number;
   protected finished = false;
   private corked = false;
+  /** Text gathered during the replay in `start` (null: written at once). */
+  private pending: string | null = null;
   private unsubscribe: () => void = NOOP;
 
   constructor(
@@ -61,13 +63,22 @@ export abstract class FeedStream implements OpenStream, RunListener {
   /** Written before the replay (e.g. `retry:`). */
   protected prologue(): void {}
 
-  /** Writes text of the stream. */
+  /**
+   * Writes text of the stream. During the replay the text is gathered and goes out as one chunk:
+   * each `res.write` of a chunked answer is three pieces of the socket write (size, text, CRLF), and
+   * a run that answered at once would otherwise go out as some twenty.
+   */
   protected write(text: string): void {
-    this.res.write(text);
+    if (this.pending !== null) this.pending += text;
+    else this.res.write(text);
   }
 
-  /** Writes what was held back during the replay. */
-  protected flush(): void {}
+  /** Writes what was gathered during the replay. */
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
+  }
 
   /** Starts the stream (its headers are written already) with the events after `after`. */
   protected start(after: number): void {
@@ -77,6 +88,7 @@ export abstract class FeedStream implements OpenStream, RunListener {
     // The replay goes out in as few packets as possible.
     res.cork();
     this.corked = true;
+    this.pending = '';
     this.prologue();
     this.unsubscribe = this.feed.subscribe(after, this);
     this.flush();
@@ -153,12 +165,12 @@ export class RunStream extends FeedStream {
   }
 
   protected override prologue(): void {
-    this.res.write(retryField(this.streamOptions.retryMs));
+    this.write(retryField(this.streamOptions.retryMs));
   }
 
   event(seq: number, name: string, data: string): void {
     if (this.finished || this.res.destroyed) return;
-    this.res.write(sseFrame(seq, name, data));
+    this.write(sseFrame(seq, name, data));
     if (isTerminal(name)) this.sawTerminal = true;
   }
 

@@ -3,6 +3,7 @@
 // echo pipeline), access log on, stdout to /dev/null; wrk loads one at a time in rounds whose order
 // alternates, each round preceded by 1 s of warm-up. Prints per-round and median req/s and server
 // CPU µs per request, with the load average: how each hot-path step was judged (docs/benchmarks.md).
+// AB_ACCEPT=text/event-stream loads the trigger's event stream instead of its JSON answer.
 import os from 'node:os';
 import path from 'node:path';
 import { pickLoadGenerator, writeTokensFile } from './lib/load';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     const servers: Array<[string, RunningServer]> = [];
     for (const [name, bin] of [['A', binA], ['B', binB]] as const) servers.push([name, await startServe(dataDir, { port: await freePort(), binary: path.resolve(bin), cpu: PINNING?.server })]);
     const results = new Map<string, Array<{ rps: number; cpu: number }>>([['A', []], ['B', []]]);
-    const load = (s: RunningServer, secs: number) => generator.run({ url: s.url, path: '/v1/trigger/chat', tokens, tokensFile, body: BODY, cpu: PINNING?.load }, { connections: 50, seconds: secs });
+    const load = (s: RunningServer, secs: number) => generator.run({ url: s.url, path: '/v1/trigger/chat', tokens, tokensFile, body: BODY, accept: process.env.AB_ACCEPT || undefined, cpu: PINNING?.load }, { connections: 50, seconds: secs });
     for (const [, s] of servers) await load(s, 2);
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? servers : [...servers].reverse();

@@ -74,8 +74,6 @@ export function completionOfStored(status: number, triggerBody: string, created:
  */
 export class ChunkStream extends FeedStream {
   private sawDelta = false;
-  /** Chunks gathered during the replay in `open` (null: written at once). */
-  private pending: string | null = null;
   /** Every chunk's opening, up to its `choices` (the same id, created and model in all of them). */
   private readonly head: string;
 
@@ -87,22 +85,6 @@ export class ChunkStream extends FeedStream {
   /** Starts the stream (its headers are written already) from the run's first event. */
   open(): void {
     this.start(0);
-  }
-
-  /** The replay (all of a run that answered at once) is gathered and goes out as one write. */
-  protected override prologue(): void {
-    this.pending = '';
-  }
-
-  protected override write(text: string): void {
-    if (this.pending !== null) this.pending += text;
-    else this.res.write(text);
-  }
-
-  protected override flush(): void {
-    const pending = this.pending;
-    this.pending = null;
-    if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
   }
 
   private chunk(delta: string, finish: string): string {
