@@ -44,6 +44,8 @@ export abstract class FeedStream implements OpenStream, RunListener {
   private corked = false;
   /** Text gathered during the replay in `start` (null: written at once). */
   private pending: string | null = null;
+  /** In the stream registry, and listening for the client to leave. */
+  private registered = false;
   private unsubscribe: () => void = NOOP;
 
   constructor(
@@ -80,17 +82,25 @@ export abstract class FeedStream implements OpenStream, RunListener {
     if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
   }
 
-  /** Starts the stream (its headers are written already) with the events after `after`. */
+  /**
+   * Starts the stream (its headers are written already) with the events after `after`. A stream
+   * that the replay already ended (a run that answered at once) is never registered nor listens for
+   * its client: nothing can happen to it any more. One that goes on is registered right after the
+   * replay, in the same synchronous step, so that no revoke can come between.
+   */
   protected start(after: number): void {
     const res = this.res;
-    res.once('close', this.onClose);
-    this.options.registry.add(this);
     // The replay goes out in as few packets as possible.
     res.cork();
     this.corked = true;
     this.pending = '';
     this.prologue();
     this.unsubscribe = this.feed.subscribe(after, this);
+    if (!this.finished) {
+      res.once('close', this.onClose);
+      this.options.registry.add(this);
+      this.registered = true;
+    }
     this.flush();
     this.uncork();
   }
@@ -123,8 +133,11 @@ export abstract class FeedStream implements OpenStream, RunListener {
     if (this.finished) return;
     this.finished = true;
     this.unsubscribe();
-    this.options.registry.delete(this);
-    this.res.removeListener('close', this.onClose);
+    if (this.registered) {
+      this.registered = false;
+      this.options.registry.delete(this);
+      this.res.removeListener('close', this.onClose);
+    }
     this.flush();
     // Ended while still corked (a run that answered at once): the last chunk of the body goes out
     // in the same write as the rest, not in a packet of its own.
