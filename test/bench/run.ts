@@ -505,19 +505,26 @@ async function latency(bench: Bench): Promise<void> {
   const server = await startOurs(bench, 'ours');
   const label = `latency p99 at a fixed ${fmt(LATENCY_RATE)} req/s`;
   try {
-    await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
     if ('binary' in bench.mmload) {
-      const { summary: s } = await runMmload({
-        binary: bench.mmload.binary,
-        port: server.port,
-        cpu: server.cpu === undefined ? undefined : PINNING?.load,
-        path: TRIGGER_PATH,
-        tokensFile: bench.tokensFile,
-        body: BODY,
-        connections: LATENCY_CONNECTIONS,
-        seconds: LATENCY_SECONDS,
-        rate: LATENCY_RATE,
-      });
+      const mmload = bench.mmload.binary;
+      // After a warm-up, the paced load on one server.
+      const paced = async (on: RunningServer) => {
+        await bench.generator.run(target(bench, on), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
+        return (
+          await runMmload({
+            binary: mmload,
+            port: on.port,
+            cpu: on.cpu === undefined ? undefined : PINNING?.load,
+            path: TRIGGER_PATH,
+            tokensFile: bench.tokensFile,
+            body: BODY,
+            connections: LATENCY_CONNECTIONS,
+            seconds: LATENCY_SECONDS,
+            rate: LATENCY_RATE,
+          })
+        ).summary;
+      };
+      const s = await paced(server);
       const ms = (us: number | null) => (us === null ? NaN : us / 1000);
       const ok = s.statuses['200'] ?? 0;
       const achieved = s.answered / s.elapsed_s;
@@ -543,18 +550,7 @@ async function latency(bench: Bench): Promise<void> {
       await server.stop();
       const bare = await startBenchServer('bare', bench.dataDir, { BENCH_TOKEN: bench.tokens[0] });
       try {
-        await bench.generator.run(target(bench, bare), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
-        const { summary: b } = await runMmload({
-          binary: bench.mmload.binary,
-          port: bare.port,
-          cpu: bare.cpu === undefined ? undefined : PINNING?.load,
-          path: TRIGGER_PATH,
-          tokensFile: bench.tokensFile,
-          body: BODY,
-          connections: LATENCY_CONNECTIONS,
-          seconds: LATENCY_SECONDS,
-          rate: LATENCY_RATE,
-        });
+        const b = await paced(bare);
         console.log(`bare node:http at the same rate, measured the same way: p50 ${fmt(ms(b.intended_us.p50), 2)}, p99 ${fmt(ms(b.intended_us.p99), 2)}, p99.9 ${fmt(ms(b.intended_us.p999), 2)} ms (the host's floor)`);
         goal(`  bare node:http at the same rate (the host's floor)`, `${fmt(ms(b.intended_us.p99), 2)} ms (p50 ${fmt(ms(b.intended_us.p50), 2)})`, 'shown', undefined);
       } finally {
@@ -563,6 +559,7 @@ async function latency(bench: Bench): Promise<void> {
       return;
     }
     // No compiler: autocannon's paced mode, in this process (its timings include this event loop).
+    await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
     const times: number[] = [];
     let non200 = 0;
     const result = await autocannonLoad({
