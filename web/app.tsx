@@ -21,7 +21,13 @@ export function App() {
   // Set while a sign-out the admin asked for is under way: the end of the session it causes (the
   // change feed's session-ended, a 401) must not replace "You signed out." with another message.
   const leaving = useRef(false);
-  const api = useMemo(() => new Api((message) => leaving.current || signedOut(message)), [signedOut]);
+  const api = useMemo(
+    () =>
+      new Api((message) => {
+        if (!leaving.current) signedOut(message);
+      }),
+    [signedOut],
+  );
   const route = useRoute();
 
   const enter = useCallback(
@@ -64,7 +70,10 @@ export function App() {
 
   const checkSession = useCallback(() => {
     api.session().then(
-      (signedIn) => (signedIn ? api.useSession(signedIn.session) : leaving.current || signedOut()),
+      (signedIn) => {
+        if (signedIn) api.useSession(signedIn.session);
+        else if (!leaving.current) signedOut();
+      },
       () => undefined, // a 401 already signed out (Api's onSignedOut); a network error: the feed retries
     );
   }, [api]);

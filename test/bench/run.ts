@@ -502,30 +502,30 @@ function autocannonLoad(options: {
 }
 
 async function latency(bench: Bench): Promise<void> {
-  const server = await startOurs(bench, 'ours');
   const label = `latency p99 at a fixed ${fmt(LATENCY_RATE)} req/s`;
+  const warm = (on: RunningServer) => bench.generator.run(target(bench, on), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
+  const mmload = 'binary' in bench.mmload ? bench.mmload.binary : undefined;
+  /** mmload's paced load on one server. */
+  const paced = async (on: RunningServer, binary: string) =>
+    (
+      await runMmload({
+        binary,
+        port: on.port,
+        cpu: on.cpu === undefined ? undefined : PINNING?.load,
+        path: TRIGGER_PATH,
+        tokensFile: bench.tokensFile,
+        body: BODY,
+        connections: LATENCY_CONNECTIONS,
+        seconds: LATENCY_SECONDS,
+        rate: LATENCY_RATE,
+      })
+    ).summary;
+  const ms = (us: number | null) => (us === null ? NaN : us / 1000);
+  const server = await startOurs(bench, 'ours');
   try {
-    if ('binary' in bench.mmload) {
-      const mmload = bench.mmload.binary;
-      // After a warm-up, the paced load on one server.
-      const paced = async (on: RunningServer) => {
-        await bench.generator.run(target(bench, on), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
-        return (
-          await runMmload({
-            binary: mmload,
-            port: on.port,
-            cpu: on.cpu === undefined ? undefined : PINNING?.load,
-            path: TRIGGER_PATH,
-            tokensFile: bench.tokensFile,
-            body: BODY,
-            connections: LATENCY_CONNECTIONS,
-            seconds: LATENCY_SECONDS,
-            rate: LATENCY_RATE,
-          })
-        ).summary;
-      };
-      const s = await paced(server);
-      const ms = (us: number | null) => (us === null ? NaN : us / 1000);
+    await warm(server);
+    if (mmload !== undefined) {
+      const s = await paced(server, mmload);
       const ok = s.statuses['200'] ?? 0;
       const achieved = s.answered / s.elapsed_s;
       console.log(
@@ -546,43 +546,43 @@ async function latency(bench: Bench): Promise<void> {
       const complete = ok === s.scheduled && s.errors === 0 && s.unanswered === 0;
       if (!complete) notes.push(`latency: ${fmt(s.scheduled - ok)} of ${fmt(s.scheduled)} paced requests did not get a 200`);
       goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(ms(s.intended_us.p50), 2)}, from when due; mmload)`, '≤ 2 ms, all 200', p99 <= 2 && complete);
-      // The host's floor, measured the same way right after: bare node:http (no auth, no log, no run).
-      await server.stop();
-      const bare = await startBenchServer('bare', bench.dataDir, { BENCH_TOKEN: bench.tokens[0] });
-      try {
-        const b = await paced(bare);
-        console.log(`bare node:http at the same rate, measured the same way: p50 ${fmt(ms(b.intended_us.p50), 2)}, p99 ${fmt(ms(b.intended_us.p99), 2)}, p99.9 ${fmt(ms(b.intended_us.p999), 2)} ms (the host's floor)`);
-        goal(`  bare node:http at the same rate (the host's floor)`, `${fmt(ms(b.intended_us.p99), 2)} ms (p50 ${fmt(ms(b.intended_us.p50), 2)})`, 'shown', undefined);
-      } finally {
-        await bare.stop();
-      }
-      return;
+    } else {
+      // No compiler: autocannon's paced mode, in this process (its timings include this event loop).
+      const times: number[] = [];
+      let non200 = 0;
+      const result = await autocannonLoad({
+        url: server.url,
+        token: bench.tokens[0]!,
+        seconds: LATENCY_SECONDS,
+        connections: LATENCY_CONNECTIONS,
+        overallRate: LATENCY_RATE,
+        onResponse: (status, took) => {
+          if (status === 200) times.push(took);
+          else non200++;
+        },
+      });
+      const p50 = percentile(times, 50);
+      const p99 = percentile(times, 99);
+      console.log(
+        `\nLatency of ours at a fixed ${fmt(LATENCY_RATE)} req/s (autocannon, ${LATENCY_CONNECTIONS} connections, ${LATENCY_SECONDS} s; ${'problem' in bench.mmload ? bench.mmload.problem : ''}): ` +
+          `${times.length} answers, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(Math.max(...times), 2)} ms ` +
+          `(autocannon, corrected for coordinated omission: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms), non-200 ${non200}`,
+      );
+      goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(p50, 2)}; autocannon)`, '≤ 2 ms, all 200', p99 <= 2 && non200 === 0);
     }
-    // No compiler: autocannon's paced mode, in this process (its timings include this event loop).
-    await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
-    const times: number[] = [];
-    let non200 = 0;
-    const result = await autocannonLoad({
-      url: server.url,
-      token: bench.tokens[0]!,
-      seconds: LATENCY_SECONDS,
-      connections: LATENCY_CONNECTIONS,
-      overallRate: LATENCY_RATE,
-      onResponse: (status, ms) => {
-        if (status === 200) times.push(ms);
-        else non200++;
-      },
-    });
-    const p50 = percentile(times, 50);
-    const p99 = percentile(times, 99);
-    console.log(
-      `\nLatency of ours at a fixed ${fmt(LATENCY_RATE)} req/s (autocannon, ${LATENCY_CONNECTIONS} connections, ${LATENCY_SECONDS} s; ${bench.mmload.problem}): ` +
-        `${times.length} answers, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(Math.max(...times), 2)} ms ` +
-        `(autocannon, corrected for coordinated omission: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms), non-200 ${non200}`,
-    );
-    goal(label, `${fmt(p99, 2)} ms (p50 ${fmt(p50, 2)}; autocannon)`, '≤ 2 ms, all 200', p99 <= 2 && non200 === 0);
   } finally {
     await server.stop();
+  }
+  if (mmload === undefined) return;
+  // The host's floor, measured the same way right after: bare node:http (no auth, no log, no run).
+  const bare = await startBenchServer('bare', bench.dataDir, { BENCH_TOKEN: bench.tokens[0] });
+  try {
+    await warm(bare);
+    const b = await paced(bare, mmload);
+    console.log(`bare node:http at the same rate, measured the same way: p50 ${fmt(ms(b.intended_us.p50), 2)}, p99 ${fmt(ms(b.intended_us.p99), 2)}, p99.9 ${fmt(ms(b.intended_us.p999), 2)} ms (the host's floor)`);
+    goal(`  bare node:http at the same rate (the host's floor)`, `${fmt(ms(b.intended_us.p99), 2)} ms (p50 ${fmt(ms(b.intended_us.p50), 2)})`, 'shown', undefined);
+  } finally {
+    await bare.stop();
   }
 }
 

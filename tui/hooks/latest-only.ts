@@ -1,7 +1,7 @@
 import { useRef } from 'react';
 
 /** A read dropped before it started: a newer one of its lane was asked for meanwhile. */
-export class Superseded extends Error {
+class Superseded extends Error {
   constructor() {
     super('superseded by a newer read');
     this.name = 'Superseded';

@@ -60,7 +60,7 @@ export function openDatabase(dataDir: string, options: { pageCacheKiB?: number }
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     // better-sqlite3 builds SQLite with a 16 MB page cache: right for a server, more than a one-shot command needs.
-    if (options.pageCacheKiB !== undefined) sqlite.pragma(`cache_size = -${Math.max(64, Math.round(options.pageCacheKiB))}`);
+    if (options.pageCacheKiB !== undefined) sqlite.pragma(`cache_size = -${options.pageCacheKiB}`);
     appliedMigrations = applyMigrations(sqlite, migrations, file);
     if (sqlite.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
       sqlite.pragma(`application_id = ${APPLICATION_ID}`);
