@@ -15,6 +15,8 @@ const NOOP = (): void => {};
 
 /** What every stream that follows a run is told (the trigger's SSE, OpenAI's chunks). */
 export interface FeedStreamOptions {
+  /** The answer's headers (its status is 200), written by the stream once its replay is known. */
+  headers: Readonly<Record<string, string>>;
   /** The token that reads it (the one that started the run): the registry ends the stream when it stops working. */
   tokenId: string;
   expiresAt: number;
@@ -31,11 +33,16 @@ export interface RunStreamOptions extends FeedStreamOptions {
 }
 
 /**
- * An answer that follows a run, whatever its wire format: registered with the stream registry
+ * A 200 answer that follows a run, whatever its wire format: registered with the stream registry
  * while open (when the token is revoked or expires, a run of this process is stopped with that
  * code, which ends every stream of it; a stream of a finished run or of another instance's run
  * gets its format's last failure and ends), the replay written corked, and a client leaving a
  * foreground run stops it. A subclass turns the run's events into its format.
+ *
+ * A stream its replay already ended (a run that answered at once, or one replayed whole) is sent
+ * as one body with a `Content-Length`, like a JSON answer: the whole stream is known, so it needs
+ * no chunked framing, and it goes out in one write with its headers. Every SSE client reads it the
+ * same (an EventSource or an SDK reads events until the body ends, however it is framed).
  */
 export abstract class FeedStream implements OpenStream, RunListener {
   readonly tokenId: string;
@@ -46,6 +53,8 @@ export abstract class FeedStream implements OpenStream, RunListener {
   private pending: string | null = null;
   /** In the stream registry, and listening for the client to leave. */
   private registered = false;
+  /** The headers were written (by `flush` or `close`). */
+  private headWritten = false;
   private unsubscribe: () => void = NOOP;
 
   constructor(
@@ -75,15 +84,19 @@ export abstract class FeedStream implements OpenStream, RunListener {
     else this.res.write(text);
   }
 
-  /** Writes what was gathered during the replay. */
+  /** Writes the headers (of a stream that goes on: chunked) and what was gathered during the replay. */
   private flush(): void {
     const pending = this.pending;
     this.pending = null;
+    if (!this.headWritten) {
+      this.headWritten = true;
+      this.res.writeHead(200, this.options.headers);
+    }
     if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
   }
 
   /**
-   * Starts the stream (its headers are written already) with the events after `after`. A stream
+   * Starts the stream (nothing of the answer is written yet) with the events after `after`. A stream
    * that the replay already ended (a run that answered at once) is never registered nor listens for
    * its client: nothing can happen to it any more. One that goes on is registered right after the
    * replay, in the same synchronous step, so that no revoke can come between.
@@ -138,10 +151,18 @@ export abstract class FeedStream implements OpenStream, RunListener {
       this.options.registry.delete(this);
       this.res.removeListener('close', this.onClose);
     }
-    this.flush();
-    // Ended while still corked (a run that answered at once): the last chunk of the body goes out
-    // in the same write as the rest, not in a packet of its own.
-    if (!clientGone) this.res.end();
+    if (!this.headWritten && this.pending !== null) {
+      // Ended by its replay: the whole stream is known, so it goes out as one sized body.
+      const body = this.pending;
+      this.pending = null;
+      this.headWritten = true;
+      this.res.writeHead(200, { ...this.options.headers, 'Content-Length': String(Buffer.byteLength(body)) });
+      this.res.end(body);
+    } else {
+      this.flush();
+      // Ended while still corked: the last chunk of the body goes out in the same write as the rest.
+      if (!clientGone) this.res.end();
+    }
     this.uncork();
     this.options.onClosed?.(clientGone);
   }
@@ -172,7 +193,7 @@ export class RunStream extends FeedStream {
     super(res, feed, streamOptions);
   }
 
-  /** Starts the stream (its headers are written already) with the events after `after`. */
+  /** Starts the stream with the events after `after`. */
   open(after: number): void {
     this.start(after);
   }
@@ -197,13 +218,12 @@ export class RunStream extends FeedStream {
  * nothing is missing (which tells an EventSource to stop reconnecting), else 200 and a RunStream
  * from `after` (never stopping the run when the reader leaves). `headers` go on either answer.
  */
-export function answerRunStream(res: ServerResponse, feed: RunFeed, after: number, headers: Record<string, string>, options: Omit<RunStreamOptions, 'stopsRunOnClose'>): 204 | 200 {
+export function answerRunStream(res: ServerResponse, feed: RunFeed, after: number, headers: Record<string, string>, options: Omit<RunStreamOptions, 'stopsRunOnClose' | 'headers'>): 204 | 200 {
   if (feed.status !== 'running' && after >= feed.lastSeq) {
     res.writeHead(204, { ...headers, [RUN_ID_HEADER]: feed.id });
     res.end();
     return 204;
   }
-  res.writeHead(200, { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id });
-  new RunStream(res, feed, { ...options, stopsRunOnClose: false }).open(after);
+  new RunStream(res, feed, { ...options, headers: { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id }, stopsRunOnClose: false }).open(after);
   return 200;
 }

@@ -46,6 +46,20 @@ describe('SSE', () => {
     }
   });
 
+  test('a run that answered at once is one sized body; a run that goes on is streamed as it comes (chunked)', async () => {
+    const now = new SseClient(`${t.url}/v1/trigger/chat`, main.value, { message: 'at once' });
+    await now.done;
+    assert.equal(now.headers['content-length'], String(Buffer.byteLength(now.raw)));
+    assert.equal(now.headers['transfer-encoding'], undefined);
+    assert.equal(now.events.at(-1)!.event, 'run.completed');
+    const later = new SseClient(`${t.url}/v1/trigger/slow-echo`, main.value, { message: 'a b' });
+    await later.waitFor('run.started');
+    assert.equal(later.headers['transfer-encoding'], 'chunked');
+    assert.equal(later.headers['content-length'], undefined);
+    await later.done;
+    assert.equal(later.events.at(-1)!.event, 'run.completed');
+  });
+
   test('idle streams get ": ping" comments', async () => {
     const client = new SseClient(`${t.url}/v1/trigger/slow-echo`, main.value, { message: 'a b c d e' });
     await client.done;

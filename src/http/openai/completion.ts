@@ -82,7 +82,7 @@ export class ChunkStream extends FeedStream {
     this.head = `data: {"id":${JSON.stringify(feed.id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(feed.pipeline)},"choices":[{"index":0,"delta":`;
   }
 
-  /** Starts the stream (its headers are written already) from the run's first event. */
+  /** Starts the stream from the run's first event. */
   open(): void {
     this.start(0);
   }
@@ -132,8 +132,8 @@ function errorChunk(code: string, message: string, runId: string): string {
 /** A streamed chat completion of a run started by `executeRun`. */
 export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
   const run = state.run;
-  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id });
   new ChunkStream(res, run, unixSeconds(run.startedAt), {
+    headers: { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id },
     tokenId: state.tokenId,
     expiresAt: state.expiresAt,
     registry: state.streams,
@@ -143,7 +143,6 @@ export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRe
 }
 
 /** A held key's run streamed again as chunks from its first event (never stopping it when the reader leaves). */
-export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<FeedStreamOptions, 'stopsRunOnClose'>): void {
-  res.writeHead(200, { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id, [REPLAYED_HEADER]: 'true' });
-  new ChunkStream(res, feed, created, { ...options, stopsRunOnClose: false }).open();
+export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<FeedStreamOptions, 'stopsRunOnClose' | 'headers'>): void {
+  new ChunkStream(res, feed, created, { ...options, headers: { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id, [REPLAYED_HEADER]: 'true' }, stopsRunOnClose: false }).open();
 }

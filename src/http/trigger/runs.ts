@@ -158,8 +158,8 @@ export function jsonRun(res: ServerResponse, state: RunState, sendJson: SendJson
 /** An SSE run (started by `executeRun`), followed from its first event; see RunStream. */
 export function streamRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
   const run = state.run;
-  res.writeHead(200, { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id });
   const stream = new RunStream(res, run, {
+    headers: { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id },
     tokenId: state.tokenId,
     expiresAt: state.expiresAt,
     registry: state.streams,
