@@ -255,6 +255,11 @@ describe('refusals, each its own SDK error class with our code and message', () 
       [{ model: 'chat', messages: [] }, /messages: must hold at least one message/],
       [{ messages: hello }, /400 model: /],
       [{ model: 'chat', messages: [{ role: 'robot', content: 'x' }] }, /messages\[0\]\.role/],
+      // Shapes the plain request's quick check passes on to the schema, refused as before.
+      [{ model: '', messages: hello }, /model: must name a pipeline/],
+      [{ model: 'chat', messages: ['hello'] }, /messages\[0\]: /],
+      [{ model: 'chat', messages: [{ role: 'user', content: 42 }] }, /messages\[0\]\.content/],
+      [{ model: 'chat', messages: [{ role: 'user', content: 'x', name: 7 }] }, /messages\[0\]\.name/],
     ];
     for (const [body, message] of cases) {
       await sdkError(sdk.chat.completions.create(body as never), BadRequestError, 'invalid_request', message);
