@@ -321,8 +321,17 @@ async function throughput(bench: Bench): Promise<void> {
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
     for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
+    // The kinds measured on the ours process run right after one another, as one unit of the
+    // rotation (their ratios to ours are read pair by pair, so a neighbour's burst between two of
+    // them must not land in one of the pair only); within the unit the order rotates too.
+    const units: RunningServer[][] = [];
+    const oursUnit = servers.filter((s) => s.kind === 'ours' || SAME_PROCESS_AS_OURS.has(s.kind));
+    for (const server of servers) {
+      if (server === oursUnit[0]) units.push(oursUnit);
+      else if (!oursUnit.includes(server)) units.push([server]);
+    }
     for (let round = 0; round < ROUNDS; round++) {
-      const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+      const order = units.map((_, i) => units[(i + round) % units.length]!).flatMap((unit) => unit.map((_, i) => unit[(i + round) % unit.length]!));
       for (const server of order) {
         // Brings a server that sat idle while the others ran back to speed before it is measured.
         if (!QUICK) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: warmup });
@@ -405,38 +414,40 @@ async function throughput(bench: Bench): Promise<void> {
     notes.push('ours was not measured: no ratios');
     return;
   }
-  const ratio = (peer: string, min: number, label: string, base = ours, baseName = 'ours') => {
-    const p = medians.get(peer);
-    if (!p) return;
-    const r = base.rps / p.rps;
-    const c = p.cpuUsPerReq / base.cpuUsPerReq;
-    goal(`${baseName} ÷ ${label} (req/s)`, `${fmt(r, 2)}× (CPU/req ${fmt(c, 2)}×)`, `≥ ${min}×`, r >= min, c >= min);
+  // A ratio is the median of the rounds' own ratios (each round's two samples were taken minutes
+  // apart at most, the ours process's kinds one right after the other), so that the host's slow
+  // and fast spells, which last longer than a sample, cancel; one sample each: their ratio.
+  const paired = (baseName: string, peer: string): { r: number; c: number } | undefined => {
+    const b = results.get(baseName);
+    const p = results.get(peer);
+    if (!p?.length || !b?.length) return undefined;
+    const pairs = p.length === b.length ? p.map((sample, i) => [b[i]!, sample] as const) : [[medians.get(baseName)!, medians.get(peer)!] as const];
+    return { r: median(pairs.map(([x, y]) => x.rps / y.rps)), c: median(pairs.map(([x, y]) => y.cpuUsPerReq / x.cpuUsPerReq)) };
+  };
+  const ratio = (peer: string, min: number, label: string, baseName = 'ours') => {
+    const q = paired(baseName, peer);
+    if (q) goal(`${baseName} ÷ ${label} (req/s)`, `${fmt(q.r, 2)}× (CPU/req ${fmt(q.c, 2)}×)`, `≥ ${min}×`, q.r >= min, q.c >= min);
   };
   ratio('bare', 0.5, 'bare node:http');
   // Token controls (issue 13): a scope and an allow-list cost at most 3 % of throughput.
-  const controlled = medians.get('ours-controls');
-  if (controlled) ratio('ours', 0.97, 'ours, tokens without controls', controlled, 'ours-controls');
+  ratio('ours', 0.97, 'ours, tokens without controls', 'ours-controls');
   // The OpenAI-compatible front door (issue 19): within 10 % of the trigger's throughput, each
   // answer against the trigger's same kind of answer (JSON against JSON, a stream against a stream).
-  const doorJson = medians.get('ours-openai');
-  if (doorJson) ratio('ours', 0.9, 'ours (the trigger, JSON)', doorJson, 'ours-openai');
-  const doorStream = medians.get('ours-openai-stream');
-  if (doorStream) {
-    ratio('ours-sse', 0.9, 'ours-sse (the trigger, streamed)', doorStream, 'ours-openai-stream');
-    // Shown, not judged: what streaming costs on top (a stream against the trigger's JSON answer).
-    const json = medians.get('ours');
-    if (json) goal('ours-openai-stream ÷ ours (the trigger, JSON; streaming included)', `${fmt(doorStream.rps / json.rps, 2)}× (CPU/req ${fmt(json.cpuUsPerReq / doorStream.cpuUsPerReq, 2)}×)`, 'shown', undefined);
-  }
+  ratio('ours', 0.9, 'ours (the trigger, JSON)', 'ours-openai');
+  ratio('ours-sse', 0.9, 'ours-sse (the trigger, streamed)', 'ours-openai-stream');
+  // Shown, not judged: what streaming costs on top (a stream against the trigger's JSON answer).
+  const streaming = paired('ours-openai-stream', 'ours');
+  if (streaming) goal('ours-openai-stream ÷ ours (the trigger, JSON; streaming included)', `${fmt(streaming.r, 2)}× (CPU/req ${fmt(streaming.c, 2)}×)`, 'shown', undefined);
   // Authentication's share is judged like for like: the same handler on the same bare listener,
   // with and without verification (the full server adds logs and metrics to both).
   const handler = medians.get('ours-handler');
-  ratio('ours-noauth', 0.9, 'it without auth', handler ?? ours, handler ? 'ours-handler' : 'ours');
+  ratio('ours-noauth', 0.9, 'it without auth', handler ? 'ours-handler' : 'ours');
   // Usage counting (a Map update per answer, written in batches) is judged the same way: ≤ 3 % of throughput.
-  if (handler) ratio('ours-nousage', 0.97, 'it without usage counting', handler, 'ours-handler');
+  if (handler) ratio('ours-nousage', 0.97, 'it without usage counting', 'ours-handler');
   // Keeping runs (issue 15) is judged the same way: the same handler, keeping runs or not.
-  if (handler) ratio('ours-norun', 0.95, 'it not keeping runs', handler, 'ours-handler');
+  if (handler) ratio('ours-norun', 0.95, 'it not keeping runs', 'ours-handler');
   // The token's re-check before a run (issue 9) the same way: at most 5 % of throughput.
-  if (handler) ratio('ours-norecheck', 0.95, 'it without the re-check', handler, 'ours-handler');
+  if (handler) ratio('ours-norecheck', 0.95, 'it without the re-check', 'ours-handler');
   ratio('fastify', 1.0, 'Fastify + auth, no logger');
   ratio('fastify-log', 1.3, 'Fastify + auth, logger on');
   ratio('express', 3.5, 'Express 5 + auth');
