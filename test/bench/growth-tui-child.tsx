@@ -1,8 +1,8 @@
 // A child process of the growth bench: opens the services on the data dir it is given, renders the
 // TUI (80×24, in memory, as ink-testing-library does) straight on app default's Tokens tab, and
 // reports on stdout, as one JSON line: ms from process start and from render to the first frame
-// with the token list, the RSS then, and the time of filter keystrokes (each until the list shows
-// the rows of the new filter). Run as: node --import tsx test/bench/growth-tui-child.tsx DATA_DIR [SEARCH]
+// with the token list, the RSS then, and the time of filter keystrokes (each until the screen
+// shows the new filter's answer and stops changing). Run as: node --import tsx test/bench/growth-tui-child.tsx DATA_DIR [SEARCH]
 import { render } from 'ink-testing-library';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../../src/config';
@@ -21,11 +21,28 @@ async function frameMatching(frame: () => string | undefined, test: (f: string) 
   }
 }
 
-/** The first table row under the header (the newest row the current filter selects). */
-function firstRow(frame: string): string {
-  const lines = frame.split('\n');
-  const header = lines.findIndex((line) => line.includes('NAME') && line.includes('HINT'));
-  return header >= 0 ? (lines[header + 1] ?? '') : '';
+/** How long the screen must stay the same after a keystroke for its answer to be complete (ms). */
+const SETTLED_MS = 1_000;
+
+/**
+ * Waits until the frame has not changed for SETTLED_MS; answers when its last change appeared (ms
+ * after `since`). A keystroke changes the screen at least twice (the letter, then the rows of the
+ * new filter), and the rows may look alike from one filter to the next (the newest `svc-0003` row
+ * may be the newest `svc-000` row too), so no single frame tells that the answer has come: the last
+ * change does.
+ */
+async function settled(frame: () => string | undefined, since: number): Promise<number> {
+  let last = frame();
+  let changedAt = since;
+  for (;;) {
+    await new Promise((r) => setImmediate(r));
+    const now = performance.now();
+    const f = frame();
+    if (f !== last) {
+      last = f;
+      changedAt = now;
+    } else if (now - changedAt >= SETTLED_MS) return changedAt - since;
+  }
 }
 
 async function main(): Promise<void> {
@@ -45,9 +62,9 @@ async function main(): Promise<void> {
     const typed = search.slice(0, i);
     const started = performance.now();
     ui.stdin.write(search[i - 1]!);
-    // Done when the first row matches the text typed so far (or the tab says nothing matches).
-    await frameMatching(ui.lastFrame, (f) => f.includes(`Filter (name or status): ${typed}`) && (firstRow(f).toLowerCase().includes(typed.toLowerCase()) || f.includes('No token matches')));
-    keystrokes.push(performance.now() - started);
+    const ms = await settled(ui.lastFrame, started);
+    if (!(ui.lastFrame() ?? '').includes(`Filter (name or status): ${typed}`)) throw new Error(`the filter did not take "${typed}":\n${ui.lastFrame()}`);
+    keystrokes.push(ms);
   }
   const usage = process.resourceUsage();
   process.stdout.write(
