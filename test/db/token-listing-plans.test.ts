@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type Database from 'better-sqlite3';
 import { PostgresStore } from '../../src/db/postgres/store';
 import { SqliteStore } from '../../src/db/sqlite/store';
-import { SqliteTokenListing } from '../../src/db/sqlite/token-listing';
+import { SqliteTokenListing, type SearchTuning } from '../../src/db/sqlite/token-listing';
 import type { TokenQuery } from '../../src/db/store';
 import { fillStore } from '../bench/lib/growth-fill';
 import { requirePostgres } from '../helpers/postgres';
@@ -16,7 +16,7 @@ import { DAY, testServices } from '../helpers/services';
 const EXPIRING = { windowMs: 7 * DAY, lifetimeFraction: 0.75 };
 
 /** The SQL texts `work` prepares on `sqlite`, recorded through a proxy of the connection. */
-function preparedBy(sqlite: Database.Database, work: (listing: SqliteTokenListing) => void): string[] {
+function preparedBy(sqlite: Database.Database, work: (listing: SqliteTokenListing) => void, tuning?: SearchTuning): string[] {
   const texts: string[] = [];
   const proxy = new Proxy(sqlite, {
     get(target, property) {
@@ -30,7 +30,7 @@ function preparedBy(sqlite: Database.Database, work: (listing: SqliteTokenListin
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  work(new SqliteTokenListing(proxy));
+  work(new SqliteTokenListing(proxy, tuning));
   return texts;
 }
 
@@ -88,6 +88,24 @@ describe('token listing plans, SQLite', () => {
     assert.ok(plans.some((plan) => /VIRTUAL TABLE INDEX/.test(plan)), plans.join('\n--\n'));
     const counts = preparedBy(store.sqlite, (listing) => listing.count(query, 10_000)).map((text) => planOf(store.sqlite, text));
     assert.ok(counts.every((plan) => /VIRTUAL TABLE INDEX/.test(plan)), counts.join('\n--\n'));
+  });
+
+  test('the name search walking the listing index: in order, never sorted, its entries only without a status; the trigram index once', async (t) => {
+    const store = await sqliteStore();
+    if (!store) return t.skip('SQLite only');
+    // Small enough that a search of a few hundred names walks (the defaults walk at hundreds of thousands).
+    const tuning: SearchTuning = { probeRows: 10, extendedProbeRows: 20, commonTrigram: 1_000, sortBelow: 10, walkRows: 100_000 };
+    for (const status of [undefined, 'active', 'revoked'] as const) {
+      const query: TokenQuery = { owner: { appId: store.appId }, now: store.now, expiring: EXPIRING, limit: 50, search: 'svc-0007', status };
+      const texts = preparedBy(store.sqlite, (listing) => listing.list(query), tuning);
+      const walk = texts.find((text) => text.includes('WHERE r IN'));
+      assert.ok(walk, `${status ?? 'any status'}: the search walked\n${texts.join('\n--\n')}`);
+      const plan = planOf(store.sqlite, walk);
+      // Without a status the index holds all the walk reads; a status's terms read its rows' columns too.
+      assert.match(plan, status === undefined ? /SEARCH t USING COVERING INDEX tokens_app_created/ : /SEARCH t USING (COVERING )?INDEX tokens_app_(live|revoked)/, plan);
+      assert.match(plan, /LIST SUBQUERY[\s\S]*VIRTUAL TABLE INDEX/, plan);
+      assert.doesNotMatch(plan, /TEMP B-TREE|SCAN t\b(?! USING)/, plan);
+    }
   });
 });
 

@@ -27,7 +27,7 @@ import type { TokenCountQuery, TokenKey, TokenQuery, TokenRow } from '../store';
  */
 
 /** Rows examined in listing order before a search turns to the trigram index. */
-export const PROBE_ROWS = 2_000;
+const PROBE_ROWS = 2_000;
 /**
  * When the matches among the first PROBE_ROWS say that the page will be full within this many more
  * rows, those are read in listing order too (twice the estimate, at most this), before the trigram
@@ -37,6 +37,30 @@ export const PROBE_ROWS = 2_000;
 const EXTENDED_PROBE_ROWS = 20_000;
 /** The trigram index answers for search texts of at least this many characters. */
 const TRIGRAM = 3;
+
+/** How a search probes and then reads the trigram index (the defaults below; tests set small ones). */
+export interface SearchTuning {
+  /** PROBE_ROWS */
+  probeRows: number;
+  /** EXTENDED_PROBE_ROWS */
+  extendedProbeRows: number;
+  /**
+   * A trigram in at least this many names is common, and its list of names is not read when the
+   * search text has rarer ones: at a million names of the growth bench, `svc-000` is found through
+   * `000` (2,846 names), not through `svc` and `vc-` (every name).
+   */
+  commonTrigram: number;
+  /**
+   * Up to this many names hold the rarer trigrams: they are read and sorted. More: the listing's
+   * index is walked in order and the names among them kept (the index holds each row's creation
+   * and id, so no row is read for the order), which finds a page of them sooner.
+   */
+  sortBelow: number;
+  /** The most index entries one walk reads; beyond, the search reads and sorts what is left. */
+  walkRows: number;
+}
+
+const SEARCH_TUNING: SearchTuning = { probeRows: PROBE_ROWS, extendedProbeRows: EXTENDED_PROBE_ROWS, commonTrigram: 10_000, sortBelow: 1_000, walkRows: 200_000 };
 
 const COLUMNS = `id, kind, app_id AS appId, name, hash, hint, created_at AS createdAt, expires_at AS expiresAt, revoked_at AS revokedAt,
   last_used_at AS lastUsedAt, rate_limit AS rateLimit, replaced_by AS replacedBy, description, pipelines, allowed_ips AS allowedIps, last_used_ip AS lastUsedIp`;
@@ -148,8 +172,13 @@ function trigramSearch(search: string | undefined): search is string {
  */
 export class SqliteTokenListing {
   private readonly statements = new Map<string, Database.Statement>();
+  /** rarePhrases' answers by search text (a page and its count ask for the same text in turn). */
+  private readonly phrases = new Map<string, string | undefined>();
 
-  constructor(private readonly sqlite: Database.Database) {}
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly tuning: SearchTuning = SEARCH_TUNING,
+  ) {}
 
   private prepare(text: string): Database.Statement {
     let statement = this.statements.get(text);
@@ -168,7 +197,7 @@ export class SqliteTokenListing {
     const pattern = containsPattern(search);
     const hits: number[] = [];
     let examined = 0;
-    let window = PROBE_ROWS;
+    let window = this.tuning.probeRows;
     let next: TokenQuery = query;
     for (;;) {
       // Step 1: rows in listing order, PROBE_ROWS of them, then (step 1b) as many more as the rate
@@ -186,20 +215,96 @@ export class SqliteTokenListing {
       const beyond: TokenKey = { createdAt: last[1], id: last[2] };
       next = query.from === 'oldest' ? { ...query, search, before: beyond } : { ...query, search, after: beyond };
       const needed = hits.length === 0 ? Infinity : ((wanted - hits.length) * examined) / hits.length;
-      if (examined > PROBE_ROWS || needed > EXTENDED_PROBE_ROWS) break;
-      window = Math.min(EXTENDED_PROBE_ROWS, Math.ceil(needed * 2));
+      if (examined > this.tuning.probeRows || needed > this.tuning.extendedProbeRows) break;
+      window = Math.min(this.tuning.extendedProbeRows, Math.ceil(needed * 2));
     }
     // Step 2: what lies beyond the examined rows, in the same order.
     const found = this.byRowids(hits.slice(0, Math.min(hits.length, wanted)), query.from);
     const rest = limit < 0 ? -1 : limit - found.length;
     const continued = next as TokenQuery & { search: string };
-    return [...found, ...(trigramSearch(search) ? this.trigram(continued, rest) : this.scan(continued, search, rest))];
+    return [...found, ...(trigramSearch(search) ? this.beyondProbe(continued, rest) : this.scan(continued, search, rest))];
   }
 
-  /** The rows of `rowids`, in the listing order (or oldest first). */
-  private byRowids(rowids: number[], from: TokenQuery['from']): TokenRow[] {
+  /**
+   * Step 2 of a search of 3 characters or more: the rows after the probed ones, through the
+   * trigram index. When the text has trigrams rarer than SearchTuning.commonTrigram, only those
+   * are matched (as the phrases of their runs in the text); their names are then sorted when few,
+   * or found by walking the listing's index when many. Every row is checked with the same LIKE
+   * before it is answered, as the trigrams alone may match a name that does not hold the text.
+   */
+  private beyondProbe(query: TokenQuery & { search: string }, limit: number): TokenRow[] {
+    const rare = this.rarePhrases(query.search);
+    if (rare === undefined) return this.trigram(query, limit, matchPhrase(query.search));
+    if (limit < 0 || this.countMatches(rare, this.tuning.sortBelow + 1) <= this.tuning.sortBelow) return this.trigram(query, limit, rare);
+    const pattern = containsPattern(query.search);
+    const rows: TokenRow[] = [];
+    let next = query;
+    for (;;) {
+      const wanted = limit - rows.length;
+      const terms = this.selection(next, next.after, next.before);
+      // The inner query reads at most walkRows entries of the index in listing order (covering: no
+      // row is read); the outer one keeps those whose names match, the first `wanted` of them.
+      const candidates = this.prepare(
+        `SELECT r, c, i FROM (SELECT t.rowid AS r, t.created_at AS c, t.id AS i FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} ${orderBy(query.from)} LIMIT ?) ` +
+          `WHERE r IN (SELECT rowid FROM tokens_name_search WHERE tokens_name_search MATCH ?) LIMIT ?`,
+      )
+        .raw()
+        .all(...terms.params, this.tuning.walkRows, rare, wanted) as Array<[number, number, string]>;
+      rows.push(...this.byRowids(candidates.map((c) => c[0]), query.from, pattern));
+      const last = candidates.at(-1);
+      const beyond: TokenKey | undefined = last && { createdAt: last[1], id: last[2] };
+      const after: TokenQuery & { search: string } = beyond === undefined ? next : query.from === 'oldest' ? { ...next, before: beyond } : { ...next, after: beyond };
+      // Fewer candidates than wanted: the walk's window (or the list) ended first. Every entry up
+      // to the last candidate was walked, so the rest comes, sorted, from after it.
+      if (candidates.length < wanted) return [...rows, ...this.trigram(after, limit - rows.length, rare)];
+      // As many as wanted, but some names only held the trigrams: walk on after the last candidate.
+      if (rows.length >= limit) return rows;
+      next = after;
+    }
+  }
+
+  /**
+   * The MATCH expression of a search's rarer trigrams: the phrases of the runs of its trigrams that
+   * are in fewer than commonTrigram names, joined with AND; undefined when every trigram is common.
+   */
+  private rarePhrases(search: string): string | undefined {
+    if (this.phrases.has(search)) return this.phrases.get(search);
+    // Which trigrams are rare changes only slowly with the data, and either answer finds the same
+    // rows (each is checked with LIKE), so an answer is kept for the next read of the same text.
+    if (this.phrases.size >= 100) this.phrases.clear();
+    const expression = this.findRarePhrases(search);
+    this.phrases.set(search, expression);
+    return expression;
+  }
+
+  private findRarePhrases(search: string): string | undefined {
+    const chars = [...search];
+    const runs: string[] = [];
+    let start = -1;
+    for (let i = 0; i + TRIGRAM <= chars.length + 1; i++) {
+      const rare = i + TRIGRAM <= chars.length && this.countMatches(matchPhrase(chars.slice(i, i + TRIGRAM).join('')), this.tuning.commonTrigram) < this.tuning.commonTrigram;
+      if (rare && start < 0) start = i;
+      if (!rare && start >= 0) {
+        runs.push(matchPhrase(chars.slice(start, i - 1 + TRIGRAM).join('')));
+        start = -1;
+      }
+    }
+    return runs.length === 0 ? undefined : runs.join(' AND ');
+  }
+
+  /** How many names match an FTS expression, counting up to `atMost`. */
+  private countMatches(expression: string, atMost: number): number {
+    return (this.prepare('SELECT count(*) AS n FROM (SELECT 1 FROM tokens_name_search WHERE tokens_name_search MATCH ? LIMIT ?)').get(expression, atMost) as { n: number }).n;
+  }
+
+  /** The rows of `rowids` (those whose names match `pattern`, when given), in the listing order (or oldest first). */
+  private byRowids(rowids: number[], from: TokenQuery['from'], pattern?: string): TokenRow[] {
     if (rowids.length === 0) return [];
-    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) ${orderBy(from)}`).all(JSON.stringify(rowids)) as TokenRow[];
+    if (pattern === undefined) return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) ${orderBy(from)}`).all(JSON.stringify(rowids)) as TokenRow[];
+    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) AND lower(t.name) LIKE ? ESCAPE '\\' ${orderBy(from)}`).all(
+      JSON.stringify(rowids),
+      pattern,
+    ) as TokenRow[];
   }
 
   private selection(query: TokenCountQuery, after: TokenKey | undefined, before: TokenKey | undefined): Terms {
@@ -221,14 +326,14 @@ export class SqliteTokenListing {
     ) as TokenRow[];
   }
 
-  /** Rows whose names hold the search text, found by the trigram index, then sorted. */
-  private trigram(query: TokenQuery & { search: string }, limit: number): TokenRow[] {
+  /** Rows whose names hold the search text, found by the trigram index (`expression` matched), then sorted. */
+  private trigram(query: TokenQuery & { search: string }, limit: number, expression: string): TokenRow[] {
     const terms = this.selection(query, query.after, query.before);
     searchTerm(query.search, terms);
     // CROSS JOIN: SQLite keeps the written order, so the matches drive and each is one rowid lookup.
     return this.prepare(
       `SELECT ${COLUMNS} FROM (SELECT rowid AS r FROM tokens_name_search WHERE tokens_name_search MATCH ?) AS m CROSS JOIN tokens AS t ON t.rowid = m.r ${where(terms)} ${orderBy(query.from)} LIMIT ?`,
-    ).all(matchPhrase(query.search), ...terms.params, limit) as TokenRow[];
+    ).all(expression, ...terms.params, limit) as TokenRow[];
   }
 
   /** How many tokens `query` selects, up to `atMost` (Infinity: exact). */
@@ -241,7 +346,7 @@ export class SqliteTokenListing {
         return (
           this.prepare(
             `SELECT count(*) AS n FROM (SELECT 1 FROM (SELECT rowid AS r FROM tokens_name_search WHERE tokens_name_search MATCH ?) AS m CROSS JOIN tokens AS t ON t.rowid = m.r ${where(terms)} LIMIT ?)`,
-          ).get(matchPhrase(query.search), ...terms.params, cap) as { n: number }
+          ).get(this.rarePhrases(query.search) ?? matchPhrase(query.search), ...terms.params, cap) as { n: number }
         ).n;
       }
       return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;
