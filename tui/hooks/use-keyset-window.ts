@@ -88,6 +88,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   const version = useContext(DataVersionContext);
   const [state, setState] = useState<WindowState<T>>({ pages: [], index: 0, id: undefined, offset: 0 });
   const [status, setStatus] = useState<{ loading: boolean; error: unknown }>({ loading: true, error: undefined });
+  // The deps whose first read has ended: until it is those of this render, the window is loading
+  // (so in the very render where a filter changed, not only from the effect that reads it).
+  const [loadedDeps, setLoadedDeps] = useState<readonly unknown[] | undefined>(undefined);
   const [nonce, setNonce] = useState(0);
   // The latest state for key handlers and async continuations (several keys can come before a render).
   const current = useRef(state);
@@ -112,7 +115,7 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
 
   /** Reads pages from `start`, `count` of them chained, replacing the window. */
   const load = useCallback(
-    async (start: PageStart, count: number, select: (rows: T[], previous: WindowState<T>) => { index: number; offset: number | undefined }) => {
+    async (start: PageStart, count: number, select: (rows: T[], previous: WindowState<T>) => { index: number; offset: number | undefined }, forDeps?: readonly unknown[]) => {
       const mine = ++generation.current;
       busy.current = true;
       try {
@@ -138,8 +141,12 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
         const clamped = Math.max(0, Math.min(rows.length - 1, index));
         commit({ pages, index: clamped, id: rows[clamped] ? idOf(rows[clamped]!) : undefined, offset });
         setStatus({ loading: false, error: undefined });
+        if (forDeps) setLoadedDeps(forDeps);
       } catch (error) {
-        if (mine === generation.current) setStatus((s) => ({ loading: false, error: error ?? s.error }));
+        if (mine === generation.current) {
+          setStatus((s) => ({ loading: false, error: error ?? s.error }));
+          if (forDeps) setLoadedDeps(forDeps);
+        }
       } finally {
         if (mine === generation.current) busy.current = false;
       }
@@ -168,7 +175,7 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   // A new filter: back to the top.
   useEffect(() => {
     setStatus((s) => ({ ...s, loading: true }));
-    void load(TOP, 1, () => ({ index: 0, offset: 0 }));
+    void load(TOP, 1, () => ({ index: 0, offset: 0 }), deps);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
@@ -280,7 +287,7 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     position: state.offset === undefined ? undefined : state.offset + state.index,
     atTop,
     atBottom,
-    loading: status.loading,
+    loading: status.loading || loadedDeps === undefined || loadedDeps.length !== deps.length || loadedDeps.some((dep, i) => !Object.is(dep, deps[i])),
     error: status.error,
     move,
     home,

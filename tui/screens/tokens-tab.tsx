@@ -173,12 +173,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const listing = useKeysetWindow(fetchPage, [app, filterKey], { pageSize: TOKEN_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: tokenId });
   // The total is read again when the data changes, not at each keystroke of the filter.
   const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
-  // Each count says which filter it counted: until the rows and the count of this filter have both
-  // answered (two queries; on PostgreSQL either may come first) the line shows "…", never a count
-  // beside another filter's rows.
+  // Each count says which filter it counted, and is read once that filter's rows have answered:
+  // until both have, the line shows "…", never a count beside another filter's rows.
   const matchingCount = useLiveQuery(
-    async () => ({ filterKey, count: filterKey === '{}' ? undefined : await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) }),
-    [app, filterKey],
+    async () => {
+      // The rows first: the count is read once this filter's rows are on screen (on SQLite each
+      // read holds the thread, and while typing the count is not shown).
+      if (filterKey === '{}' || listing.loading) return { filterKey: undefined, count: undefined };
+      return { filterKey, count: await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) };
+    },
+    [app, filterKey, listing.loading],
   );
   const matching = filterKey === '{}' ? totalCount.data : matchingCount.data?.filterKey === filterKey && !listing.loading ? matchingCount.data.count : undefined;
   const counts = {
