@@ -15,7 +15,7 @@ const NOOP = (): void => {};
 
 /** What every stream that follows a run is told (the trigger's SSE, OpenAI's chunks). */
 export interface FeedStreamOptions {
-  /** The answer's headers (its status is 200), written by the stream once its replay is known. */
+  /** The answer's own headers (the token's expiry, `Idempotent-Replayed`): the stream adds the SSE headers and the run's id. */
   headers: Readonly<Record<string, string>>;
   /** The token that reads it (the one that started the run): the registry ends the stream when it stops working. */
   tokenId: string;
@@ -84,14 +84,18 @@ export abstract class FeedStream implements OpenStream, RunListener {
     else this.res.write(text);
   }
 
+  /** Writes the 200 and its headers (with `Content-Length`: a whole stream; without: chunked). */
+  private writeHead(contentLength?: number): void {
+    this.headWritten = true;
+    const headers = { ...SSE_HEADERS, ...this.options.headers, [RUN_ID_HEADER]: this.feed.id };
+    this.res.writeHead(200, contentLength === undefined ? headers : { ...headers, 'Content-Length': String(contentLength) });
+  }
+
   /** Writes the headers (of a stream that goes on: chunked) and what was gathered during the replay. */
   private flush(): void {
     const pending = this.pending;
     this.pending = null;
-    if (!this.headWritten) {
-      this.headWritten = true;
-      this.res.writeHead(200, this.options.headers);
-    }
+    if (!this.headWritten) this.writeHead();
     if (pending !== null && pending !== '' && !this.res.destroyed) this.res.write(pending);
   }
 
@@ -155,8 +159,7 @@ export abstract class FeedStream implements OpenStream, RunListener {
       // Ended by its replay: the whole stream is known, so it goes out as one sized body.
       const body = this.pending;
       this.pending = null;
-      this.headWritten = true;
-      this.res.writeHead(200, { ...this.options.headers, 'Content-Length': String(Buffer.byteLength(body)) });
+      this.writeHead(Buffer.byteLength(body));
       this.res.end(body);
     } else {
       this.flush();
@@ -224,6 +227,6 @@ export function answerRunStream(res: ServerResponse, feed: RunFeed, after: numbe
     res.end();
     return 204;
   }
-  new RunStream(res, feed, { ...options, headers: { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id }, stopsRunOnClose: false }).open(after);
+  new RunStream(res, feed, { ...options, headers, stopsRunOnClose: false }).open(after);
   return 200;
 }

@@ -234,9 +234,7 @@ export class SqliteTokenListing {
    */
   private beyondProbe(query: TokenQuery & { search: string }, limit: number): TokenRow[] {
     const rare = this.rarePhrases(query.search);
-    if (rare === undefined) return this.trigram(query, limit, matchPhrase(query.search));
-    if (limit < 0 || this.countMatches(rare, this.tuning.sortBelow + 1) <= this.tuning.sortBelow) return this.trigram(query, limit, rare);
-    const pattern = containsPattern(query.search);
+    if (rare === undefined || limit < 0 || this.countMatches(rare, this.tuning.sortBelow + 1) <= this.tuning.sortBelow) return this.trigram(query, limit, this.matchExpression(query.search));
     const rows: TokenRow[] = [];
     let next = query;
     for (;;) {
@@ -250,7 +248,7 @@ export class SqliteTokenListing {
       )
         .raw()
         .all(...terms.params, this.tuning.walkRows, rare, wanted) as Array<[number, number, string]>;
-      rows.push(...this.byRowids(candidates.map((c) => c[0]), query.from, pattern));
+      rows.push(...this.byRowids(candidates.map((c) => c[0]), query.from, query.search));
       const last = candidates.at(-1);
       const beyond: TokenKey | undefined = last && { createdAt: last[1], id: last[2] };
       const after: TokenQuery & { search: string } = beyond === undefined ? next : query.from === 'oldest' ? { ...next, before: beyond } : { ...next, after: beyond };
@@ -292,19 +290,22 @@ export class SqliteTokenListing {
     return runs.length === 0 ? undefined : runs.join(' AND ');
   }
 
+  /** What the trigram index is asked for a search: its rarer trigrams' phrases, or else the whole text as one phrase. */
+  private matchExpression(search: string): string {
+    return this.rarePhrases(search) ?? matchPhrase(search);
+  }
+
   /** How many names match an FTS expression, counting up to `atMost`. */
   private countMatches(expression: string, atMost: number): number {
     return (this.prepare('SELECT count(*) AS n FROM (SELECT 1 FROM tokens_name_search WHERE tokens_name_search MATCH ? LIMIT ?)').get(expression, atMost) as { n: number }).n;
   }
 
-  /** The rows of `rowids` (those whose names match `pattern`, when given), in the listing order (or oldest first). */
-  private byRowids(rowids: number[], from: TokenQuery['from'], pattern?: string): TokenRow[] {
+  /** The rows of `rowids` (those whose names hold `search`, when given), in the listing order (or oldest first). */
+  private byRowids(rowids: number[], from: TokenQuery['from'], search?: string): TokenRow[] {
     if (rowids.length === 0) return [];
-    if (pattern === undefined) return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) ${orderBy(from)}`).all(JSON.stringify(rowids)) as TokenRow[];
-    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t WHERE t.rowid IN (SELECT value FROM json_each(?)) AND lower(t.name) LIKE ? ESCAPE '\\' ${orderBy(from)}`).all(
-      JSON.stringify(rowids),
-      pattern,
-    ) as TokenRow[];
+    const terms: Terms = { sql: ['t.rowid IN (SELECT value FROM json_each(?))'], params: [JSON.stringify(rowids)] };
+    if (search !== undefined) searchTerm(search, terms);
+    return this.prepare(`SELECT ${COLUMNS} FROM tokens AS t ${where(terms)} ${orderBy(from)}`).all(...terms.params) as TokenRow[];
   }
 
   private selection(query: TokenCountQuery, after: TokenKey | undefined, before: TokenKey | undefined): Terms {
@@ -346,7 +347,7 @@ export class SqliteTokenListing {
         return (
           this.prepare(
             `SELECT count(*) AS n FROM (SELECT 1 FROM (SELECT rowid AS r FROM tokens_name_search WHERE tokens_name_search MATCH ?) AS m CROSS JOIN tokens AS t ON t.rowid = m.r ${where(terms)} LIMIT ?)`,
-          ).get(this.rarePhrases(query.search) ?? matchPhrase(query.search), ...terms.params, cap) as { n: number }
+          ).get(this.matchExpression(query.search), ...terms.params, cap) as { n: number }
         ).n;
       }
       return (this.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tokens AS t INDEXED BY ${listingIndex(query.status, query.unusedSince !== undefined)} ${where(terms)} LIMIT ?)`).get(...terms.params, cap) as { n: number }).n;

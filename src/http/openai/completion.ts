@@ -4,7 +4,6 @@ import type { ErrorCode } from '../../errors';
 import { EXPIRATION_HEADER } from '../auth';
 import { statusFor } from '../errors';
 import { CLIENT_GONE_MESSAGE, FeedStream, REPLAYED_HEADER, RUN_ID_HEADER, type FeedStreamOptions } from '../run-stream';
-import { SSE_HEADERS } from '../sse';
 import type { StreamEnd } from '../streams';
 import { outcomeOf, type LogRequest, type RunState, type SendJson } from '../trigger/runs';
 import { openAIErrorBody, openAIErrorOf } from './errors';
@@ -133,7 +132,7 @@ function errorChunk(code: string, message: string, runId: string): string {
 export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
   const run = state.run;
   new ChunkStream(res, run, unixSeconds(run.startedAt), {
-    headers: { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id },
+    headers: { [EXPIRATION_HEADER]: state.expiration },
     tokenId: state.tokenId,
     expiresAt: state.expiresAt,
     registry: state.streams,
@@ -144,5 +143,5 @@ export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRe
 
 /** A held key's run streamed again as chunks from its first event (never stopping it when the reader leaves). */
 export function replayChunks(res: ServerResponse, feed: RunFeed, created: number, headers: Record<string, string>, options: Omit<FeedStreamOptions, 'stopsRunOnClose' | 'headers'>): void {
-  new ChunkStream(res, feed, created, { ...options, headers: { ...SSE_HEADERS, ...headers, [RUN_ID_HEADER]: feed.id, [REPLAYED_HEADER]: 'true' }, stopsRunOnClose: false }).open();
+  new ChunkStream(res, feed, created, { ...options, headers: { ...headers, [REPLAYED_HEADER]: 'true' }, stopsRunOnClose: false }).open();
 }

@@ -10,7 +10,6 @@ import { EXPIRATION_HEADER } from '../auth';
 import { errorBody, scrubSecrets, statusFor } from '../errors';
 import type { Metrics } from '../metrics';
 import { CLIENT_GONE_MESSAGE, REPLAYED_HEADER, RUN_ID_HEADER, RunStream } from '../run-stream';
-import { SSE_HEADERS } from '../sse';
 import type { OpenStream, StreamRegistry } from '../streams';
 
 export { RUN_ID_HEADER } from '../run-stream';
@@ -159,7 +158,7 @@ export function jsonRun(res: ServerResponse, state: RunState, sendJson: SendJson
 export function streamRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
   const run = state.run;
   const stream = new RunStream(res, run, {
-    headers: { ...SSE_HEADERS, [EXPIRATION_HEADER]: state.expiration, [RUN_ID_HEADER]: run.id },
+    headers: { [EXPIRATION_HEADER]: state.expiration },
     tokenId: state.tokenId,
     expiresAt: state.expiresAt,
     registry: state.streams,
