@@ -287,7 +287,7 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     position: state.offset === undefined ? undefined : state.offset + state.index,
     atTop,
     atBottom,
-    loading: status.loading || loadedDeps === undefined || loadedDeps.length !== deps.length || loadedDeps.some((dep, i) => !Object.is(dep, deps[i])),
+    loading: status.loading || loadedDeps === undefined || !sameDeps(loadedDeps, deps),
     error: status.error,
     move,
     home,
@@ -296,4 +296,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     select,
     reload,
   };
+}
+
+/** Whether two dependency lists hold the same values (as React compares an effect's deps). */
+function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((value, i) => Object.is(value, b[i]));
 }
