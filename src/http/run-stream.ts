@@ -74,6 +74,14 @@ export abstract class FeedStream implements OpenStream, RunListener {
   /** Written before the replay (e.g. `retry:`). */
   protected prologue(): void {}
 
+  /** Written after the replay of a stream that goes on (what the format held back while the replay was gathered). */
+  protected replayEnded(): void {}
+
+  /** The events being read are the replay (gathered into one write), not live ones. */
+  protected get replaying(): boolean {
+    return this.pending !== null;
+  }
+
   /**
    * Writes text of the stream. During the replay the text is gathered and goes out as one chunk:
    * each `res.write` of a chunked answer is three pieces of the socket write (size, text, CRLF), and
@@ -117,6 +125,7 @@ export abstract class FeedStream implements OpenStream, RunListener {
       res.once('close', this.onClose);
       this.options.registry.add(this);
       this.registered = true;
+      this.replayEnded();
     }
     this.flush();
     this.uncork();

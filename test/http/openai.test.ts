@@ -130,11 +130,20 @@ describe('POST /v1/chat/completions', () => {
     }
     assert.equal(text, 'one two three four');
     assert.equal(chunks[0]!.choices[0]!.delta.role, 'assistant');
-    assert.ok(chunks.length >= 6, 'one chunk per word, plus the first and the last');
+    // The words after the first come live (150 ms apart): a chunk each.
+    assert.deepEqual(chunks.slice(-4, -1).map((chunk) => chunk.choices[0]!.delta.content), ['two ', 'three ', 'four']);
     assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'stop');
     const raw = await request(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { Authorization: `Bearer ${value}`, 'Content-Type': 'application/json' }, body: { model: 'chat', messages: hello, stream: true } });
     assert.equal(raw.status, 200);
     assert.ok(raw.body.endsWith('data: [DONE]\n\n'), raw.body);
+    // A run that answered at once is known whole: its text in one chunk with the role, then the last chunk.
+    const lines = raw.body.split('\n\n').filter(Boolean);
+    assert.equal(lines.length, 3, raw.body);
+    const [first, last] = lines.slice(0, 2).map((line) => JSON.parse(line.replace(/^data: /, '')) as { choices: Array<{ delta: { role?: string; content?: string }; finish_reason: string | null }> });
+    assert.deepEqual(first!.choices[0]!.delta, { role: 'assistant', content: 'hello there, world' });
+    assert.equal(first!.choices[0]!.finish_reason, null);
+    assert.deepEqual(last!.choices[0]!.delta, {});
+    assert.equal(last!.choices[0]!.finish_reason, 'stop');
   });
 
   test('a pipeline that answers other than word by word: its output’s text (command)', async () => {

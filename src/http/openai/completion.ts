@@ -63,16 +63,25 @@ export function completionOfStored(status: number, triggerBody: string, created:
 }
 
 /**
- * A run followed as OpenAI `chat.completion.chunk` events (`data: {…}` lines): a first chunk with
- * the assistant's role, one chunk per delta with its text, then a last chunk with
+ * A run followed as OpenAI `chat.completion.chunk` events (`data: {…}` lines): the assistant's
+ * role in the first chunk, the pipeline's deltas as chunks of text, then a last chunk with
  * `finish_reason: "stop"` and `data: [DONE]`. A run that failed (a pipeline error, a revoke, an
  * expiry, shutdown) ends with an error chunk in OpenAI's shape, then `[DONE]`: the SDKs raise it as
  * an APIError with our message. A run whose pipeline gave no deltas (http, a non-string output)
  * sends its output's text as one chunk. A FeedStream like the trigger's RunStream, so that a revoke
  * or an expiry ends it within a second.
+ *
+ * What the replay reads (the events already there when the stream starts: all of a run that
+ * answered at once, or of a replay) goes out as one chunk with the role and the deltas' text
+ * joined, as OpenAI's format allows any split of the text; a stream that goes on then sends that
+ * chunk at once (with an empty text when there was none yet: the role chunk OpenAI sends first) and
+ * one chunk per live delta. A run that answered at once is two chunks and `[DONE]`, not one per word.
  */
 export class ChunkStream extends FeedStream {
   private sawDelta = false;
+  private roleSent = false;
+  /** The text read during the replay and not yet sent: a JSON string without its closing quote (null: none). */
+  private held: string | null = null;
   /** Every chunk's opening, up to its `choices` (the same id, created and model in all of them). */
   private readonly head: string;
 
@@ -90,28 +99,55 @@ export class ChunkStream extends FeedStream {
     return `${this.head}${delta},"logprobs":null,"finish_reason":${finish}}]}\n\n`;
   }
 
+  /** Text of the answer (`text`: a JSON string): held while the replay is read, else sent as a chunk. */
+  private content(text: string): void {
+    // Two JSON strings join into one by dropping the first's closing quote and the second's opening one.
+    if (this.replaying) this.held = this.held === null ? text.slice(0, -1) : this.held + text.slice(1, -1);
+    else this.write(this.contentChunk(text));
+  }
+
+  private contentChunk(text: string): string {
+    const delta = this.roleSent ? `{"content":${text}}` : `{"role":"assistant","content":${text}}`;
+    this.roleSent = true;
+    return this.chunk(delta, 'null');
+  }
+
+  /** Sends the held text (and the role, when no chunk has carried it yet). */
+  private release(): void {
+    const held = this.held;
+    this.held = null;
+    if (held !== null) this.write(this.contentChunk(`${held}"`));
+    else if (!this.roleSent) this.write(this.contentChunk('""'));
+  }
+
+  protected override replayEnded(): void {
+    this.release();
+  }
+
   event(_seq: number, name: string, data: string): void {
     if (this.finished || this.res.destroyed) return;
     switch (name) {
       case RUN_STARTED:
-        this.write(this.chunk('{"role":"assistant","content":""}', 'null'));
+        // The role goes out with the first chunk of text (or alone, when the replay ends first).
         return;
       case MESSAGE_DELTA:
         // The data is {"text":<JSON string>} (Run.eventAt, also as stored for other instances): its JSON string is reused as is.
         this.sawDelta = true;
-        this.write(this.chunk(`{"content":${data.startsWith('{"text":') ? data.slice(8, -1) : JSON.stringify((JSON.parse(data) as { text: string }).text)}}`, 'null'));
+        this.content(data.startsWith('{"text":') ? data.slice(8, -1) : JSON.stringify((JSON.parse(data) as { text: string }).text));
         return;
       case RUN_COMPLETED: {
         if (!this.sawDelta) {
           const { output } = JSON.parse(data) as { output: unknown };
           const text = contentOf(output);
-          if (text !== '') this.write(this.chunk(`{"content":${JSON.stringify(text)}}`, 'null'));
+          if (text !== '') this.content(JSON.stringify(text));
         }
+        this.release();
         this.write(`${this.chunk('{}', '"stop"')}data: [DONE]\n\n`);
         return;
       }
       case RUN_FAILED: {
         const { error } = JSON.parse(data) as { error: { code: string; message: string } };
+        if (this.held !== null) this.release();
         this.write(errorChunk(error.code, error.message, this.feed.id));
         return;
       }
