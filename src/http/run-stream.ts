@@ -13,6 +13,9 @@ export const CLIENT_GONE_MESSAGE =
 
 const NOOP = (): void => {};
 
+/** SSE_HEADERS as a flat name/value list. */
+const SSE_HEADER_LIST: readonly string[] = Object.entries(SSE_HEADERS).flat();
+
 /** What every stream that follows a run is told (the trigger's SSE, OpenAI's chunks). */
 export interface FeedStreamOptions {
   /** The answer's own headers (the token's expiry, `Idempotent-Replayed`): the stream adds the SSE headers and the run's id. */
@@ -95,8 +98,12 @@ export abstract class FeedStream implements OpenStream, RunListener {
   /** Writes the 200 and its headers (with `Content-Length`: a whole stream; without: chunked). */
   private writeHead(contentLength?: number): void {
     this.headWritten = true;
-    const headers = { ...SSE_HEADERS, ...this.options.headers, [RUN_ID_HEADER]: this.feed.id };
-    this.res.writeHead(200, contentLength === undefined ? headers : { ...headers, 'Content-Length': String(contentLength) });
+    // A flat name/value list, as the JSON answers write theirs: no header object to build and walk.
+    const list = [...SSE_HEADER_LIST, RUN_ID_HEADER, this.feed.id];
+    const headers = this.options.headers;
+    for (const name in headers) list.push(name, headers[name]!);
+    if (contentLength !== undefined) list.push('Content-Length', String(contentLength));
+    this.res.writeHead(200, list);
   }
 
   /** Writes the headers (of a stream that goes on: chunked) and what was gathered during the replay. */

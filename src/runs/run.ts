@@ -244,9 +244,10 @@ export class Run implements RunFeed {
 
   /** Event `seq` (1 … lastSeq) as [name, data]. */
   eventAt(seq: number): [string, string] {
-    if (seq === 1) return [RUN_STARTED, JSON.stringify({ run_id: this.id, pipeline: this.pipeline })];
-    if (seq <= this.deltaCount + 1) return [MESSAGE_DELTA, JSON.stringify({ text: this.deltaText(seq - 2) })];
-    if (this.status === 'completed') return [RUN_COMPLETED, JSON.stringify({ run_id: this.id, output: this.output ?? null })];
+    // Written out rather than stringified objects: the same JSON, without an object per event.
+    if (seq === 1) return [RUN_STARTED, `{"run_id":${JSON.stringify(this.id)},"pipeline":${JSON.stringify(this.pipeline)}}`];
+    if (seq <= this.deltaCount + 1) return [MESSAGE_DELTA, `{"text":${JSON.stringify(this.deltaText(seq - 2))}}`];
+    if (this.status === 'completed') return [RUN_COMPLETED, `{"run_id":${JSON.stringify(this.id)},"output":${JSON.stringify(this.output ?? null)}}`];
     return [RUN_FAILED, JSON.stringify({ run_id: this.id, error: this.failure })];
   }
 
