@@ -431,13 +431,11 @@ async function throughput(bench: Bench): Promise<void> {
   ratio('bare', 0.5, 'bare node:http');
   // Token controls (issue 13): a scope and an allow-list cost at most 3 % of throughput.
   ratio('ours', 0.97, 'ours, tokens without controls', 'ours-controls');
-  // The OpenAI-compatible front door (issue 19): within 10 % of the trigger's throughput, each
-  // answer against the trigger's same kind of answer (JSON against JSON, a stream against a stream).
+  // The OpenAI-compatible front door (issue 19): within 10 % of the trigger's throughput. Both
+  // answers against the trigger's JSON answer, and the stream against the trigger's stream too.
   ratio('ours', 0.9, 'ours (the trigger, JSON)', 'ours-openai');
+  ratio('ours', 0.9, 'ours (the trigger, JSON)', 'ours-openai-stream');
   ratio('ours-sse', 0.9, 'ours-sse (the trigger, streamed)', 'ours-openai-stream');
-  // Shown, not judged: what streaming costs on top (a stream against the trigger's JSON answer).
-  const streaming = paired('ours-openai-stream', 'ours');
-  if (streaming) goal('ours-openai-stream ÷ ours (the trigger, JSON; streaming included)', `${fmt(streaming.r, 2)}× (CPU/req ${fmt(streaming.c, 2)}×)`, 'shown', undefined);
   // Authentication's share is judged like for like: the same handler on the same bare listener,
   // with and without verification (the full server adds logs and metrics to both).
   const handler = medians.get('ours-handler');
