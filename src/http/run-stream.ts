@@ -16,6 +16,18 @@ const NOOP = (): void => {};
 /** SSE_HEADERS as a flat name/value list. */
 const SSE_HEADER_LIST: readonly string[] = Object.entries(SSE_HEADERS).flat();
 
+/**
+ * Writes a stream's 200 and its headers: the SSE headers, the run's id and `headers`; with
+ * `Content-Length` a whole stream, without it chunked. A flat name/value list, as the JSON answers
+ * write theirs: no header object to build and walk.
+ */
+export function writeStreamHead(res: ServerResponse, runId: string, headers: Readonly<Record<string, string>>, contentLength?: number): void {
+  const list = [...SSE_HEADER_LIST, RUN_ID_HEADER, runId];
+  for (const name in headers) list.push(name, headers[name]!);
+  if (contentLength !== undefined) list.push('Content-Length', String(contentLength));
+  res.writeHead(200, list);
+}
+
 /** What every stream that follows a run is told (the trigger's SSE, OpenAI's chunks). */
 export interface FeedStreamOptions {
   /** The answer's own headers (the token's expiry, `Idempotent-Replayed`): the stream adds the SSE headers and the run's id. */
@@ -95,15 +107,9 @@ export abstract class FeedStream implements OpenStream, RunListener {
     else this.res.write(text);
   }
 
-  /** Writes the 200 and its headers (with `Content-Length`: a whole stream; without: chunked). */
   private writeHead(contentLength?: number): void {
     this.headWritten = true;
-    // A flat name/value list, as the JSON answers write theirs: no header object to build and walk.
-    const list = [...SSE_HEADER_LIST, RUN_ID_HEADER, this.feed.id];
-    const headers = this.options.headers;
-    for (const name in headers) list.push(name, headers[name]!);
-    if (contentLength !== undefined) list.push('Content-Length', String(contentLength));
-    this.res.writeHead(200, list);
+    writeStreamHead(this.res, this.feed.id, this.options.headers, contentLength);
   }
 
   /** Writes the headers (of a stream that goes on: chunked) and what was gathered during the replay. */

@@ -189,6 +189,12 @@ export class Run implements RunFeed {
     return (this.output as string).slice(index === 0 ? 0 : this.ends![index - 1], this.ends![index]);
   }
 
+  /** Its deltas' texts joined (when they add up to its output, the output itself); undefined when it gave none. */
+  deltasJoined(): string | undefined {
+    if (this.deltaCount === 0) return undefined;
+    return this.texts === null ? (this.output as string) : this.texts.join('');
+  }
+
   /** What its delta texts hold, in bytes (UTF-16), and how many strings: for the memory budget. */
   textFootprint(): { bytes: number; strings: number } {
     if (this.texts === null) return { bytes: 0, strings: 0 };

@@ -195,6 +195,12 @@ describe('POST /v1/chat/completions', () => {
     let replayed = '';
     for await (const chunk of await sdk.chat.completions.create({ model: 'chat', messages: hello, stream: true }, { headers: { 'Idempotency-Key': 'k-2' } })) replayed += chunk.choices[0]?.delta.content ?? '';
     assert.equal(replayed, streamed);
+    // Byte for byte: a stream answered at once is written whole; its replay follows the stored run.
+    const raw = () => request(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { Authorization: `Bearer ${value}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'k-3' }, body: { model: 'chat', messages: hello, stream: true } });
+    const [whole, followed] = [await raw(), await raw()];
+    assert.equal(followed.headers['idempotent-replayed'], 'true');
+    assert.equal(whole.headers['content-length'], String(Buffer.byteLength(whole.body)));
+    assert.equal(followed.body, whole.body);
     await sdkError(sdk.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'other' }] }, { headers: { 'Idempotency-Key': 'k-1' } }), APIError, 'idempotency_key_mismatch', /another body/);
   });
 });

@@ -3,7 +3,7 @@ import { MESSAGE_DELTA, RUN_COMPLETED, RUN_FAILED, RUN_STARTED, type RunFeed } f
 import type { ErrorCode } from '../../errors';
 import { EXPIRATION_HEADER } from '../auth';
 import { statusFor } from '../errors';
-import { CLIENT_GONE_MESSAGE, FeedStream, REPLAYED_HEADER, RUN_ID_HEADER, type FeedStreamOptions } from '../run-stream';
+import { CLIENT_GONE_MESSAGE, FeedStream, REPLAYED_HEADER, RUN_ID_HEADER, writeStreamHead, type FeedStreamOptions } from '../run-stream';
 import type { StreamEnd } from '../streams';
 import { outcomeOf, type LogRequest, type RunState, type SendJson } from '../trigger/runs';
 import { openAIErrorBody, openAIErrorOf } from './errors';
@@ -87,7 +87,7 @@ export class ChunkStream extends FeedStream {
 
   constructor(res: ServerResponse, feed: RunFeed, created: number, options: FeedStreamOptions) {
     super(res, feed, options);
-    this.head = `data: {"id":${JSON.stringify(feed.id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(feed.pipeline)},"choices":[{"index":0,"delta":`;
+    this.head = chunkHead(feed.id, created, feed.pipeline);
   }
 
   /** Starts the stream from the run's first event. */
@@ -96,7 +96,7 @@ export class ChunkStream extends FeedStream {
   }
 
   private chunk(delta: string, finish: string): string {
-    return `${this.head}${delta},"logprobs":null,"finish_reason":${finish}}]}\n\n`;
+    return chunkOf(this.head, delta, finish);
   }
 
   /** Text of the answer (`text`: a JSON string): held while the replay is read, else sent as a chunk. */
@@ -107,7 +107,7 @@ export class ChunkStream extends FeedStream {
   }
 
   private contentChunk(text: string): string {
-    const delta = this.roleSent ? `{"content":${text}}` : `{"role":"assistant","content":${text}}`;
+    const delta = this.roleSent ? `{"content":${text}}` : firstDelta(text);
     this.roleSent = true;
     return this.chunk(delta, 'null');
   }
@@ -142,7 +142,7 @@ export class ChunkStream extends FeedStream {
           if (text !== '') this.content(JSON.stringify(text));
         }
         this.release();
-        this.write(`${this.chunk('{}', '"stop"')}data: [DONE]\n\n`);
+        this.write(lastChunk(this.head));
         return;
       }
       case RUN_FAILED: {
@@ -159,6 +159,25 @@ export class ChunkStream extends FeedStream {
   }
 }
 
+/** Every chunk's opening, up to its `choices` (the same id, created and model in all of a run's chunks). */
+function chunkHead(runId: string, created: number, model: string): string {
+  return `data: {"id":${JSON.stringify(runId)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":`;
+}
+
+function chunkOf(head: string, delta: string, finish: string): string {
+  return `${head}${delta},"logprobs":null,"finish_reason":${finish}}]}\n\n`;
+}
+
+/** The first chunk's delta: the role, and text (a JSON string). */
+function firstDelta(text: string): string {
+  return `{"role":"assistant","content":${text}}`;
+}
+
+/** The last chunk (an empty delta, `finish_reason: "stop"`), then `[DONE]`. */
+function lastChunk(head: string): string {
+  return `${chunkOf(head, '{}', '"stop"')}data: [DONE]\n\n`;
+}
+
 /** The error chunk that ends a failed stream (OpenAI's shape; the SDKs raise it), then `[DONE]`. */
 function errorChunk(code: string, message: string, runId: string): string {
   return `data: ${openAIErrorBody(code, message, runId)}\n\ndata: [DONE]\n\n`;
@@ -167,6 +186,15 @@ function errorChunk(code: string, message: string, runId: string): string {
 /** A streamed chat completion of a run started by `executeRun`. */
 export function chunkRun(res: ServerResponse, state: RunState, logRequest: LogRequest): void {
   const run = state.run;
+  if (run.status === 'completed') {
+    // Answered at once: the stream a ChunkStream would write for it (the role and the whole text in
+    // one chunk, the last chunk, [DONE]), written without following the run.
+    const head = chunkHead(run.id, unixSeconds(run.startedAt), run.pipeline);
+    const body = `${chunkOf(head, firstDelta(JSON.stringify(run.deltasJoined() ?? contentOf(run.output))), 'null')}${lastChunk(head)}`;
+    writeStreamHead(res, run.id, { [EXPIRATION_HEADER]: state.expiration }, Buffer.byteLength(body));
+    res.end(body);
+    return logRequest(state.started, 200, state.tokenId, state.slug, outcomeOf(run));
+  }
   new ChunkStream(res, run, unixSeconds(run.startedAt), {
     headers: { [EXPIRATION_HEADER]: state.expiration },
     tokenId: state.tokenId,
