@@ -223,39 +223,47 @@ describe('PostgreSQL stopped and started again', () => {
     const victim = await services.tokens.create({ app: 'default', name: 'revoked later', expires: '1d' }, 'cli');
     await services.close();
     const server = await instance(url);
-    const pid = server.child.pid;
-    assert.equal((await trigger(server.url, token.value)).status, 200);
+    try {
+      const pid = server.child.pid;
+      assert.equal((await trigger(server.url, token.value)).status, 200);
 
-    cluster.stop('immediate');
-    const down = await trigger(server.url, token.value);
-    assert.equal(down.status, 503, down.body);
-    assert.match(down.body, /"code":"unavailable"/);
-    assert.ok(down.headers['retry-after'], 'Retry-After');
-    assert.equal((await request(`${server.url}/readyz`)).status, 503);
-    assert.equal((await request(`${server.url}/healthz`)).status, 200, 'alive, just not ready');
-    const metrics = await request(`${server.url}/metrics`);
-    await eventually(async () => /mechamental_change_feed_up 0/.test((await request(`${server.url}/metrics`)).body), 10_000, 'the change feed to report down');
-    assert.equal(metrics.status, 200);
+      cluster.stop('immediate');
+      const down = await trigger(server.url, token.value);
+      assert.equal(down.status, 503, down.body);
+      assert.match(down.body, /"code":"unavailable"/);
+      assert.ok(down.headers['retry-after'], 'Retry-After');
+      assert.equal((await request(`${server.url}/readyz`)).status, 503);
+      assert.equal((await request(`${server.url}/healthz`)).status, 200, 'alive, just not ready');
+      const metrics = await request(`${server.url}/metrics`);
+      await eventually(async () => /mechamental_change_feed_up 0/.test((await request(`${server.url}/metrics`)).body), 10_000, 'the change feed to report down');
+      assert.equal(metrics.status, 200);
 
-    cluster.start();
-    await eventually(async () => (await trigger(server.url, token.value)).status === 200, 20_000, 'triggers to work again');
-    assert.equal((await request(`${server.url}/readyz`)).status, 200);
-    assert.equal(server.child.pid, pid, 'the same process');
-    await eventually(async () => /mechamental_change_feed_up 1/.test((await request(`${server.url}/metrics`)).body), 10_000, 'the change feed to be back');
+      cluster.start();
+      await eventually(async () => (await trigger(server.url, token.value)).status === 200, 20_000, 'triggers to work again');
+      assert.equal((await request(`${server.url}/readyz`)).status, 200);
+      assert.equal(server.child.pid, pid, 'the same process');
+      await eventually(async () => /mechamental_change_feed_up 1/.test((await request(`${server.url}/metrics`)).body), 10_000, 'the change feed to be back');
 
-    // The change feed reconnected by itself: a revoke made elsewhere ends a stream at once again.
-    const stream = new SseClient(`${server.url}/v1/trigger/slow`, victim.value, { message: 'one two three' });
-    await stream.waitFor('message.delta', 10_000);
-    const later = await servicesOn(url);
-    await later.tokens.revoke(victim.token.id, 'cli');
-    const returnedAt = performance.now();
-    await stream.done;
-    const took = performance.now() - returnedAt;
-    assert.ok(took < 1_000, `ended within a second (took ${Math.round(took)} ms)`);
-    assert.equal((JSON.parse(stream.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
-    // Closed before the cluster is removed (t.after), so that no pool of this process meets a
-    // database that is gone. (CI once failed this test with a bare ECONNREFUSED as it ended, seen
-    // once more under load; a pool left open to the removed cluster is the suspect in this process.)
-    await later.close();
+      // The change feed reconnected by itself: a revoke made elsewhere ends a stream at once again.
+      const stream = new SseClient(`${server.url}/v1/trigger/slow`, victim.value, { message: 'one two three' });
+      await stream.waitFor('message.delta', 10_000);
+      const later = await servicesOn(url);
+      await later.tokens.revoke(victim.token.id, 'cli');
+      const returnedAt = performance.now();
+      await stream.done;
+      const took = performance.now() - returnedAt;
+      assert.ok(took < 1_000, `ended within a second (took ${Math.round(took)} ms)`);
+      assert.equal((JSON.parse(stream.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
+      // Closed before the cluster is removed (t.after), so that no pool of this process meets a
+      // database that is gone. (CI once failed this test with a bare ECONNREFUSED as it ended, seen
+      // once more under load; a pool left open to the removed cluster is the suspect in this process.)
+      await later.close();
+    } catch (error) {
+      // What the server said is what explains a failure here (an outage path): its last lines, and
+      // which port is whose.
+      const e = error as Error;
+      e.message += `\n(the server: ${server.url}, PostgreSQL: port ${cluster.port}, the server ${server.child.exitCode === null ? 'running' : `exited ${server.child.exitCode}`})\nthe server's stdout: ${server.stdout().slice(-1500)}\nits stderr: ${server.stderr().slice(-1500)}`;
+      throw e;
+    }
   });
 });
