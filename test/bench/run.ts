@@ -254,15 +254,55 @@ async function measure(bench: Bench, server: RunningServer, t: LoadTarget, secon
   const cpu0 = cpuMicros(server.pid);
   const result: LoadResult = await bench.generator.run(t, { connections, seconds });
   const cpu1 = cpuMicros(server.pid);
+  return sampleOf([{ result, cpuUs: cpu1 - cpu0 }]);
+}
+
+/** One sample of the slices measured for one kind: their answers, time and CPU added up. */
+function sampleOf(slices: Array<{ result: LoadResult; cpuUs: number }>): Sample {
+  let ok = 0;
+  let requests = 0;
+  let durationS = 0;
+  let cpuUs = 0;
+  let generatorS = 0;
+  let non2xx = 0;
+  let errors = 0;
+  for (const { result, cpuUs: cpu } of slices) {
+    ok += result.ok;
+    requests += result.requests;
+    durationS += result.durationS;
+    cpuUs += cpu;
+    generatorS += result.generatorBusy * result.durationS;
+    non2xx += result.non2xx;
+    errors += result.errors;
+  }
   return {
-    rps: result.ok / result.durationS,
-    cpuUsPerReq: result.requests > 0 ? (cpu1 - cpu0) / result.requests : NaN,
-    busy: (cpu1 - cpu0) / (result.durationS * 1e6),
-    generatorBusy: result.generatorBusy,
-    p99Ms: result.latencyMs.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
+    rps: ok / durationS,
+    cpuUsPerReq: requests > 0 ? cpuUs / requests : NaN,
+    busy: cpuUs / (durationS * 1e6),
+    generatorBusy: generatorS / durationS,
+    p99Ms: median(slices.map((slice) => slice.result.latencyMs.p99)),
+    non2xx,
+    errors,
   };
+}
+
+/**
+ * The kinds of one server process (ours and its other calls), each for `seconds` in all, measured
+ * in turns of a second: the host's slow and fast spells last seconds, and a ratio of two kinds
+ * measured for three seconds each, one after the other, swung by ±20 % on this host from one round
+ * to the next (docs/benchmarks.md). Interleaved, each spell lands on every kind alike.
+ */
+async function measureInTurns(bench: Bench, unit: RunningServer[], seconds: number): Promise<Sample[]> {
+  const turns = Math.max(1, Math.floor(seconds));
+  const slices = unit.map(() => [] as Array<{ result: LoadResult; cpuUs: number }>);
+  for (let turn = 0; turn < turns; turn++) {
+    for (const [i, server] of unit.entries()) {
+      const cpu0 = cpuMicros(server.pid);
+      const result = await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: seconds / turns });
+      slices[i]!.push({ result, cpuUs: cpuMicros(server.pid) - cpu0 });
+    }
+  }
+  return slices.map(sampleOf);
 }
 
 const DESCRIBE: Record<string, string> = {
@@ -321,9 +361,9 @@ async function throughput(bench: Bench): Promise<void> {
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
     for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
-    // The kinds measured on the ours process run right after one another, as one unit of the
-    // rotation (their ratios to ours are read pair by pair, so a neighbour's burst between two of
-    // them must not land in one of the pair only); within the unit the order rotates too.
+    // The kinds measured on the ours process run as one unit of the rotation, in turns of a second
+    // (measureInTurns: their ratios to ours are read pair by pair, so a burst of the host must not
+    // land on one of a pair only); within the unit the order rotates too.
     const units: RunningServer[][] = [];
     const oursUnit = servers.filter((s) => s.kind === 'ours' || SAME_PROCESS_AS_OURS.has(s.kind));
     for (const server of servers) {
@@ -331,17 +371,20 @@ async function throughput(bench: Bench): Promise<void> {
       else if (!oursUnit.includes(server)) units.push([server]);
     }
     for (let round = 0; round < ROUNDS; round++) {
-      const order = units.map((_, i) => units[(i + round) % units.length]!).flatMap((unit) => unit.map((_, i) => unit[(i + round) % unit.length]!));
-      for (const server of order) {
+      const order = units.map((_, i) => units[(i + round) % units.length]!).map((unit) => unit.map((_, i) => unit[(i + round) % unit.length]!));
+      for (const unit of order) {
         // Brings a server that sat idle while the others ran back to speed before it is measured.
-        if (!QUICK) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: warmup });
-        const sample = await measure(bench, server, target(bench, server), seconds);
-        results.get(server.kind)!.push(sample);
-        log(
-          `round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq, 1)} µs CPU/req, ` +
-            `server ${fmt(sample.busy * 100)} %, ${bench.generator.name} ${fmt(sample.generatorBusy * 100)} %` +
-            (sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''),
-        );
+        if (!QUICK) await bench.generator.run(target(bench, unit[0]!), { connections: CONNECTIONS, seconds: warmup });
+        const samples = unit.length > 1 ? await measureInTurns(bench, unit, seconds) : [await measure(bench, unit[0]!, target(bench, unit[0]!), seconds)];
+        for (const [i, sample] of samples.entries()) {
+          const server = unit[i]!;
+          results.get(server.kind)!.push(sample);
+          log(
+            `round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq, 1)} µs CPU/req, ` +
+              `server ${fmt(sample.busy * 100)} %, ${bench.generator.name} ${fmt(sample.generatorBusy * 100)} %` +
+              (sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''),
+          );
+        }
       }
     }
   } finally {
