@@ -24,6 +24,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# npm ci's postinstall patches the PostgreSQL driver (build/postinstall.mjs, POSTGRES_NEXT_WRITE).
+COPY build/postinstall.mjs build/patches.mjs ./build/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build -- --skip-figures && ./dist/mechamental --version

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import * as esbuild from 'esbuild';
-import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate } from './build/patches.mjs';
+import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate, POSTGRES_NEXT_WRITE } from './build/patches.mjs';
 import { buildWebAssets } from './build/web-assets.mjs';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
@@ -229,6 +229,11 @@ if (inputs.includes('tui/index.tsx') && !inputs.some((input) => input.startsWith
 }
 const developmentBuilds = inputs.filter((input) => /\.development\.js$/.test(input));
 if (developmentBuilds.length > 0) fail(`development builds were bundled (is NODE_ENV still defined as production?): ${developmentBuilds.join(', ')}`);
+// The PostgreSQL driver the bundle holds must be the patched one (build/postinstall.mjs, which npm ci runs).
+for (const file of POSTGRES_NEXT_WRITE.files.filter((f) => inputs.includes(f))) {
+  if (!fs.readFileSync(file, 'utf8').includes(POSTGRES_NEXT_WRITE.marker)) fail(`${file} is not patched (POSTGRES_NEXT_WRITE in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
+}
+if (!POSTGRES_NEXT_WRITE.files.some((f) => inputs.includes(f))) fail(`the bundle holds none of ${POSTGRES_NEXT_WRITE.files.join(', ')}: did the PostgreSQL driver's layout change? (POSTGRES_NEXT_WRITE in build/patches.mjs)`);
 const bundleText = fs.readFileSync(BUNDLE, 'utf8');
 // The embedded migrations must be what the bundle uses; the development path (reading the
 // migrations folder next to the source) must be gone.

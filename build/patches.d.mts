@@ -7,3 +7,5 @@ export declare function patchMigrate(source: string): string;
 export declare function exportsRunTui(source: string): boolean;
 export declare const CONSOLE_ASSETS: { file: string; from: string; to: string };
 export declare function patchConsoleAssets(source: string): string;
+export declare const POSTGRES_NEXT_WRITE: { files: string[]; marker: string; replacements: Array<[string, string]> };
+export declare function patchPostgresConnection(source: string, file?: string): string;

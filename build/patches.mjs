@@ -86,3 +86,63 @@ export function patchConsoleAssets(source) {
 export function exportsRunTui(source) {
   return /export\s+(async\s+)?function\s+runTui\b|export\s+(const|let)\s+runTui\b|export\s*\{[^}]*\brunTui\b/.test(source);
 }
+
+/**
+ * postgres.js 3.4.9 sends a small write on a `setImmediate`. When the connection has lost its
+ * socket by then, `nextWrite` calls `socket.write` on null and throws from the immediate: an
+ * uncaught exception, which stops the server (`exitOnUncaught`), seen in the PostgreSQL outage test
+ * in CI. And a close cancels that immediate without forgetting it, so a connection that reconnects
+ * never schedules a write again (its queries wait forever). Reported upstream
+ * (porsager/postgres#1066, #1154, #1208); the fixes proposed there (#1168, #1176, #1209) are not
+ * released. This patch is #1209's: `nextWrite` on a connection without a socket fails its queries
+ * with CONNECTION_CLOSED (what a close does to them anyway), and a close or a terminate forgets the
+ * pending write. Applied to the installed package by build/postinstall.mjs (`npm ci` runs it), so
+ * that `npm start`, the tests and the bundle all run the patched driver; build.mjs checks the
+ * bundle has it. When postgres is upgraded, the texts below no longer match and the install stops:
+ * check whether the release fixed it, then update or remove this patch.
+ */
+export const POSTGRES_NEXT_WRITE = {
+  files: ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js'],
+  marker: 'mechamental: POSTGRES_NEXT_WRITE',
+  replacements: [
+    [
+      `  function nextWrite(fn) {
+    const x = socket.write(chunk, fn)`,
+      `  function nextWrite(fn) {
+    if (!socket) { // mechamental: POSTGRES_NEXT_WRITE (build/patches.mjs): the socket closed since the write was scheduled
+      nextWriteTimer !== null && clearImmediate(nextWriteTimer)
+      chunk = nextWriteTimer = null
+      error(Errors.connection('CONNECTION_CLOSED', options))
+      return false
+    }
+    const x = socket.write(chunk, fn)`,
+    ],
+    [
+      `      error(Errors.connection('CONNECTION_DESTROYED', options))
+
+    clearImmediate(nextWriteTimer)
+`,
+      `      error(Errors.connection('CONNECTION_DESTROYED', options))
+
+    clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+`,
+    ],
+    [
+      `    incomings = null
+    clearImmediate(nextWriteTimer)
+`,
+      `    incomings = null
+    clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+`,
+    ],
+  ],
+};
+
+/** postgres.js's connection.js with POSTGRES_NEXT_WRITE applied (as it is, when it already is); throws if a text it changes is not there. */
+export function patchPostgresConnection(source, file = POSTGRES_NEXT_WRITE.files[0]) {
+  if (source.includes(POSTGRES_NEXT_WRITE.marker)) return source;
+  const fix = 'postgres was upgraded: check whether it fixed porsager/postgres#1208, then update or remove POSTGRES_NEXT_WRITE in build/patches.mjs';
+  return POSTGRES_NEXT_WRITE.replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, file, fix), source);
+}

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { exportsRunTui, INK_RECONCILER, MIGRATE, patchInkReconciler, patchMigrate } from '../../build/patches.mjs';
+import { exportsRunTui, INK_RECONCILER, MIGRATE, patchInkReconciler, patchMigrate, patchPostgresConnection, POSTGRES_NEXT_WRITE } from '../../build/patches.mjs';
 import { REPO_ROOT } from '../helpers/cli';
 
-// The build changes two files on their way into the bundle; these guards make it stop when those
-// files change, rather than ship a patch that no longer applies.
+// The build changes two files on their way into the bundle, and the install one of the PostgreSQL
+// driver's; these guards make them stop when those files change, rather than ship a patch that no
+// longer applies.
 
 const inkSource = fs.readFileSync(path.join(REPO_ROOT, INK_RECONCILER.file), 'utf8');
 const migrateSource = fs.readFileSync(path.join(REPO_ROOT, MIGRATE.file), 'utf8');
@@ -28,6 +29,21 @@ describe('build guards (build/patches.mjs)', () => {
   test('migrations.ts: the development branch becomes dead code; a changed line stops the build', () => {
     assert.match(patchMigrate(migrateSource), /true \/\* __MM_MIGRATIONS__ is defined by build\.mjs \*\//);
     assert.throws(() => patchMigrate(migrateSource.replace(MIGRATE.from, "__MM_MIGRATIONS__ !== undefined")), /src\/db\/migrations\.ts: expected exactly one occurrence .*found 0; update MIGRATE/);
+  });
+
+  test("postgres.js's connection: installed patched (npm ci's postinstall); the patch applies to the released file, once; another file stops the install", () => {
+    for (const file of POSTGRES_NEXT_WRITE.files) {
+      const installed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+      assert.ok(installed.includes(POSTGRES_NEXT_WRITE.marker), `${file} is patched`);
+      assert.equal(patchPostgresConnection(installed, file), installed, 'patching again changes nothing');
+      // The file as released: each replacement undone.
+      let released = installed;
+      for (const [from, to] of POSTGRES_NEXT_WRITE.replacements) released = released.replace(to, from);
+      assert.ok(!released.includes(POSTGRES_NEXT_WRITE.marker));
+      assert.equal(patchPostgresConnection(released, file), installed);
+      const [firstFrom] = POSTGRES_NEXT_WRITE.replacements[0]!;
+      assert.throws(() => patchPostgresConnection(released.replace(firstFrom, '  function nextWrite(fn) {\n    const x = socket && socket.write(chunk, fn)'), file), /expected exactly one occurrence .*found 0; postgres was upgraded: check whether it fixed porsager\/postgres#1208/);
+    }
   });
 
   test('the TUI entry must export runTui', () => {

@@ -58,7 +58,11 @@ describe('the Dockerfile', () => {
 
   test('builds with npm ci and npm run build, and both runtimes get the executable build.mjs writes', () => {
     assert.ok(build.includes('WORKDIR /src'));
-    assert.ok(build.some((l) => /^RUN npm ci\b/.test(l)));
+    const npmCi = build.findIndex((l) => /^RUN npm ci\b/.test(l));
+    assert.ok(npmCi > 0);
+    // npm ci runs the postinstall script, which must be in the image by then.
+    const postinstall = build.findIndex((l) => /^COPY .*build\/postinstall\.mjs .*build\/patches\.mjs/.test(l));
+    assert.ok(postinstall !== -1 && postinstall < npmCi, 'build/postinstall.mjs and build/patches.mjs are copied before npm ci');
     assert.ok(build.some((l) => /^RUN npm run build\b/.test(l)));
     for (const file of ['package.json', 'package-lock.json', 'build.mjs']) assert.ok(fs.existsSync(path.join(REPO_ROOT, file)), file);
     for (const stage of [runtime, runtimeDebian]) {
