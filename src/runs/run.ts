@@ -73,6 +73,11 @@ export interface RunKeeper {
 
 const NOOP = (): void => {};
 
+/** A `message.delta` event's data, live or replayed: `{"text":…}` (the OpenAI door reads its JSON string as it is). */
+function deltaData(text: string): string {
+  return `{"text":${JSON.stringify(text)}}`;
+}
+
 export class Run implements RunFeed {
   status: RunStatus = 'running';
   endedAt: number | null = null;
@@ -150,7 +155,7 @@ export class Run implements RunFeed {
     this.texts!.push(text);
     this.deltaCount++;
     if (this.listeners !== null) {
-      const data = JSON.stringify({ text });
+      const data = deltaData(text);
       const seq = 1 + this.deltaCount;
       for (const listener of this.listeners.slice()) listener.event(seq, MESSAGE_DELTA, data);
     }
@@ -252,7 +257,7 @@ export class Run implements RunFeed {
   eventAt(seq: number): [string, string] {
     // Written out rather than stringified objects: the same JSON, without an object per event.
     if (seq === 1) return [RUN_STARTED, `{"run_id":${JSON.stringify(this.id)},"pipeline":${JSON.stringify(this.pipeline)}}`];
-    if (seq <= this.deltaCount + 1) return [MESSAGE_DELTA, `{"text":${JSON.stringify(this.deltaText(seq - 2))}}`];
+    if (seq <= this.deltaCount + 1) return [MESSAGE_DELTA, deltaData(this.deltaText(seq - 2))];
     if (this.status === 'completed') return [RUN_COMPLETED, `{"run_id":${JSON.stringify(this.id)},"output":${JSON.stringify(this.output ?? null)}}`];
     return [RUN_FAILED, JSON.stringify({ run_id: this.id, error: this.failure })];
   }
