@@ -255,8 +255,8 @@ describe('PostgreSQL stopped and started again', () => {
       assert.ok(took < 1_000, `ended within a second (took ${Math.round(took)} ms)`);
       assert.equal((JSON.parse(stream.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
       // Closed before the cluster is removed (t.after), so that no pool of this process meets a
-      // database that is gone. (CI once failed this test with a bare ECONNREFUSED as it ended, seen
-      // once more under load; a pool left open to the removed cluster is the suspect in this process.)
+      // database that is gone. (The bare ECONNREFUSED this test used to fail with was the server's
+      // port: the PostgreSQL driver had stopped the server; see POSTGRES_NEXT_WRITE in build/patches.mjs.)
       await later.close();
     } catch (error) {
       // What the server said is what explains a failure here (an outage path): its last lines, and
