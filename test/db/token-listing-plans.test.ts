@@ -4,6 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type Database from 'better-sqlite3';
+import { desc } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { NameSearch } from '../../src/db/postgres/name-search';
+import { tokens } from '../../src/db/postgres/schema';
 import { PostgresStore } from '../../src/db/postgres/store';
 import { SqliteStore } from '../../src/db/sqlite/store';
 import { SqliteTokenListing, type SearchTuning } from '../../src/db/sqlite/token-listing';
@@ -147,5 +151,49 @@ describe('token listing plans, PostgreSQL', () => {
       return rows.map((row) => row['QUERY PLAN']).join('\n');
     });
     assert.match(search, /Bitmap Index Scan on tokens_name_trgm/, search);
+  });
+
+  test('a search of several words asks the trigram index for the rarest one, by the planner\'s sample of names', async (t) => {
+    const url = requirePostgres(t);
+    if (!url) return;
+    const { freshDatabase } = await import('../helpers/postgres');
+    const services = await testServices({ databaseUrl: await freshDatabase() });
+    const store = services.store;
+    assert.ok(store instanceof PostgresStore);
+    const app = await store.apps.bySlug('default');
+    // Before any ANALYZE there is no sample: the longest word.
+    assert.equal(await new NameSearch(store.sql).indexWord('svc-0003'), '0003');
+    assert.equal(await new NameSearch(store.sql).indexWord('abcd-ingest'), 'ingest');
+    await fillStore(store, { appId: app!.id, tokens: 20_000, auditEvents: 0, now: services.clock.now(), batch: 5_000 });
+    await store.sql.unsafe('ANALYZE tokens');
+    const names = new NameSearch(store.sql);
+    // Every name holds "svc"; "0003" is one integration's of 100; "deploy" an eighth of them.
+    assert.equal(await names.indexWord('svc-0003'), '0003');
+    assert.equal(await names.indexWord('SVC-0003 Deploy'), '0003');
+    assert.equal(await names.indexWord('svc-0042 ingest'), '0042');
+    assert.equal(await names.indexWord('svc ingest'), 'ingest');
+    // One word (the whole text), or none of three characters: the plain LIKE.
+    assert.equal(await names.indexWord('deploy'), undefined);
+    assert.equal(await names.indexWord('c-0'), undefined);
+    assert.equal(await names.indexWord('-00'), undefined);
+
+    // The index is read for that word alone; the whole text is checked on each row it finds. (On
+    // this small one-app table the planner prefers app_id's index, as above: the search alone.)
+    const condition = await names.condition('svc-0003');
+    const { sql: text, params } = drizzle({ client: store.sql })
+      .select()
+      .from(tokens)
+      .where(condition)
+      .orderBy(desc(tokens.createdAt), desc(tokens.id))
+      .limit(101)
+      .toSQL();
+    const plan = await store.sql.begin(async (sql) => {
+      await sql.unsafe('SET LOCAL enable_seqscan = off');
+      const rows = (await sql.unsafe(`EXPLAIN ${text}`, params as never[])) as Array<{ 'QUERY PLAN': string }>;
+      return rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    if ((await store.sql.unsafe(`SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'`)).length === 0) return t.diagnostic('pg_trgm is not installed here');
+    assert.match(plan, /Index Cond: \(lower\(name\) ~~ '%0003%'::text\)/, plan);
+    assert.match(plan, /strpos\(lower\(name\), 'svc-0003'::text\) > 0/, plan);
   });
 });

@@ -29,6 +29,7 @@ import {
   type WriteTx,
 } from '../store';
 import { postgresConsoleRepo } from './console';
+import { NameSearch } from './name-search';
 import { applyPostgresMigrations } from './migrate';
 import { postgresUsageRepo, postgresWebhookRepo } from './usage-webhooks';
 import { PostgresIdempotency, PostgresRuns } from './runs';
@@ -102,12 +103,6 @@ function statusCondition(status: TokenQuery['status'], now: number, rule: TokenQ
   }
 }
 
-/** `name` contains `text`, case-insensitively, with LIKE's wildcards in `text` taken literally. */
-function nameContains(text: string): SQL {
-  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return dsql`lower(${tokens.name}) LIKE ${pattern} ESCAPE '\\'`;
-}
-
 /** Active at `now`, created at or before `since`, and not used since then (or never). */
 function unusedSince(since: number, now: number): SQL | undefined {
   return and(
@@ -124,13 +119,14 @@ function unusedSince(since: number, now: number): SQL | undefined {
  * that both read the indexes that lead with app_id. The planner chooses among them with its
  * statistics: the listing order (tokens_app_created), a status in listing order (tokens_app_live,
  * tokens_app_revoked), a count by expiry (tokens_app_expiry), and for a name search the trigram
- * index tokens_name_trgm where pg_trgm was available (migration 0007).
+ * index tokens_name_trgm where pg_trgm was available (migration 0007), asked for the search text's
+ * rarest word (`search`: NameSearch.condition).
  */
-function selection(query: TokenCountQuery): Array<SQL | undefined> {
+function selection(query: TokenCountQuery, search: SQL | undefined): Array<SQL | undefined> {
   return [
     query.owner === 'admin' ? isNull(tokens.appId) : eq(tokens.appId, query.owner.appId),
     statusCondition(query.status, query.now, query.expiring),
-    query.search ? nameContains(query.search) : undefined,
+    search,
     query.unusedSince !== undefined ? unusedSince(query.unusedSince, query.now) : undefined,
   ];
 }
@@ -161,7 +157,12 @@ class PostgresRepos implements WriteTx {
   readonly webhooks: WebhookRepo;
   readonly console: ConsoleRepo;
 
-  constructor(private readonly q: Queries, private readonly clock: () => number) {
+  constructor(
+    private readonly q: Queries,
+    private readonly clock: () => number,
+    names: NameSearch,
+  ) {
+    const searchOf = (query: TokenCountQuery) => (query.search ? names.condition(query.search) : undefined);
     this.usage = postgresUsageRepo(q);
     this.webhooks = postgresWebhookRepo(q);
     this.apps = {
@@ -205,11 +206,11 @@ class PostgresRepos implements WriteTx {
         return found ? { row: found.row, appSlug: found.appSlug } : undefined;
       },
       update: async (id, patch) => (await q.update(tokens).set(patch).where(eq(tokens.id, id)).returning())[0]!,
-      list: (query) => {
+      list: async (query) => {
         const listing = q
           .select()
           .from(tokens)
-          .where(and(...selection(query), ...keyset(query.after, query.before)))
+          .where(and(...selection(query, await searchOf(query)), ...keyset(query.after, query.before)))
           .orderBy(...(query.from === 'oldest' ? [asc(tokens.createdAt), asc(tokens.id)] : [desc(tokens.createdAt), desc(tokens.id)]));
         return query.limit === undefined ? listing : listing.limit(query.limit);
       },
@@ -217,7 +218,7 @@ class PostgresRepos implements WriteTx {
         const selected = q
           .select({ one: dsql`1` })
           .from(tokens)
-          .where(and(...selection(query)));
+          .where(and(...selection(query, await searchOf(query))));
         const capped = Number.isFinite(atMost) ? selected.limit(atMost) : selected;
         const [row] = await q.select({ n: count() }).from(capped.as('selected'));
         return row?.n ?? 0;
@@ -290,6 +291,7 @@ export class PostgresStore implements Store {
   readonly idempotency: IdempotencyRepo;
   readonly runs: RunRepo;
   private readonly orm: Orm;
+  private readonly names: NameSearch;
   private readonly watches = new Set<PostgresTokenWatch>();
 
   private constructor(
@@ -301,7 +303,8 @@ export class PostgresStore implements Store {
     private readonly clock: () => number,
   ) {
     this.orm = drizzle({ client: sql, schema });
-    const repos = new PostgresRepos(this.orm, clock);
+    this.names = new NameSearch(sql, clock);
+    const repos = new PostgresRepos(this.orm, clock, this.names);
     this.apps = repos.apps;
     this.pipelines = repos.pipelines;
     this.tokens = { ...repos.tokens, recordUses: (uses) => this.recordUses(uses) };
@@ -333,7 +336,7 @@ export class PostgresStore implements Store {
   }
 
   transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
-    return this.orm.transaction((tx) => work(new PostgresRepos(tx, this.clock)));
+    return this.orm.transaction((tx) => work(new PostgresRepos(tx, this.clock, this.names)));
   }
 
   /** One statement for the whole batch; GREATEST keeps a later time written by another instance. */
