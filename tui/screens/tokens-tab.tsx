@@ -175,14 +175,16 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
   // Each count says which filter it counted, and is read once that filter's rows have answered:
   // until both have, the line shows "…", never a count beside another filter's rows.
+  // On SQLite the count is read once this filter's rows are on screen (each read holds the thread,
+  // and while typing the count is not shown); on PostgreSQL beside them (the server reads both at
+  // once, and a keystroke waits for the slower one instead of both in turn).
+  const countWaitsForRows = services.store.dialect === 'sqlite';
   const matchingCount = useLiveQuery(
     async () => {
-      // The rows first: the count is read once this filter's rows are on screen (on SQLite each
-      // read holds the thread, and while typing the count is not shown).
-      if (filterKey === '{}' || listing.loading) return { filterKey: undefined, count: undefined };
+      if (filterKey === '{}' || (countWaitsForRows && listing.loading)) return { filterKey: undefined, count: undefined };
       return { filterKey, count: await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) };
     },
-    [app, filterKey, listing.loading],
+    [app, filterKey, countWaitsForRows && listing.loading],
   );
   const matching = filterKey === '{}' ? totalCount.data : matchingCount.data?.filterKey === filterKey && !listing.loading ? matchingCount.data.count : undefined;
   const counts = {
