@@ -69,14 +69,14 @@ export function AppListScreen({ size, onOpen, onQuit }: AppListScreenProps) {
       <HeaderBar title={`mechamental › apps   (${services.store.location})`} width={size.columns} />
       {help ? (
         <Box flexDirection="column" height={height}>
-          <Box flexDirection="column" height={height - 1} overflow="hidden">
+          <Box flexDirection="column" height={height - 1} overflowY="hidden">
             <HelpPanel sections={HELP} onClose={() => setHelp(false)} />
           </Box>
           <KeyFooter keys={[['any key', 'close help']]} />
         </Box>
       ) : (
         <Box flexDirection="column" height={height}>
-          <Box flexDirection="column" height={height - 2} overflow="hidden">
+          <Box flexDirection="column" height={height - 2} overflowY="hidden">
             {apps.length > 0 ? (
               <ListTable
                 columns={[{ title: 'APP', width: 20 }, { title: 'NAME' }, { title: 'TOKENS', width: 7 }, { title: 'PIPELINES', width: 9 }]}

@@ -70,7 +70,7 @@ export function AppScreen({ app, size, onBack }: AppScreenProps) {
       <HeaderBar title={title} tabs={TABS} activeTab={tab} width={size.columns} />
       {help ? (
         <Box flexDirection="column" height={height}>
-          <Box flexDirection="column" height={height - 1} overflow="hidden">
+          <Box flexDirection="column" height={height - 1} overflowY="hidden">
             <HelpPanel sections={APP_HELP} onClose={() => setHelp(false)} />
           </Box>
           <KeyFooter keys={[['any key', 'close help']]} />

@@ -50,7 +50,7 @@ export function AuditTab({ app, width, height, isActive, onBack }: TabProps) {
   const current = events[selected];
   return (
     <Box flexDirection="column" height={height}>
-      <Box flexDirection="column" height={height - 3} overflow="hidden">
+      <Box flexDirection="column" height={height - 3} overflowY="hidden">
         {events.length > 0 ? (
           <ListTable
             columns={[{ title: 'TIME (UTC)', width: 16 }, { title: 'ACTOR', width: 8 }, { title: 'ACTION', width: 19 }, { title: 'SUBJECT' }]}

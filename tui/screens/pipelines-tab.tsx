@@ -34,7 +34,7 @@ export function PipelinesTab({ app, width, height, isActive, onBack }: TabProps)
   const current = pipelines[selected];
   return (
     <Box flexDirection="column" height={height}>
-      <Box flexDirection="column" height={height - 3} overflow="hidden">
+      <Box flexDirection="column" height={height - 3} overflowY="hidden">
         {pipelines.length > 0 ? (
           <ListTable
             columns={[{ title: 'PIPELINE', width: 18 }, { title: 'KIND', width: 8 }, { title: 'CONFIGURATION' }]}

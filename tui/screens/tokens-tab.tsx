@@ -543,7 +543,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
               : [['↑↓ 1-9', 'choose'], ['enter', 'ok'], ['esc', 'cancel']];
     return (
       <Box flexDirection="column" height={height}>
-        <Box flexDirection="column" flexGrow={1} overflow="hidden">
+        <Box flexDirection="column" flexGrow={1} overflowY="hidden">
           {form}
         </Box>
         <KeyFooter keys={keys} />
@@ -626,7 +626,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
 
   return (
     <Box flexDirection="column" height={height}>
-      <Box flexDirection="column" height={height - 4} overflow="hidden">
+      <Box flexDirection="column" height={height - 4} overflowY="hidden">
         {rows.length > 0 ? (
           <TokenTable tokens={rows} selected={selected} height={height - 4} width={width} now={now} />
         ) : (
@@ -642,7 +642,7 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
       <Text color={color('gray')} wrap="truncate-end">
         {clip(detail, width - 1) || ' '}
       </Text>
-      <Box flexDirection="column" height={2} overflow="hidden">
+      <Box flexDirection="column" height={2} overflowY="hidden">
         {bottom}
       </Box>
       <KeyFooter keys={mode.kind === 'revoke' ? CONFIRM_KEYS : mode.kind === 'filter' ? FILTER_KEYS : TOKENS_KEYS} />
