@@ -161,23 +161,26 @@ describe('token listing plans, PostgreSQL', () => {
     const store = services.store;
     assert.ok(store instanceof PostgresStore);
     const app = await store.apps.bySlug('default');
-    // Before any ANALYZE there is no sample: the longest word.
-    assert.equal(await new NameSearch(store.sql).indexWord('svc-0003'), '0003');
-    assert.equal(await new NameSearch(store.sql).indexWord('abcd-ingest'), 'ingest');
+    // Before any ANALYZE there is no sample: the longest part.
+    assert.equal(await new NameSearch(store.sql).indexPart('svc-0003'), '0003');
+    assert.equal(await new NameSearch(store.sql).indexPart('abcd-ingest'), 'ingest');
     await fillStore(store, { appId: app!.id, tokens: 20_000, auditEvents: 0, now: services.clock.now(), batch: 5_000 });
     await store.sql.unsafe('ANALYZE tokens');
     const names = new NameSearch(store.sql);
-    // Every name holds "svc"; "0003" is one integration's of 100; "deploy" an eighth of them.
-    assert.equal(await names.indexWord('svc-0003'), '0003');
-    assert.equal(await names.indexWord('SVC-0003 Deploy'), '0003');
-    assert.equal(await names.indexWord('svc-0042 ingest'), '0042');
-    assert.equal(await names.indexWord('svc ingest'), 'ingest');
-    // One word (the whole text), or none of three characters: the plain LIKE.
-    assert.equal(await names.indexWord('deploy'), undefined);
-    assert.equal(await names.indexWord('c-0'), undefined);
-    assert.equal(await names.indexWord('-00'), undefined);
+    // Every name holds "svc" and "-00" (svc-0000 to svc-0099); "0003" is one integration's of 100;
+    // "deploy" an eighth of them; no name has "-03".
+    assert.equal(await names.indexPart('svc-0003'), '0003');
+    assert.equal(await names.indexPart('SVC-0003 Deploy'), '0003');
+    assert.equal(await names.indexPart('svc-0042 ingest'), '0042');
+    assert.equal(await names.indexPart('svc ingest'), 'ingest');
+    // A word shorter than three characters, with the edge that gives it a trigram.
+    assert.equal(await names.indexPart('svc-03'), '-03');
+    // One part (the whole text), or none with a trigram: the plain LIKE.
+    assert.equal(await names.indexPart('deploy'), undefined);
+    assert.equal(await names.indexPart('-00'), undefined);
+    assert.equal(await names.indexPart('ab'), undefined);
 
-    // The index is read for that word alone; the whole text is checked on each row it finds. (On
+    // The index is read for that part alone; the whole text is checked on each row it finds. (On
     // this small one-app table the planner prefers app_id's index, as above: the search alone.)
     const condition = await names.condition('svc-0003');
     const { sql: text, params } = drizzle({ client: store.sql })

@@ -12,14 +12,14 @@ import { tokens } from './schema';
  * most of a filter keystroke (18 ms of `svc-000`'s 29, and all of `svc-0003`'s 25). pg_trgm keeps no
  * counts to choose the rarer trigrams by, as the SQLite search does with FTS5's. The planner keeps
  * a sample of the names, though (pg_stats: the most common names with their shares, and a histogram
- * of the others), refreshed by every ANALYZE and autovacuum. So when the text has more than one word,
- * the index is asked only for the word the sample says is the rarest (`lower(name) LIKE '%0003%'`),
- * and every row it finds is then checked for the whole text (`strpos`, which no index serves): the
- * same rows as the plain LIKE, found through one short posting list (`svc-0003`: 1.7 ms instead of
- * 25; `svc-000`: 17 instead of 29). A text of one word, or without a word of three characters (the
- * shortest that gives pg_trgm a trigram of its own), is searched with the plain LIKE; without a
- * sample (a table never analyzed) the longest word is taken. Either way the planner still weighs
- * the index against reading the app's tokens in listing order, with its estimate for that word.
+ * of the others), refreshed by every ANALYZE and autovacuum. So when the text has more than one
+ * part (`indexableParts`: its words, a short one with the edge beside it), the index is asked only
+ * for the part the sample says is the rarest (`lower(name) LIKE '%0003%'`), and every row it finds
+ * is then checked for the whole text (`strpos`, which no index serves): the same rows as the plain
+ * LIKE, found through shorter posting lists (at a million, warm: `svc-0003` 1.7 ms instead of 25,
+ * `svc-000` 17 instead of 29). A text of one part is searched with the plain LIKE; without a sample
+ * (a table never analyzed) the longest part is taken. Either way the planner still weighs the index
+ * against reading the app's tokens in listing order, with its estimate for that part.
  */
 export class NameSearch {
   private sample: Promise<NameSample | undefined> | undefined;
@@ -33,19 +33,18 @@ export class NameSearch {
   /** The WHERE term: `name` contains `text`, case-insensitively. */
   async condition(text: string): Promise<SQL> {
     const lowered = text.toLowerCase();
-    const words = indexableWords(lowered);
-    const whole = dsql`lower(${tokens.name}) LIKE ${likePattern(lowered)} ESCAPE '\\'`;
-    if (words.length === 0 || (words.length === 1 && words[0] === lowered)) return whole;
-    const word = rarest(words, await this.currentSample());
-    return dsql`lower(${tokens.name}) LIKE ${`%${word}%`} AND strpos(lower(${tokens.name}), ${lowered}) > 0`;
+    const part = await this.indexPart(lowered);
+    if (part === undefined) return dsql`lower(${tokens.name}) LIKE ${likePattern(lowered)} ESCAPE '\\'`;
+    return dsql`lower(${tokens.name}) LIKE ${likePattern(part)} ESCAPE '\\' AND strpos(lower(${tokens.name}), ${lowered}) > 0`;
   }
 
-  /** Which word of `text` the index is asked for (undefined: the plain LIKE). For tests and docs. */
-  async indexWord(text: string): Promise<string | undefined> {
+  /** Which part of `text` the index is asked for (undefined: the whole text, with the plain LIKE). */
+  async indexPart(text: string): Promise<string | undefined> {
     const lowered = text.toLowerCase();
-    const words = indexableWords(lowered);
-    if (words.length === 0 || (words.length === 1 && words[0] === lowered)) return undefined;
-    return rarest(words, await this.currentSample());
+    const parts = indexableParts(lowered);
+    if (parts.length === 0 || (parts.length === 1 && parts[0] === lowered)) return undefined;
+    const part = rarest(parts, await this.currentSample());
+    return part === lowered ? undefined : part;
   }
 
   /** The planner's sample of names, read again every SAMPLE_TTL_MS (it changes with ANALYZE only). */
@@ -85,14 +84,25 @@ async function readSample(sql: postgres.Sql): Promise<NameSample | undefined> {
 }
 
 /**
- * The words of `text` as pg_trgm splits it (letters and digits; anything else ends a word), of at
- * least three characters. Each is only letters and digits, so it goes into a LIKE pattern as it is.
+ * The parts of `text` the index could be asked for: its words as pg_trgm splits it (letters and
+ * digits; anything else ends a word). A word of three characters or more is a part as it is
+ * (`0003`: the trigrams `000`, `003`); a shorter one gives pg_trgm a trigram only with the word's
+ * edge beside it, so it is a part with the characters around it (`-00`: a word that starts with
+ * `00`); a short word with no such edge (the whole text is one) gives none and is not a part.
  */
-function indexableWords(text: string): string[] {
-  return [...new Set(text.match(/[\p{L}\p{N}]+/gu) ?? [])].filter((word) => [...word].length >= 3);
+function indexableParts(text: string): string[] {
+  const parts = new Set<string>();
+  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const word = match[0];
+    const start = match.index;
+    const end = start + word.length;
+    if ([...word].length >= 3) parts.add(word);
+    else if (start > 0 || end < text.length) parts.add(text.slice(Math.max(0, start - 1), Math.min(text.length, end + 1)));
+  }
+  return [...parts];
 }
 
-/** The word the sample finds in the fewest names (on a tie, or without a sample, the longest). */
+/** The part the sample finds in the fewest names (on a tie, or without a sample, the longest). */
 export function rarest(words: readonly string[], sample: NameSample | undefined): string {
   const share = (word: string) => (sample ? sample.reduce((sum, entry) => (entry.name.includes(word) ? sum + entry.share : sum), 0) : 0);
   let best = words[0]!;
