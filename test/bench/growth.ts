@@ -12,7 +12,7 @@
 // small one), the first page of the token list through the API (≤ 20 ms), `tokens list --all
 // --json` peak RSS (≤ 100 MB), the TUI opening on the Tokens tab to its first frame (≤ 500 ms,
 // ≤ 120 MB RSS) and a filter keystroke (≤ 50 ms), bytes per token, `backup` time (SQLite).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,6 +117,21 @@ async function bundleTuiChild(): Promise<string[]> {
   return [process.execPath, outfile];
 }
 
+/**
+ * Drops the executable's pages from the page cache (written out first, then POSIX_FADV_DONTNEED
+ * through dd's `iflag=nocache`), so that each CLI measurement starts as after a restart: read from
+ * disk. Its file pages are half of the CLI's RSS, and how many of them a run maps depends on how
+ * they came into the cache: right after the build wrote the file in one piece, the kernel maps it in
+ * larger pieces, and the same listing peaked 7–10 MiB higher (97–100 MiB against 90 MiB, measured
+ * on 2026-12-02; docs/growth.md). Answers whether it could.
+ */
+function evictFromPageCache(file: string): boolean {
+  if (!fs.existsSync(file)) return false;
+  const written = spawnSync('sync', [file], { stdio: 'ignore' });
+  const dropped = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
+  return written.status === 0 && dropped.status === 0;
+}
+
 /** Runs a command; answers its exit code, wall time and peak RSS (VmHWM polled until it exits). */
 async function measured(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; seconds: number; peakMiB: number; stdout: string }> {
   const started = performance.now();
@@ -218,8 +233,10 @@ async function measure(database: string, label: string, tokens: number, events: 
   }
   log(`trigger ${fmt(triggerRps)} req/s, first page ${fmt(firstPageMs, 1)} ms`);
 
+  if (fs.existsSync(DIST) && !evictFromPageCache(DIST)) log('could not drop dist/mechamental from the page cache (sync and dd): its RSS may include more file pages');
   const listAll = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--all', '--json']), env);
   if (listAll.code !== 0) throw new Error(`tokens list --all --json exited ${listAll.code}`);
+  evictFromPageCache(DIST);
   const listOne = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--limit', '1', '--json']), env);
   log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
 
@@ -264,7 +281,7 @@ export async function runGrowth(): Promise<void> {
     const binary = fs.existsSync(DIST);
     console.log(`\nGrowth — ${new Date().toISOString()} — Node ${process.version}, ${os.cpus().length} CPUs, load average ${load()}`);
     console.log(
-      `server and CLI: ${binary ? 'dist/mechamental' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: test/bench/growth-tui-child.tsx bundled by esbuild (production React), run by node`,
+      `server and CLI: ${binary ? 'dist/mechamental (dropped from the page cache before each CLI RSS figure: as after a restart)' : 'tsx src/main.ts (dist/mechamental is not built: RSS figures include the tsx loader)'}; TUI: test/bench/growth-tui-child.tsx bundled by esbuild (production React), run by node`,
     );
     for (const database of DATABASES) {
       const small = await measure(database, 'small', SMALL, 5 * SMALL, tmp.dir, admin);
