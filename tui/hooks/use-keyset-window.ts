@@ -172,9 +172,9 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [version, nonce]);
 
-  // A new filter: back to the top.
+  // A new filter: back to the top. (The window is loading from this render on: its deps are not
+  // those its rows were read for. No state is set here, which would cost a render of its own.)
   useEffect(() => {
-    setStatus((s) => ({ ...s, loading: true }));
     void load(TOP, 1, () => ({ index: 0, offset: 0 }), deps);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);

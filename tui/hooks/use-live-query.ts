@@ -15,7 +15,8 @@ export interface LiveQuery<T> {
  * Runs `load` (a service read) when the screen mounts, and again whenever the database changes
  * (DataVersionContext), `deps` change, or `reload()` is called. A failed read is returned as `error`
  * for the screen to show (the last good data stays), never thrown. An answer that arrives after a
- * newer read was started is dropped.
+ * newer read was started is dropped; one that is the very same value as the data held (Object.is)
+ * changes nothing.
  */
 export function useLiveQuery<T>(load: () => Promise<T>, deps: readonly unknown[]): LiveQuery<T> {
   const version = useContext(DataVersionContext);
@@ -25,7 +26,8 @@ export function useLiveQuery<T>(load: () => Promise<T>, deps: readonly unknown[]
     let current = true;
     load().then(
       (data) => {
-        if (current) setState({ data, error: undefined, loading: false });
+        // The very same answer as before changes nothing: no render.
+        if (current) setState((previous) => (Object.is(previous.data, data) && previous.error === undefined && !previous.loading ? previous : { data, error: undefined, loading: false }));
       },
       (error: unknown) => {
         if (current) setState((previous) => ({ data: previous.data, error, loading: false }));

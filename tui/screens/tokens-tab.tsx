@@ -1,10 +1,10 @@
 import { Box, Text } from 'ink';
 import { useKeys } from '../hooks/use-keys';
-import { useCallback, useLayoutEffect, useState } from 'react';
+import { useCallback, useContext, useLayoutEffect, useRef, useState } from 'react';
 import { requireName } from '../../src/apps/validation';
 import { invalidField } from '../../src/errors';
 import { requireAllowedIps, requireDescription, requirePipelineScope } from '../../src/tokens/controls';
-import type { TokenView } from '../../src/tokens/service';
+import type { TokenCount, TokenView } from '../../src/tokens/service';
 import { EXPIRY_PRESETS as PRESETS } from '../../src/ui-text/presets';
 import { ChoiceList, type Choice } from '../components/choice-list';
 import { ConfirmPrompt } from '../components/confirm-prompt';
@@ -17,6 +17,7 @@ import { TokenTable } from '../components/token-table';
 import { clip, countText, errorMessage, relativeShort, shortTime, tokenFilter } from '../format';
 import { pageOptions, useKeysetWindow, type PageStart } from '../hooks/use-keyset-window';
 import { useLatestOnly } from '../hooks/latest-only';
+import { DataVersionContext } from '../hooks/use-data-version';
 import { useLiveQuery } from '../hooks/use-live-query';
 import { useServices } from '../hooks/use-services';
 import { useTheme } from '../hooks/use-theme';
@@ -43,6 +44,20 @@ export const COUNT_CAP = 10_000;
  * count to 10,000 took 280 ms of a keystroke; to 1,000, a tenth of that).
  */
 export const MATCH_COUNT_CAP = 1_000;
+
+/** A filter's count: of which filter (app and filter), read at which data version. */
+interface FilterCount {
+  key: string;
+  version: number;
+  count: TokenCount;
+}
+
+/** The count of filter `key` read last (at the highest data version), if any was. */
+function newestCount(key: string, ...counts: Array<FilterCount | undefined>): TokenCount | undefined {
+  let newest: FilterCount | undefined;
+  for (const count of counts) if (count?.key === key && (newest === undefined || count.version > newest.version)) newest = count;
+  return newest?.count;
+}
 const tokenId = (token: TokenView) => token.id;
 
 /**
@@ -165,31 +180,46 @@ export function TokensTab({ app, width, height, isActive, onModalChange, onBack 
   const pageLane = useLatestOnly();
   const countLane = useLatestOnly();
   const laneKey = `${app}\u0000${filterKey}`;
+  // A filter's count is read with its first page, and both reach the screen in the frame that
+  // shows the rows (a frame of its own for the count cost a keystroke another render). Each count
+  // says which filter it counted and at which data version; the newest for this filter is shown,
+  // once the filter's rows are (until then "…", never a count beside another filter's rows).
+  const version = useContext(DataVersionContext);
+  const firstPageCount = useRef<FilterCount | undefined>(undefined);
   const fetchPage = useCallback(
-    (start: PageStart, limit: number) => pageLane.run(laneKey, () => services.tokens.page(app, { ...filter, limit, ...pageOptions(start) })),
+    (start: PageStart, limit: number) =>
+      pageLane.run(laneKey, async () => {
+        const page = services.tokens.page(app, { ...filter, limit, ...pageOptions(start) });
+        if (filterKey === '{}' || !('top' in start)) return page;
+        const [rows, count] = await Promise.all([page, services.tokens.count(app, filter, MATCH_COUNT_CAP)]);
+        firstPageCount.current = { key: laneKey, version, count };
+        return rows;
+      }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [services, app, filterKey],
+    [services, app, filterKey, version],
   );
   const listing = useKeysetWindow(fetchPage, [app, filterKey], { pageSize: TOKEN_PAGE, keepPages: KEEP_PAGES, margin: 20, idOf: tokenId });
   // The total is read again when the data changes, not at each keystroke of the filter.
   const totalCount = useLiveQuery(() => services.tokens.count(app, {}, COUNT_CAP), [app]);
-  // Each count says which filter it counted, and is read once that filter's rows have answered:
-  // until both have, the line shows "…", never a count beside another filter's rows.
-  // On SQLite the count is read once this filter's rows are on screen (each read holds the thread,
-  // and while typing the count is not shown); on PostgreSQL beside them (the server reads both at
-  // once, and a keystroke waits for the slower one instead of both in turn).
-  const countWaitsForRows = services.store.dialect === 'sqlite';
-  const matchingCount = useLiveQuery(
+  // The filter's count read on its own: after the data changed (a window away from the top reads
+  // no first page), or after this screen's own writes.
+  const matchingCount = useLiveQuery<FilterCount | undefined>(
     async () => {
-      if (filterKey === '{}' || (countWaitsForRows && listing.loading)) return { filterKey: undefined, count: undefined };
-      return { filterKey, count: await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) };
+      const brought = firstPageCount.current;
+      // Nothing to read (the same answer each time, so that no render follows): no filter, its
+      // rows not read yet, or its first page brought the count at this version.
+      if (filterKey === '{}' || listing.loading || (brought?.key === laneKey && brought.version === version)) return undefined;
+      return { key: laneKey, version, count: await countLane.run(laneKey, () => services.tokens.count(app, filter, MATCH_COUNT_CAP)) };
     },
-    [app, filterKey, countWaitsForRows && listing.loading],
+    [app, filterKey, listing.loading],
   );
-  const matching = filterKey === '{}' ? totalCount.data : matchingCount.data?.filterKey === filterKey && !listing.loading ? matchingCount.data.count : undefined;
+  const matching = filterKey === '{}' ? totalCount.data : listing.loading ? undefined : newestCount(laneKey, firstPageCount.current, matchingCount.data);
   const counts = {
     data: totalCount.data === undefined ? undefined : { total: totalCount.data, matching },
     reload: () => {
+      // After this screen's own writes: read again (the data version may move only later); the
+      // count on screen stays until the new one has come.
+      if (firstPageCount.current) firstPageCount.current = { ...firstPageCount.current, version: -1 };
       totalCount.reload();
       matchingCount.reload();
     },
