@@ -55,7 +55,9 @@ export const tokens = sqliteTable(
   (t) => [
     uniqueIndex('tokens_hash').on(t.hash),
     // The listing's keyset (newest first, ties by id) within an app; admin tokens are app_id NULL.
-    index('tokens_app_created').on(t.appId, t.createdAt, t.id),
+    // With the name, so that a name search examines rows in listing order from the index alone
+    // (src/db/sqlite/token-listing.ts: 8,000 rows in 2 ms instead of 8).
+    index('tokens_app_created').on(t.appId, t.createdAt, t.id, t.name),
     // The status filters: tokens that were never revoked (expires_at decides active, expiring or
     // expired, read from the index itself), and revoked ones, each in listing order.
     index('tokens_app_live').on(t.appId, t.createdAt, t.id, t.expiresAt).where(sql`revoked_at IS NULL`),
@@ -231,3 +233,10 @@ export const consoleSignInCodes = sqliteTable(
   },
   (t) => [index('console_sign_in_codes_expires').on(t.expiresAt)],
 );
+
+/**
+ * Columns that only this dialect's indexes add, after the columns both share (the schema
+ * comparison test allows exactly these): SQLite's name search examines rows in listing order from
+ * tokens_app_created alone; PostgreSQL's planner finds them through its trigram index instead.
+ */
+export const SQLITE_ONLY_INDEX_COLUMNS: Readonly<Record<string, readonly string[]>> = { tokens_app_created: ['name'] };
