@@ -2,7 +2,7 @@
 // the counts and the name search, checked with EXPLAIN QUERY PLAN (SQLite) and EXPLAIN
 // (PostgreSQL, on a filled and analysed table, since its planner chooses by statistics).
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type Database from 'better-sqlite3';
 import { desc } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -115,20 +115,29 @@ describe('token listing plans, SQLite', () => {
 });
 
 describe('token listing plans, PostgreSQL', () => {
-  test('the listing, the status filters and the counts use the indexes; the name search the trigram index when pg_trgm is there', async (t) => {
-    const url = requirePostgres(t);
-    if (!url) return;
+  /** A store on a fresh database (undefined, the test skipped, without PostgreSQL), and a fill of 20,000 tokens, analysed. */
+  async function postgresStore(t: TestContext) {
+    if (!requirePostgres(t)) return undefined;
     const { freshDatabase } = await import('../helpers/postgres');
     const services = await testServices({ databaseUrl: await freshDatabase() });
     const store = services.store;
     assert.ok(store instanceof PostgresStore);
-    const app = await store.apps.bySlug('default');
-    const now = services.clock.now();
-    await fillStore(store, { appId: app!.id, tokens: 20_000, auditEvents: 0, now, batch: 5_000 });
-    await store.sql.unsafe('ANALYZE tokens');
+    const app = (await store.apps.bySlug('default'))!;
+    const fill = async () => {
+      await fillStore(store, { appId: app.id, tokens: 20_000, auditEvents: 0, now: services.clock.now(), batch: 5_000 });
+      await store.sql.unsafe('ANALYZE tokens');
+    };
+    return { store, app, now: services.clock.now(), fill };
+  }
+
+  test('the listing, the status filters and the counts use the indexes; the name search the trigram index when pg_trgm is there', async (t) => {
+    const postgres = await postgresStore(t);
+    if (!postgres) return;
+    const { store, app, now } = postgres;
+    await postgres.fill();
     const explain = async (text: string) => ((await store.sql.unsafe(`EXPLAIN ${text}`)) as Array<{ 'QUERY PLAN': string }>).map((row) => row['QUERY PLAN']).join('\n');
     const order = 'ORDER BY created_at DESC, id DESC LIMIT 101';
-    const id = app!.id;
+    const id = app.id;
     const plans: Array<[string, RegExp]> = [
       [`SELECT * FROM tokens WHERE app_id = ${id} ${order}`, /tokens_app_created|tokens_app_live/],
       [`SELECT * FROM tokens WHERE app_id = ${id} AND (created_at, id) < (${now - 100 * DAY}, 'tok_x') ${order}`, /tokens_app_created/],
@@ -155,18 +164,13 @@ describe('token listing plans, PostgreSQL', () => {
   });
 
   test('a search of several words asks the trigram index for the rarest one, by the planner\'s sample of names', async (t) => {
-    const url = requirePostgres(t);
-    if (!url) return;
-    const { freshDatabase } = await import('../helpers/postgres');
-    const services = await testServices({ databaseUrl: await freshDatabase() });
-    const store = services.store;
-    assert.ok(store instanceof PostgresStore);
-    const app = await store.apps.bySlug('default');
+    const postgres = await postgresStore(t);
+    if (!postgres) return;
+    const { store } = postgres;
     // Before any ANALYZE there is no sample: the longest part.
     assert.equal(await new NameSearch(store.sql).indexPart('svc-0003'), '0003');
     assert.equal(await new NameSearch(store.sql).indexPart('abcd-ingest'), 'ingest');
-    await fillStore(store, { appId: app!.id, tokens: 20_000, auditEvents: 0, now: services.clock.now(), batch: 5_000 });
-    await store.sql.unsafe('ANALYZE tokens');
+    await postgres.fill();
     const names = new NameSearch(store.sql);
     // Every name holds "svc" and "-00" (svc-0000 to svc-0099); "0003" is one integration's of 100;
     // "deploy" an eighth of them; no name has "-03".
