@@ -62,7 +62,7 @@ export class NameSearch {
 const SAMPLE_TTL_MS = 5 * 60_000;
 
 /** Names with the share of rows each stands for. */
-export type NameSample = ReadonlyArray<{ name: string; share: number }>;
+type NameSample = ReadonlyArray<{ name: string; share: number }>;
 
 async function readSample(sql: postgres.Sql): Promise<NameSample | undefined> {
   const [row] = await sql<Array<{ mcv: string[] | null; freqs: number[] | null; bounds: string[] | null; nullFrac: number }>>`
@@ -103,7 +103,7 @@ function indexableParts(text: string): string[] {
 }
 
 /** The part the sample finds in the fewest names (on a tie, or without a sample, the longest). */
-export function rarest(words: readonly string[], sample: NameSample | undefined): string {
+function rarest(words: readonly string[], sample: NameSample | undefined): string {
   const share = (word: string) => (sample ? sample.reduce((sum, entry) => (entry.name.includes(word) ? sum + entry.share : sum), 0) : 0);
   let best = words[0]!;
   let bestShare = share(best);

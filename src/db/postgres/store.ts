@@ -120,7 +120,7 @@ function unusedSince(since: number, now: number): SQL | undefined {
  * statistics: the listing order (tokens_app_created), a status in listing order (tokens_app_live,
  * tokens_app_revoked), a count by expiry (tokens_app_expiry), and for a name search the trigram
  * index tokens_name_trgm where pg_trgm was available (migration 0007), asked for the search text's
- * rarest word (`search`: NameSearch.condition).
+ * rarest part (`search`: NameSearch.condition).
  */
 function selection(query: TokenCountQuery, search: SQL | undefined): Array<SQL | undefined> {
   return [
