@@ -178,8 +178,12 @@ describe('the executable as the image runs it', () => {
       fs.chownSync(cache, user.uid, user.gid);
     }
     const port = await freePort();
+    // On 0.0.0.0 the admin API has a listener of its own, by default on the main port + 1, which a
+    // test running beside this one may hold: a free port of its own too.
+    let adminPort = await freePort();
+    while (adminPort === port) adminPort = await freePort();
     // The image's environment, with its directories moved into the sandbox; no HOME.
-    const env: NodeJS.ProcessEnv = { PATH: box.env.PATH, ...imageEnv, MM_DATA_DIR: data, MM_CACHE_DIR: cache, MM_PORT: String(port), MM_LOG_LEVEL: 'silent' };
+    const env: NodeJS.ProcessEnv = { PATH: box.env.PATH, ...imageEnv, MM_DATA_DIR: data, MM_CACHE_DIR: cache, MM_PORT: String(port), MM_ADMIN_PORT: String(adminPort), MM_LOG_LEVEL: 'silent' };
     assert.equal(env.MM_HOST, '0.0.0.0');
     const server = spawn(ensureBinary(), ['serve'], { cwd: data, env, stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}) });
     let output = '';
