@@ -182,11 +182,12 @@ function trigramSearch(search: string | undefined): search is string {
  */
 export class SqliteTokenListing {
   private readonly statements = new Map<string, Database.Statement>();
-  /** rarePhrases' answers by search text (a page and its count ask for the same text in turn). */
-  private readonly phrases = new Map<string, string | undefined>();
   /**
-   * Whether a trigram is rare, by trigram: a text typed letter by letter asks about the same
-   * trigrams again (`svc-000` after `svc-00`), and counting a common one reads commonTrigram entries.
+   * Whether a trigram is rare, by trigram. Which trigrams are rare changes only slowly with the
+   * data, and either answer finds the same rows (each is checked with LIKE), so an answer is kept:
+   * a page and its count ask about the same text in turn, and a text typed letter by letter asks
+   * about the same trigrams again (`svc-000` after `svc-00`); counting a common one reads
+   * commonTrigram entries.
    */
   private readonly rareTrigrams = new Map<string, boolean>();
 
@@ -292,16 +293,6 @@ export class SqliteTokenListing {
    * are in fewer than commonTrigram names, joined with AND; undefined when every trigram is common.
    */
   private rarePhrases(search: string): string | undefined {
-    if (this.phrases.has(search)) return this.phrases.get(search);
-    // Which trigrams are rare changes only slowly with the data, and either answer finds the same
-    // rows (each is checked with LIKE), so an answer is kept for the next read of the same text.
-    if (this.phrases.size >= 100) this.phrases.clear();
-    const expression = this.findRarePhrases(search);
-    this.phrases.set(search, expression);
-    return expression;
-  }
-
-  private findRarePhrases(search: string): string | undefined {
     const chars = [...search];
     const runs: string[] = [];
     let start = -1;
@@ -316,7 +307,7 @@ export class SqliteTokenListing {
     return runs.length === 0 ? undefined : runs.join(' AND ');
   }
 
-  /** Whether fewer than commonTrigram names hold `trigram` (kept, like the phrases: it changes slowly, and either answer finds the same rows). */
+  /** Whether fewer than commonTrigram names hold `trigram` (answers kept: see rareTrigrams). */
   private isRare(trigram: string): boolean {
     let rare = this.rareTrigrams.get(trigram);
     if (rare === undefined) {
