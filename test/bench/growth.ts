@@ -123,13 +123,19 @@ async function bundleTuiChild(): Promise<string[]> {
  * disk. Its file pages are half of the CLI's RSS, and how many of them a run maps depends on how
  * they came into the cache: right after the build wrote the file in one piece, the kernel maps it in
  * larger pieces, and the same listing peaked 7–10 MiB higher (97–100 MiB against 90 MiB, measured
- * on 2026-12-02; docs/growth.md). Answers whether it could.
+ * on 2026-12-02; docs/growth.md). Answers whether it could (false also when it is not built).
  */
 function evictFromPageCache(file: string): boolean {
   if (!fs.existsSync(file)) return false;
   const written = spawnSync('sync', [file], { stdio: 'ignore' });
   const dropped = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
   return written.status === 0 && dropped.status === 0;
+}
+
+/** A CLI command measured (see `measured`), the executable first dropped from the page cache. */
+function measuredCli(args: string[], env: NodeJS.ProcessEnv, log: (text: string) => void): ReturnType<typeof measured> {
+  if (fs.existsSync(DIST) && !evictFromPageCache(DIST)) log('could not drop dist/mechamental from the page cache (sync and dd): its RSS may include more file pages');
+  return measured(cliArgv(args), env);
 }
 
 /** Runs a command; answers its exit code, wall time and peak RSS (VmHWM polled until it exits). */
@@ -233,11 +239,9 @@ async function measure(database: string, label: string, tokens: number, events: 
   }
   log(`trigger ${fmt(triggerRps)} req/s, first page ${fmt(firstPageMs, 1)} ms`);
 
-  if (fs.existsSync(DIST) && !evictFromPageCache(DIST)) log('could not drop dist/mechamental from the page cache (sync and dd): its RSS may include more file pages');
-  const listAll = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--all', '--json']), env);
+  const listAll = await measuredCli(['tokens', 'list', '--app', 'default', '--all', '--json'], env, log);
   if (listAll.code !== 0) throw new Error(`tokens list --all --json exited ${listAll.code}`);
-  evictFromPageCache(DIST);
-  const listOne = await measured(cliArgv(['tokens', 'list', '--app', 'default', '--limit', '1', '--json']), env);
+  const listOne = await measuredCli(['tokens', 'list', '--app', 'default', '--limit', '1', '--json'], env, log);
   log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
 
   const tui = await measured([...(await tuiChildArgv()), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
