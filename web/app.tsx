@@ -92,7 +92,7 @@ export function App() {
 
   const ready = state.kind !== 'loading';
   useEffect(() => {
-    // For the first-render budget (test/console): when the first real page (sign-in or the app list) is up.
+    // For the first-render budget (npm run bench, section console): when the first real page (sign-in or the app list) is up.
     if (ready && performance.getEntriesByName('console-ready').length === 0) performance.mark('console-ready');
   }, [ready]);
 

@@ -14,7 +14,7 @@
 // Latency at a fixed rate and the revoke check use mmload (mmload.c, built at run time with the
 // system cc): open-loop pacing, and each request's send and answer times.
 //
-// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup,postgres to pick; postgres only when
+// Sections (BENCH_ONLY=throughput,latency,sse,revoke,startup,console,postgres to pick; postgres only when
 // asked: BENCH_POSTGRES=1 adds it to the default sections): see docs/benchmarks.md.
 // BENCH_GROWTH=1 adds the growth part (test/bench/growth.ts, docs/growth.md) after them.
 // Goals are reported, not asserted (exit code 0 unless the bench itself broke).
@@ -34,6 +34,7 @@ import { buildMmload, runMmload, type LatencyUs } from './lib/mmload';
 import { childEnv, freePort, killAll, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './lib/proc';
 import { cpuMicros, rssKiB } from './lib/procfs';
 import { makeTempDir, startBenchServer, startServe, withServices, type RunningServer } from './lib/servers';
+import { consoleBench } from './console';
 import { measureCosts } from './costs';
 import { fmt, median, percentile, table } from './lib/stats';
 import { postgresBench } from './postgres';
@@ -74,7 +75,7 @@ const REVOKE_SECONDS = setting('BENCH_REVOKE_SECONDS', 6, 4);
 const REVOKE_AT_MS = 2_000;
 const REVOKE_CONNECTIONS = 16;
 const SSE_STREAMS = setting('BENCH_SSE_STREAMS', 10_000, 1_000, true);
-const SECTIONS = ['throughput', 'costs', 'latency', 'sse', 'revoke', 'startup', 'postgres'] as const;
+const SECTIONS = ['throughput', 'costs', 'latency', 'sse', 'revoke', 'startup', 'console', 'postgres'] as const;
 /** The PostgreSQL section (a throwaway cluster, about a minute) runs when asked: BENCH_POSTGRES=1 or BENCH_ONLY=postgres. */
 const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'postgres' || process.env.BENCH_POSTGRES === '1');
 const ONLY = new Set((process.env.BENCH_ONLY || DEFAULT_SECTIONS.join(',')).split(',').map((s) => s.trim()));
@@ -1004,6 +1005,7 @@ async function main(): Promise<number> {
     if (ONLY.has('sse') && hasServer) await sse(bench);
     if (ONLY.has('revoke') && hasServer) await revoke(bench);
     if (ONLY.has('startup')) await startup();
+    if (ONLY.has('console') && hasServer) await consoleBench({ binary: bench.oursBinary, loads: QUICK ? 3 : 7, log, goal, note: (text) => notes.push(text) });
     if (ONLY.has('postgres') && hasServer) {
       await postgresBench({
         generator,

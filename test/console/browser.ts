@@ -1,13 +1,12 @@
 // Helpers for the console's browser tests: Debian's chromium driven by puppeteer-core.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
-import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
+import { CHROMIUM, CHROMIUM_HINT, startChromium } from '../helpers/chromium';
 import { REPO_ROOT } from '../helpers/cli';
 
-export const CHROMIUM = process.env.MM_TEST_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_HINT = 'install Debian\'s chromium to run the console\'s browser tests: apt-get install chromium';
+export { CHROMIUM, CHROMIUM_HINT };
 export const SCREENSHOTS = path.join(REPO_ROOT, '.tmp/screenshots');
 
 /** Skips the test (saying how to install it) when chromium is missing; answers whether it is there. */
@@ -19,28 +18,9 @@ export function requireChromium(t: TestContext): boolean {
 
 /** A headless chromium with a fresh profile, closed (and its profile removed) when the test ends. */
 export async function launchBrowser(): Promise<Browser> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-chromium-'));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
-    ],
-  });
-  after(async () => {
-    // Closed first: chromium writes to its profile until it exits.
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
-  });
-  return browser;
+  const chromium = await startChromium();
+  after(() => chromium.close());
+  return chromium.browser;
 }
 
 /** A selector for the element with this role and accessible name (puppeteer's ARIA query handler). */
