@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import type { TokenFilter } from '../../src/tokens/service';
 import { fillStore, integrationName } from '../bench/lib/growth-fill';
+import { eventually } from '../helpers/server';
 import { DAY, testServices, type TestServices } from '../helpers/services';
 import { BACKSPACE, ENTER, ESC } from './keys';
 import { renderTui } from './render-tui';
@@ -135,6 +136,45 @@ describe('TUI windowing', () => {
     // its read was the latest asked for if the slow read ended before the last letter's effect ran.)
     const between = ['sv', 'svc', 'svc-', 'svc-0', 'svc-00'].flatMap((text) => [`page ${text}`, `count ${text}`]);
     assert.deepEqual(between.filter((r) => read.has(r)), [], `reads: ${[...read].join(', ')}`);
+  });
+
+  test('the data changing while a new filter is first read does not leave the filter loading', async () => {
+    const services = await grown(MANY, 0);
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let asked = false;
+    const page = services.tokens.page.bind(services.tokens);
+    services.tokens.page = async (app, filter = {}) => {
+      if (filter.search === 'svc-0003') {
+        asked = true;
+        await slow;
+      }
+      return page(app, filter);
+    };
+    const expected = (await services.tokens.count('default', { search: 'svc-0003' })).count;
+    const ui = renderTui(services, { initialApp: 'default' });
+    await ui.waitFor('of 3,000 tokens');
+    // Move the window off the top, so a reload of the old window would start elsewhere.
+    ui.press('j'.repeat(150));
+    await ui.waitFor((f) => position(f) === '151/3,000', 60_000);
+    ui.press('/');
+    await ui.waitFor('Filter (name or status):');
+    ui.press('svc-0003', ENTER);
+    await eventually(() => asked, 10_000, "the filter's first page asked for");
+    // The data version moves (the clock steps on, as statuses and relative times do) while the
+    // filter's first page is being read: the screen reads again (the total's count shows it has).
+    let recounted = false;
+    const count = services.tokens.count.bind(services.tokens);
+    services.tokens.count = (app, filter = {}, atMost) => {
+      if (!filter.search) recounted = true;
+      return count(app, filter, atMost);
+    };
+    services.clock.advance(20_000);
+    await eventually(() => recounted, 10_000, 'a read after the data version moved');
+    release();
+    // The filter's count, and its rows from the top: the first one selected.
+    const shown = await ui.waitFor((f) => f.includes(`Filter "svc-0003": ${expected.toLocaleString('en-US')} of 3,000 tokens`), 60_000);
+    assert.match(shown.split('\n').find((line) => line.includes('svc-0003')) ?? '', /^› svc-0003 /, shown);
   });
 
   test('counts stop at 10,000+', async () => {

@@ -87,10 +87,13 @@ const TOP: PageStart = { top: true };
 export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[], options: KeysetWindowOptions<T>): KeysetWindow<T> {
   const version = useContext(DataVersionContext);
   const [state, setState] = useState<WindowState<T>>({ pages: [], index: 0, id: undefined, offset: 0 });
-  const [status, setStatus] = useState<{ loading: boolean; error: unknown }>({ loading: true, error: undefined });
+  const [error, setError] = useState<unknown>(undefined);
   // The deps whose first read has ended: until it is those of this render, the window is loading
   // (so in the very render where a filter changed, not only from the effect that reads it).
   const [loadedDeps, setLoadedDeps] = useState<readonly unknown[] | undefined>(undefined);
+  // New deps whose first read has not ended yet. Whichever read of the window ends next is of them
+  // (a read started later, by the data changing or a key, supersedes the first and reads for them).
+  const pendingDeps = useRef<readonly unknown[] | undefined>(undefined);
   const [nonce, setNonce] = useState(0);
   // The latest state for key handlers and async continuations (several keys can come before a render).
   const current = useRef(state);
@@ -113,9 +116,16 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     setState(next);
   }, []);
 
+  /** The first read of new deps has ended (with rows or an error): the window is theirs. */
+  const loaded = () => {
+    if (pendingDeps.current === undefined) return;
+    setLoadedDeps(pendingDeps.current);
+    pendingDeps.current = undefined;
+  };
+
   /** Reads pages from `start`, `count` of them chained, replacing the window. */
   const load = useCallback(
-    async (start: PageStart, count: number, select: (rows: T[], previous: WindowState<T>) => { index: number; offset: number | undefined }, forDeps?: readonly unknown[]) => {
+    async (start: PageStart, count: number, select: (rows: T[], previous: WindowState<T>) => { index: number; offset: number | undefined }) => {
       const mine = ++generation.current;
       busy.current = true;
       try {
@@ -140,12 +150,12 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
         }
         const clamped = Math.max(0, Math.min(rows.length - 1, index));
         commit({ pages, index: clamped, id: rows[clamped] ? idOf(rows[clamped]!) : undefined, offset });
-        setStatus({ loading: false, error: undefined });
-        if (forDeps) setLoadedDeps(forDeps);
-      } catch (error) {
+        setError(undefined);
+        loaded();
+      } catch (failure) {
         if (mine === generation.current) {
-          setStatus((s) => ({ loading: false, error: error ?? s.error }));
-          if (forDeps) setLoadedDeps(forDeps);
+          setError((previous: unknown) => failure ?? previous);
+          loaded();
         }
       } finally {
         if (mine === generation.current) busy.current = false;
@@ -163,7 +173,12 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
       return;
     }
     const window = current.current;
-    // A row waited for at the top (top(id)) is read from the top, whatever the window was.
+    // New deps not read yet (this read supersedes their first) are read from the top, as a new
+    // filter is; so is a row waited for at the top (top(id)), whatever the window was.
+    if (pendingDeps.current !== undefined) {
+      void load(TOP, 1, () => ({ index: 0, offset: 0 }));
+      return;
+    }
     const start = wanted.current !== undefined ? TOP : (window.pages[0]?.start ?? TOP);
     void load(start, wanted.current !== undefined ? 1 : Math.max(1, window.pages.length), (rows, previous) => {
       const found = previous.id === undefined ? -1 : rows.findIndex((row) => idOf(row) === previous.id);
@@ -175,7 +190,8 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   // A new filter: back to the top. (The window is loading from this render on: its deps are not
   // those its rows were read for. No state is set here, which would cost a render of its own.)
   useEffect(() => {
-    void load(TOP, 1, () => ({ index: 0, offset: 0 }), deps);
+    pendingDeps.current = deps;
+    void load(TOP, 1, () => ({ index: 0, offset: 0 }));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
@@ -214,8 +230,8 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
         const pending = pendingMove.current;
         pendingMove.current = 0;
         if (pending !== 0) moveRef.current(pending);
-      } catch (error) {
-        setStatus((s) => ({ ...s, error }));
+      } catch (failure) {
+        setError(failure);
       } finally {
         if (mine === generation.current) busy.current = false;
       }
@@ -227,9 +243,11 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
   const atTop = (state.pages[0]?.prevCursor ?? null) === null;
   const atBottom = (state.pages.at(-1)?.nextCursor ?? null) === null;
 
+  const loading = loadedDeps === undefined || !sameDeps(loadedDeps, deps);
+
   // Near an edge of the window: read the next page beyond it.
   useEffect(() => {
-    if (busy.current || status.loading) return;
+    if (busy.current || loading) return;
     if (state.index >= rows.length - margin && !atBottom) void extend('down');
     else if (state.index < margin && !atTop) void extend('up');
   });
@@ -287,8 +305,8 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     position: state.offset === undefined ? undefined : state.offset + state.index,
     atTop,
     atBottom,
-    loading: status.loading || loadedDeps === undefined || !sameDeps(loadedDeps, deps),
-    error: status.error,
+    loading,
+    error,
     move,
     home,
     end,
