@@ -24,7 +24,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# npm ci's postinstall patches the PostgreSQL driver (build/postinstall.mjs, POSTGRES_NEXT_WRITE).
+# npm ci's postinstall patches the PostgreSQL driver and Ink (build/postinstall.mjs: POSTGRES_NEXT_WRITE, INK_FRAME_CACHES).
 COPY build/postinstall.mjs build/patches.mjs ./build/
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import * as esbuild from 'esbuild';
-import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate, POSTGRES_NEXT_WRITE } from './build/patches.mjs';
+import { exportsRunTui, IMPORT_META_ALLOWED, INK_FRAME_CACHES, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate, POSTGRES_NEXT_WRITE } from './build/patches.mjs';
 import { buildWebAssets } from './build/web-assets.mjs';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
@@ -234,6 +234,11 @@ for (const file of POSTGRES_NEXT_WRITE.files.filter((f) => inputs.includes(f))) 
   if (!fs.readFileSync(file, 'utf8').includes(POSTGRES_NEXT_WRITE.marker)) fail(`${file} is not patched (POSTGRES_NEXT_WRITE in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
 }
 if (!POSTGRES_NEXT_WRITE.files.some((f) => inputs.includes(f))) fail(`the bundle holds none of ${POSTGRES_NEXT_WRITE.files.join(', ')}: did the PostgreSQL driver's layout change? (POSTGRES_NEXT_WRITE in build/patches.mjs)`);
+// So must Ink's frame caches (INK_FRAME_CACHES), in every file of Ink's the patch changes.
+for (const file of Object.keys(INK_FRAME_CACHES.files)) {
+  if (!inputs.includes(file)) fail(`the bundle does not hold ${file}: did Ink's layout change? (INK_FRAME_CACHES in build/patches.mjs)`);
+  else if (!fs.readFileSync(file, 'utf8').includes(INK_FRAME_CACHES.marker)) fail(`${file} is not patched (INK_FRAME_CACHES in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
+}
 const bundleText = fs.readFileSync(BUNDLE, 'utf8');
 // The embedded migrations must be what the bundle uses; the development path (reading the
 // migrations folder next to the source) must be gone.

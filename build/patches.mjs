@@ -146,3 +146,82 @@ export function patchPostgresConnection(source, file = POSTGRES_NEXT_WRITE.files
   const fix = 'postgres was upgraded: check whether it fixed porsager/postgres#1208, then update or remove POSTGRES_NEXT_WRITE in build/patches.mjs';
   return POSTGRES_NEXT_WRITE.replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, file, fix), source);
 }
+
+/**
+ * Ink 6 renders every frame from scratch: for each line of every text on screen it measures the
+ * width (string-width, a grapheme segmenter) and splits it into styled characters (an ANSI
+ * tokenizer), with caches that live for one frame only. A keystroke in the Tokens tab changes one
+ * line and costs two frames; at 80×24 each frame spent 6–19 ms, most of it there (CPU profile,
+ * docs/growth.md). This patch keeps those caches across frames, bounded: one set shared by every
+ * frame, started afresh when it holds more than a few screens of lines (so unchanged lines are
+ * measured and tokenized once, and memory stays flat however long the TUI runs); the width of a
+ * text node comes from the cache Ink's layout already keeps (measure-text); and Ink's own two
+ * module-level caches, which kept every text ever shown (scrolling through a million tokens would
+ * keep a million rows), are bounded too. Same output, byte for byte (the TUI tests compare frames).
+ * Applied to the installed package by build/postinstall.mjs, as POSTGRES_NEXT_WRITE is; build.mjs
+ * checks the bundle has it. Ink 7 keeps its caches across frames itself, but needs Node 22.
+ */
+export const INK_FRAME_CACHES = {
+  marker: 'mechamental: INK_FRAME_CACHES',
+  files: {
+    'node_modules/ink/build/output.js': [
+      [
+        `export default class Output {
+    width;
+    height;
+    operations = [];
+    caches = new OutputCaches();`,
+        `// mechamental: INK_FRAME_CACHES (build/patches.mjs): one set of caches for every frame, bounded.
+const FRAME_CACHE_LINES = 500;
+const FRAME_CACHE_WIDTHS = 10_000;
+let frameCaches = new OutputCaches();
+function sharedCaches() {
+    if (frameCaches.styledChars.size > FRAME_CACHE_LINES || frameCaches.blockWidths.size > FRAME_CACHE_LINES || frameCaches.widths.size > FRAME_CACHE_WIDTHS) {
+        frameCaches = new OutputCaches();
+    }
+    return frameCaches;
+}
+export default class Output {
+    width;
+    height;
+    operations = [];
+    caches = sharedCaches();`,
+      ],
+    ],
+    'node_modules/ink/build/render-node-to-output.js': [
+      ["import widestLine from 'widest-line';", "import measureText from './measure-text.js'; // mechamental: INK_FRAME_CACHES (build/patches.mjs): widths from the layout's cache"],
+      ['const currentWidth = widestLine(text);', 'const currentWidth = measureText(text).width;'],
+    ],
+    'node_modules/ink/build/measure-text.js': [
+      [
+        `    cache.set(text, dimensions);`,
+        `    if (cache.size >= 10_000) cache.clear(); // mechamental: INK_FRAME_CACHES (build/patches.mjs): bounded
+    cache.set(text, dimensions);`,
+      ],
+    ],
+    'node_modules/ink/build/wrap-text.js': [
+      [
+        'const cache = {};',
+        `let cache = {}; // mechamental: INK_FRAME_CACHES (build/patches.mjs): bounded
+let cached = 0;`,
+      ],
+      [
+        `    cache[cacheKey] = wrappedText;`,
+        `    if (++cached > 10_000) {
+        cache = {};
+        cached = 1;
+    }
+    cache[cacheKey] = wrappedText;`,
+      ],
+    ],
+  },
+};
+
+/** One of Ink's files with INK_FRAME_CACHES applied (as it is, when it already is); throws if a text it changes is not there. */
+export function patchInkFrameCaches(source, file) {
+  const replacements = INK_FRAME_CACHES.files[file];
+  if (!replacements) throw new Error(`${file}: not a file of INK_FRAME_CACHES`);
+  if (source.includes(INK_FRAME_CACHES.marker)) return source;
+  const fix = 'Ink was upgraded: check whether it keeps its caches across frames now, then update or remove INK_FRAME_CACHES in build/patches.mjs';
+  return replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, file, fix), source);
+}

@@ -4,16 +4,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { patchPostgresConnection, POSTGRES_NEXT_WRITE } from './patches.mjs';
+import { INK_FRAME_CACHES, patchInkFrameCaches, patchPostgresConnection, POSTGRES_NEXT_WRITE } from './patches.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-for (const file of POSTGRES_NEXT_WRITE.files) {
-  const full = path.join(root, file);
-  if (!fs.existsSync(full)) continue; // a package not installed has nothing to patch
-  const source = fs.readFileSync(full, 'utf8');
-  const patched = patchPostgresConnection(source, file);
-  if (patched !== source) {
-    fs.writeFileSync(full, patched);
-    console.log(`postinstall: ${file} patched (POSTGRES_NEXT_WRITE, build/patches.mjs)`);
+const patches = [
+  { name: 'POSTGRES_NEXT_WRITE', files: POSTGRES_NEXT_WRITE.files, patch: patchPostgresConnection },
+  { name: 'INK_FRAME_CACHES', files: Object.keys(INK_FRAME_CACHES.files), patch: patchInkFrameCaches },
+];
+for (const { name, files, patch } of patches) {
+  for (const file of files) {
+    const full = path.join(root, file);
+    if (!fs.existsSync(full)) continue; // a package not installed has nothing to patch
+    const source = fs.readFileSync(full, 'utf8');
+    const patched = patch(source, file);
+    if (patched !== source) {
+      fs.writeFileSync(full, patched);
+      console.log(`postinstall: ${file} patched (${name}, build/patches.mjs)`);
+    }
   }
 }

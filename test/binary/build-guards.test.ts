@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { exportsRunTui, INK_RECONCILER, MIGRATE, patchInkReconciler, patchMigrate, patchPostgresConnection, POSTGRES_NEXT_WRITE } from '../../build/patches.mjs';
+import { pathToFileURL } from 'node:url';
+import { exportsRunTui, INK_FRAME_CACHES, INK_RECONCILER, MIGRATE, patchInkFrameCaches, patchInkReconciler, patchMigrate, patchPostgresConnection, POSTGRES_NEXT_WRITE } from '../../build/patches.mjs';
 import { REPO_ROOT } from '../helpers/cli';
 
 // The build changes two files on their way into the bundle, and the install one of the PostgreSQL
-// driver's; these guards make them stop when those files change, rather than ship a patch that no
+// driver's and four of Ink's; these guards make them stop when those files change, rather than ship a patch that no
 // longer applies.
 
 const inkSource = fs.readFileSync(path.join(REPO_ROOT, INK_RECONCILER.file), 'utf8');
@@ -44,6 +45,43 @@ describe('build guards (build/patches.mjs)', () => {
       const [firstFrom] = POSTGRES_NEXT_WRITE.replacements[0]!;
       assert.throws(() => patchPostgresConnection(released.replace(firstFrom, '  function nextWrite(fn) {\n    const x = socket && socket.write(chunk, fn)'), file), /expected exactly one occurrence .*found 0; postgres was upgraded: check whether it fixed porsager\/postgres#1208/);
     }
+  });
+
+  test("Ink's frame caches: installed patched; the patch applies to the released files, once; another file stops the install", () => {
+    for (const [file, replacements] of Object.entries(INK_FRAME_CACHES.files)) {
+      const installed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+      assert.ok(installed.includes(INK_FRAME_CACHES.marker), `${file} is patched`);
+      assert.equal(patchInkFrameCaches(installed, file), installed, 'patching again changes nothing');
+      let released = installed;
+      for (const [from, to] of replacements) released = released.replace(to, from);
+      assert.ok(!released.includes(INK_FRAME_CACHES.marker), file);
+      assert.equal(patchInkFrameCaches(released, file), installed);
+      const [firstFrom] = replacements[0]!;
+      assert.throws(() => patchInkFrameCaches(released.replace(firstFrom, '// a newer Ink'), file), /expected exactly one occurrence .*found 0; Ink was upgraded: check whether it keeps its caches across frames now/);
+    }
+    assert.throws(() => patchInkFrameCaches('', 'node_modules/ink/build/ink.js'), /not a file of INK_FRAME_CACHES/);
+  });
+
+  test("Ink's frame caches: every frame shares them, they stay bounded however many lines were shown, and a frame is what was written", async () => {
+    type Frame = { write(x: number, y: number, text: string, options: { transformers: unknown[] }): void; get(): { output: string }; caches: { styledChars: Map<string, unknown>; widths: Map<string, number> } };
+    const { default: Output } = (await import(pathToFileURL(path.join(REPO_ROOT, 'node_modules/ink/build/output.js')).href)) as { default: new (size: { width: number; height: number }) => Frame };
+    const frame = (line: string) => {
+      const output = new Output({ width: 80, height: 1 });
+      output.write(0, 0, line, { transformers: [] });
+      return output;
+    };
+    assert.equal(frame('a').caches, frame('b').caches, 'one set of caches for consecutive frames');
+    let lines = 0;
+    let widths = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const line = `› token ${i} \u001b[32mactive\u001b[39m — in 3d`;
+      const output = frame(line);
+      assert.equal(output.get().output, line, 'the frame holds the line as written');
+      lines = Math.max(lines, output.caches.styledChars.size);
+      widths = Math.max(widths, output.caches.widths.size);
+    }
+    assert.ok(lines > 100 && lines <= 501, `lines kept across frames, at most 500 and one frame's (at most ${lines})`);
+    assert.ok(widths <= 10_001, `widths kept: at most ${widths}`);
   });
 
   test('the TUI entry must export runTui', () => {
