@@ -9,3 +9,5 @@ export declare const CONSOLE_ASSETS: { file: string; from: string; to: string };
 export declare function patchConsoleAssets(source: string): string;
 export declare const POSTGRES_NEXT_WRITE: { files: string[]; marker: string; replacements: Array<[string, string]> };
 export declare function patchPostgresConnection(source: string, file?: string): string;
+export declare const INK_FRAME_CACHES: { marker: string; files: Record<string, Array<[string, string]>> };
+export declare function patchInkFrameCaches(source: string, file: string): string;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CHROMIUM, CHROMIUM_HINT, startChromium } from '../helpers/chromium';
 import { freePort } from './lib/proc';
-import { makeTempDir, startServe } from './lib/servers';
+import { makeTempDir, startServe, type RunningServer } from './lib/servers';
 import { fmt, median } from './lib/stats';
 
 export const CONSOLE_FIRST_RENDER_GOAL_MS = 300;
@@ -31,9 +31,11 @@ export async function consoleBench(options: ConsoleBenchOptions): Promise<void> 
     return;
   }
   const tmp = makeTempDir('mm-bench-console-');
-  const server = await startServe(path.join(tmp.dir, 'data'), { port: await freePort(), binary: options.binary });
-  const chromium = await startChromium();
+  let server: RunningServer | undefined;
+  let chromium: Awaited<ReturnType<typeof startChromium>> | undefined;
   try {
+    server = await startServe(path.join(tmp.dir, 'data'), { port: await freePort(), binary: options.binary });
+    chromium = await startChromium();
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1440, height: 900 });
     await page.setCacheEnabled(false);
@@ -61,8 +63,8 @@ export async function consoleBench(options: ConsoleBenchOptions): Promise<void> 
     );
     options.goal('console: first render', `${fmt(first)} ms`, `≤ ${CONSOLE_FIRST_RENDER_GOAL_MS} ms`, first <= CONSOLE_FIRST_RENDER_GOAL_MS);
   } finally {
-    await chromium.close();
-    await server.stop();
+    await chromium?.close();
+    await server?.stop();
     tmp.cleanup();
   }
 }
