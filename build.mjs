@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import * as esbuild from 'esbuild';
-import { exportsRunTui, IMPORT_META_ALLOWED, INK_FRAME_CACHES, INK_RECONCILER, patchConsoleAssets, patchInkReconciler, patchMigrate, POSTGRES_NEXT_WRITE } from './build/patches.mjs';
+import { exportsRunTui, IMPORT_META_ALLOWED, INK_RECONCILER, INSTALL_PATCHES, patchConsoleAssets, patchInkReconciler, patchMigrate } from './build/patches.mjs';
 import { buildWebAssets } from './build/web-assets.mjs';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
@@ -229,15 +229,16 @@ if (inputs.includes('tui/index.tsx') && !inputs.some((input) => input.startsWith
 }
 const developmentBuilds = inputs.filter((input) => /\.development\.js$/.test(input));
 if (developmentBuilds.length > 0) fail(`development builds were bundled (is NODE_ENV still defined as production?): ${developmentBuilds.join(', ')}`);
-// The PostgreSQL driver the bundle holds must be the patched one (build/postinstall.mjs, which npm ci runs).
-for (const file of POSTGRES_NEXT_WRITE.files.filter((f) => inputs.includes(f))) {
-  if (!fs.readFileSync(file, 'utf8').includes(POSTGRES_NEXT_WRITE.marker)) fail(`${file} is not patched (POSTGRES_NEXT_WRITE in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
-}
-if (!POSTGRES_NEXT_WRITE.files.some((f) => inputs.includes(f))) fail(`the bundle holds none of ${POSTGRES_NEXT_WRITE.files.join(', ')}: did the PostgreSQL driver's layout change? (POSTGRES_NEXT_WRITE in build/patches.mjs)`);
-// So must Ink's frame caches (INK_FRAME_CACHES), in every file of Ink's the patch changes.
-for (const file of Object.keys(INK_FRAME_CACHES.files)) {
-  if (!inputs.includes(file)) fail(`the bundle does not hold ${file}: did Ink's layout change? (INK_FRAME_CACHES in build/patches.mjs)`);
-  else if (!fs.readFileSync(file, 'utf8').includes(INK_FRAME_CACHES.marker)) fail(`${file} is not patched (INK_FRAME_CACHES in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
+// The packages the bundle holds must be the patched ones (build/postinstall.mjs, which npm ci runs):
+// the PostgreSQL driver (one of its two builds) and Ink's frame caches (every file).
+for (const patch of INSTALL_PATCHES) {
+  const files = Object.keys(patch.files);
+  const held = files.filter((f) => inputs.includes(f));
+  const absent = patch.bundled === 'all' ? files.filter((f) => !held.includes(f)) : held.length === 0 ? files : [];
+  if (absent.length > 0) fail(`the bundle does not hold ${absent.join(patch.bundled === 'all' ? ' and ' : ' or ')}: did the package's layout change? (${patch.name} in build/patches.mjs)`);
+  for (const file of held) {
+    if (!fs.readFileSync(file, 'utf8').includes(patch.marker)) fail(`${file} is not patched (${patch.name} in build/patches.mjs): run node build/postinstall.mjs (npm ci runs it unless scripts are ignored)`);
+  }
 }
 const bundleText = fs.readFileSync(BUNDLE, 'utf8');
 // The embedded migrations must be what the bundle uses; the development path (reading the

@@ -101,14 +101,11 @@ export function exportsRunTui(source) {
  * bundle has it. When postgres is upgraded, the texts below no longer match and the install stops:
  * check whether the release fixed it, then update or remove this patch.
  */
-export const POSTGRES_NEXT_WRITE = {
-  files: ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js'],
-  marker: 'mechamental: POSTGRES_NEXT_WRITE',
-  replacements: [
-    [
-      `  function nextWrite(fn) {
+const NEXT_WRITE_REPLACEMENTS = [
+  [
+    `  function nextWrite(fn) {
     const x = socket.write(chunk, fn)`,
-      `  function nextWrite(fn) {
+    `  function nextWrite(fn) {
     if (!socket) { // mechamental: POSTGRES_NEXT_WRITE (build/patches.mjs): the socket closed since the write was scheduled
       nextWriteTimer !== null && clearImmediate(nextWriteTimer)
       chunk = nextWriteTimer = null
@@ -116,36 +113,40 @@ export const POSTGRES_NEXT_WRITE = {
       return false
     }
     const x = socket.write(chunk, fn)`,
-    ],
-    [
-      `      error(Errors.connection('CONNECTION_DESTROYED', options))
-
-    clearImmediate(nextWriteTimer)
-`,
-      `      error(Errors.connection('CONNECTION_DESTROYED', options))
-
-    clearImmediate(nextWriteTimer)
-    chunk = nextWriteTimer = null
-`,
-    ],
-    [
-      `    incomings = null
-    clearImmediate(nextWriteTimer)
-`,
-      `    incomings = null
-    clearImmediate(nextWriteTimer)
-    chunk = nextWriteTimer = null
-`,
-    ],
   ],
-};
+  [
+    `      error(Errors.connection('CONNECTION_DESTROYED', options))
 
-/** postgres.js's connection.js with POSTGRES_NEXT_WRITE applied (as it is, when it already is); throws if a text it changes is not there. */
-export function patchPostgresConnection(source, file = POSTGRES_NEXT_WRITE.files[0]) {
-  if (source.includes(POSTGRES_NEXT_WRITE.marker)) return source;
-  const fix = 'postgres was upgraded: check whether it fixed porsager/postgres#1208, then update or remove POSTGRES_NEXT_WRITE in build/patches.mjs';
-  return POSTGRES_NEXT_WRITE.replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, file, fix), source);
-}
+    clearImmediate(nextWriteTimer)
+`,
+    `      error(Errors.connection('CONNECTION_DESTROYED', options))
+
+    clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+`,
+  ],
+  [
+    `    incomings = null
+    clearImmediate(nextWriteTimer)
+`,
+    `    incomings = null
+    clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+`,
+  ],
+];
+
+export const POSTGRES_NEXT_WRITE = {
+  name: 'POSTGRES_NEXT_WRITE',
+  marker: 'mechamental: POSTGRES_NEXT_WRITE',
+  // Its ES module and its CommonJS build: the bundle holds one of them.
+  files: {
+    'node_modules/postgres/src/connection.js': NEXT_WRITE_REPLACEMENTS,
+    'node_modules/postgres/cjs/src/connection.js': NEXT_WRITE_REPLACEMENTS,
+  },
+  bundled: 'one',
+  upgraded: 'postgres was upgraded: check whether it fixed porsager/postgres#1208',
+};
 
 /**
  * Ink 6 renders every frame from scratch: for each line of every text on screen it measures the
@@ -162,6 +163,7 @@ export function patchPostgresConnection(source, file = POSTGRES_NEXT_WRITE.files
  * checks the bundle has it. Ink 7 keeps its caches across frames itself, but needs Node 22.
  */
 export const INK_FRAME_CACHES = {
+  name: 'INK_FRAME_CACHES',
   marker: 'mechamental: INK_FRAME_CACHES',
   files: {
     'node_modules/ink/build/output.js': [
@@ -215,13 +217,22 @@ let cached = 0;`,
       ],
     ],
   },
+  bundled: 'all',
+  upgraded: 'Ink was upgraded: check whether it keeps its caches across frames now',
 };
 
-/** One of Ink's files with INK_FRAME_CACHES applied (as it is, when it already is); throws if a text it changes is not there. */
-export function patchInkFrameCaches(source, file) {
-  const replacements = INK_FRAME_CACHES.files[file];
-  if (!replacements) throw new Error(`${file}: not a file of INK_FRAME_CACHES`);
-  if (source.includes(INK_FRAME_CACHES.marker)) return source;
-  const fix = 'Ink was upgraded: check whether it keeps its caches across frames now, then update or remove INK_FRAME_CACHES in build/patches.mjs';
+/**
+ * The patches build/postinstall.mjs applies to installed packages, each `{ name, marker, files:
+ * { path: [[from, to], …] }, bundled, upgraded }`: every file carries the marker once patched;
+ * build.mjs checks that the bundle holds `all` of a patch's files, or at least `one`, each patched.
+ */
+export const INSTALL_PATCHES = [POSTGRES_NEXT_WRITE, INK_FRAME_CACHES];
+
+/** `file` of `patch` with the patch applied (as it is, when it already is); throws if a text it changes is not there. */
+export function applyInstallPatch(patch, source, file) {
+  const replacements = patch.files[file];
+  if (!replacements) throw new Error(`${file}: not a file of ${patch.name}`);
+  if (source.includes(patch.marker)) return source;
+  const fix = `${patch.upgraded}, then update or remove ${patch.name} in build/patches.mjs`;
   return replacements.reduce((text, [from, to]) => replaceOnce(text, from, to, file, fix), source);
 }

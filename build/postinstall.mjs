@@ -4,22 +4,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INK_FRAME_CACHES, patchInkFrameCaches, patchPostgresConnection, POSTGRES_NEXT_WRITE } from './patches.mjs';
+import { applyInstallPatch, INSTALL_PATCHES } from './patches.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const patches = [
-  { name: 'POSTGRES_NEXT_WRITE', files: POSTGRES_NEXT_WRITE.files, patch: patchPostgresConnection },
-  { name: 'INK_FRAME_CACHES', files: Object.keys(INK_FRAME_CACHES.files), patch: patchInkFrameCaches },
-];
-for (const { name, files, patch } of patches) {
-  for (const file of files) {
+for (const patch of INSTALL_PATCHES) {
+  for (const file of Object.keys(patch.files)) {
     const full = path.join(root, file);
     if (!fs.existsSync(full)) continue; // a package not installed has nothing to patch
     const source = fs.readFileSync(full, 'utf8');
-    const patched = patch(source, file);
+    const patched = applyInstallPatch(patch, source, file);
     if (patched !== source) {
       fs.writeFileSync(full, patched);
-      console.log(`postinstall: ${file} patched (${name}, build/patches.mjs)`);
+      console.log(`postinstall: ${file} patched (${patch.name}, build/patches.mjs)`);
     }
   }
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { exportsRunTui, INK_FRAME_CACHES, INK_RECONCILER, MIGRATE, patchInkFrameCaches, patchInkReconciler, patchMigrate, patchPostgresConnection, POSTGRES_NEXT_WRITE } from '../../build/patches.mjs';
+import { applyInstallPatch, exportsRunTui, INK_FRAME_CACHES, INK_RECONCILER, INSTALL_PATCHES, MIGRATE, patchInkReconciler, patchMigrate } from '../../build/patches.mjs';
 import { REPO_ROOT } from '../helpers/cli';
 
 // The build changes two files on their way into the bundle, and the install one of the PostgreSQL
@@ -32,34 +32,30 @@ describe('build guards (build/patches.mjs)', () => {
     assert.throws(() => patchMigrate(migrateSource.replace(MIGRATE.from, "__MM_MIGRATIONS__ !== undefined")), /src\/db\/migrations\.ts: expected exactly one occurrence .*found 0; update MIGRATE/);
   });
 
-  test("postgres.js's connection: installed patched (npm ci's postinstall); the patch applies to the released file, once; another file stops the install", () => {
-    for (const file of POSTGRES_NEXT_WRITE.files) {
-      const installed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
-      assert.ok(installed.includes(POSTGRES_NEXT_WRITE.marker), `${file} is patched`);
-      assert.equal(patchPostgresConnection(installed, file), installed, 'patching again changes nothing');
-      // The file as released: each replacement undone.
-      let released = installed;
-      for (const [from, to] of POSTGRES_NEXT_WRITE.replacements) released = released.replace(to, from);
-      assert.ok(!released.includes(POSTGRES_NEXT_WRITE.marker));
-      assert.equal(patchPostgresConnection(released, file), installed);
-      const [firstFrom] = POSTGRES_NEXT_WRITE.replacements[0]!;
-      assert.throws(() => patchPostgresConnection(released.replace(firstFrom, '  function nextWrite(fn) {\n    const x = socket && socket.write(chunk, fn)'), file), /expected exactly one occurrence .*found 0; postgres was upgraded: check whether it fixed porsager\/postgres#1208/);
-    }
-  });
-
-  test("Ink's frame caches: installed patched; the patch applies to the released files, once; another file stops the install", () => {
-    for (const [file, replacements] of Object.entries(INK_FRAME_CACHES.files)) {
-      const installed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
-      assert.ok(installed.includes(INK_FRAME_CACHES.marker), `${file} is patched`);
-      assert.equal(patchInkFrameCaches(installed, file), installed, 'patching again changes nothing');
-      let released = installed;
-      for (const [from, to] of replacements) released = released.replace(to, from);
-      assert.ok(!released.includes(INK_FRAME_CACHES.marker), file);
-      assert.equal(patchInkFrameCaches(released, file), installed);
-      const [firstFrom] = replacements[0]!;
-      assert.throws(() => patchInkFrameCaches(released.replace(firstFrom, '// a newer Ink'), file), /expected exactly one occurrence .*found 0; Ink was upgraded: check whether it keeps its caches across frames now/);
-    }
-    assert.throws(() => patchInkFrameCaches('', 'node_modules/ink/build/ink.js'), /not a file of INK_FRAME_CACHES/);
+  for (const patch of INSTALL_PATCHES) {
+    test(`${patch.name}: installed patched (npm ci's postinstall); the patch applies to the released files, once; another file stops the install`, () => {
+      for (const [file, replacements] of Object.entries(patch.files)) {
+        const installed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+        assert.ok(installed.includes(patch.marker), `${file} is patched`);
+        assert.equal(applyInstallPatch(patch, installed, file), installed, 'patching again changes nothing');
+        // The file as released: each replacement undone.
+        let released = installed;
+        for (const [from, to] of replacements) released = released.replace(to, from);
+        assert.ok(!released.includes(patch.marker), file);
+        assert.equal(applyInstallPatch(patch, released, file), installed);
+        const [firstFrom] = replacements[0]!;
+        assert.throws(() => applyInstallPatch(patch, released.replace(firstFrom, '// a newer release'), file), (error: Error) => {
+          assert.match(error.message, /expected exactly one occurrence .*found 0; /);
+          assert.ok(error.message.includes(`${patch.upgraded}, then update or remove ${patch.name} in build/patches.mjs`), error.message);
+          return true;
+        });
+      }
+      assert.throws(() => applyInstallPatch(patch, '', 'node_modules/ink/build/ink.js'), new RegExp(`not a file of ${patch.name}`));
+    });
+  }
+  test('the install patches say what to check when a release changed the texts', () => {
+    assert.match(INSTALL_PATCHES.find((p) => p.name === 'POSTGRES_NEXT_WRITE')!.upgraded, /postgres was upgraded: check whether it fixed porsager\/postgres#1208/);
+    assert.match(INK_FRAME_CACHES.upgraded, /Ink was upgraded: check whether it keeps its caches across frames now/);
   });
 
   test("Ink's frame caches: every frame shares them, they stay bounded however many lines were shown, and a frame is what was written", async () => {
