@@ -8,12 +8,12 @@
 // commit, and `console-ready`, the first real page (sign-in) on screen.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_HINT, startChromium } from '../helpers/chromium';
+import { aria, CHROMIUM, startChromium } from '../helpers/chromium';
 import { freePort } from './lib/proc';
 import { makeTempDir, startServe, type RunningServer } from './lib/servers';
 import { fmt, median } from './lib/stats';
 
-export const CONSOLE_FIRST_RENDER_GOAL_MS = 300;
+const CONSOLE_FIRST_RENDER_GOAL_MS = 300;
 
 export interface ConsoleBenchOptions {
   /** dist/mechamental (the console embedded), or undefined for the development entry point. */
@@ -26,8 +26,9 @@ export interface ConsoleBenchOptions {
 
 export async function consoleBench(options: ConsoleBenchOptions): Promise<void> {
   if (!fs.existsSync(CHROMIUM)) {
-    options.note(`console: not measured (${CHROMIUM_HINT})`);
-    console.log(`\nConsole first render: skipped, no chromium at ${CHROMIUM} (apt-get install chromium)`);
+    const why = `no chromium at ${CHROMIUM} (apt-get install chromium, or MM_TEST_CHROMIUM=PATH)`;
+    options.note(`console: first render not measured: ${why}`);
+    console.log(`\nConsole first render: skipped, ${why}`);
     return;
   }
   const tmp = makeTempDir('mm-bench-console-');
@@ -45,7 +46,7 @@ export async function consoleBench(options: ConsoleBenchOptions): Promise<void> 
     // chromium warms its own renderer.
     for (let i = -1; i < options.loads; i++) {
       await page.goto(`${server.url}/console/`);
-      await page.waitForSelector('::-p-aria([name="Sign in to the mechamental console"][role="heading"])', { timeout: 15_000 });
+      await page.waitForSelector(aria('heading', 'Sign in to the mechamental console'), { timeout: 15_000 });
       const marks = await page.evaluate(() => ({
         first: performance.getEntriesByName('console-first-render')[0]?.startTime ?? -1,
         ready: performance.getEntriesByName('console-ready')[0]?.startTime ?? -1,

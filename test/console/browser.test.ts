@@ -386,11 +386,9 @@ describe('the web console in a browser (chromium; issue 16)', () => {
 
     // The marks the first-render budget is measured by (`npm run bench`, section console: a timing
     // is a bench figure, not an assertion on a shared machine): React's first commit, and the first
-    // real page (sign-in), from navigation start, uncached.
-    // Warm: the development server builds the console on its first request (the executable has it embedded).
+    // real page (sign-in), from navigation start.
     assert.equal((await request(`${server.url}/console/`)).status, 200);
     const timing = await newPage(browser, server);
-    await timing.page.setCacheEnabled(false);
     await timing.page.goto(`${server.url}/console/`);
     await byRole(timing.page, 'heading', 'Sign in to the mechamental console');
     const marks = await timing.page.evaluate(() => ({ first: performance.getEntriesByName('console-first-render')[0]?.startTime ?? -1, ready: performance.getEntriesByName('console-ready')[0]?.startTime ?? -1 }));

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
 import type { Browser, ElementHandle, Page } from 'puppeteer-core';
-import { CHROMIUM, CHROMIUM_HINT, startChromium } from '../helpers/chromium';
+import { aria, CHROMIUM, CHROMIUM_HINT, startChromium } from '../helpers/chromium';
 import { REPO_ROOT } from '../helpers/cli';
 
-export { CHROMIUM, CHROMIUM_HINT };
+export { aria };
 export const SCREENSHOTS = path.join(REPO_ROOT, '.tmp/screenshots');
 
 /** Skips the test (saying how to install it) when chromium is missing; answers whether it is there. */
@@ -23,10 +23,6 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.browser;
 }
 
-/** A selector for the element with this role and accessible name (puppeteer's ARIA query handler). */
-export function aria(role: string, name: string): string {
-  return `::-p-aria([name=${JSON.stringify(name)}][role=${JSON.stringify(role)}])`;
-}
 
 /** Waits for the element with this role and name (in `within`, or the page) and answers it. */
 export async function byRole(within: Page | ElementHandle, role: string, name: string, timeout = 10_000): Promise<ElementHandle<Element>> {

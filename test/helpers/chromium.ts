@@ -8,6 +8,11 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 export const CHROMIUM = process.env.MM_TEST_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_HINT = 'install Debian\'s chromium to run the console\'s browser tests: apt-get install chromium';
 
+/** A selector for the element with this role and accessible name (puppeteer's ARIA query handler). */
+export function aria(role: string, name: string): string {
+  return `::-p-aria([name=${JSON.stringify(name)}][role=${JSON.stringify(role)}])`;
+}
+
 /**
  * A headless chromium with a fresh profile; `close` ends it and removes the profile (closed first:
  * chromium writes to its profile until it exits).

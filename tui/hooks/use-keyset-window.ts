@@ -116,17 +116,16 @@ export function useKeysetWindow<T>(fetch: PageFetch<T>, deps: readonly unknown[]
     setState(next);
   }, []);
 
-  /** The first read of new deps has ended (with rows or an error): the window is theirs. */
-  const loaded = () => {
-    if (pendingDeps.current === undefined) return;
-    setLoadedDeps(pendingDeps.current);
-    pendingDeps.current = undefined;
-  };
-
   /** Reads pages from `start`, `count` of them chained, replacing the window. */
   const load = useCallback(
     async (start: PageStart, count: number, select: (rows: T[], previous: WindowState<T>) => { index: number; offset: number | undefined }) => {
       const mine = ++generation.current;
+      // The first read of new deps has ended (with rows or an error): the window is theirs.
+      const loaded = () => {
+        if (pendingDeps.current === undefined) return;
+        setLoadedDeps(pendingDeps.current);
+        pendingDeps.current = undefined;
+      };
       busy.current = true;
       try {
         const pages: Array<LoadedPage<T>> = [];
