@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checksum, generateId, generateValue, hashValue, hintFor, parseValue, VALUE_LENGTH } from '../../src/tokens/value';
+import { crc32 } from 'node:zlib';
+import { checksum, crc32Of, generateId, generateValue, hashValue, hintFor, parseValue, VALUE_LENGTH } from '../../src/tokens/value';
 
 describe('token values', () => {
   test('have the documented shape: prefix, 30 base62 characters, 6-character checksum', () => {
@@ -9,6 +10,21 @@ describe('token values', () => {
     assert.equal(value.length, VALUE_LENGTH);
     assert.equal(value.slice(-6), checksum(value.slice(0, -6)));
     assert.match(generateValue('admin'), /^mm_adm_[0-9A-Za-z]{36}$/);
+  });
+
+  test("the checksum is zlib's CRC-32, so values issued by any version still parse", () => {
+    assert.equal(crc32Of('123456789'), 0xcbf43926, 'the CRC-32 check value');
+    assert.equal(crc32Of(''), 0);
+    for (const text of ['mm_tok_', 'mm_tok_AbCdEfGhIjKlMnOpQrStUvWxYz0123', 'ünïcödé €', '\u0000\u007f\u0080', ...Array.from({ length: 200 }, () => generateValue('trigger'))]) {
+      assert.equal(crc32Of(text), crc32(text) >>> 0, JSON.stringify(text.slice(0, 12)));
+    }
+    // A value issued before the checksum was summed in JavaScript (zlib's, by construction).
+    const body = 'mm_tok_0123456789ABCDEFGHIJabcdefghij';
+    let n = crc32(body) >>> 0;
+    let expected = '';
+    for (let i = 0; i < 6; i++, n = Math.floor(n / 62)) expected = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'[n % 62] + expected;
+    assert.equal(checksum(body), expected);
+    assert.deepEqual(parseValue(body + expected), { ok: true, kind: 'trigger' });
   });
 
   test('are unique and use the whole alphabet', () => {

@@ -77,6 +77,8 @@ export type TriggerHandler = ((req: IncomingMessage, res: ServerResponse) => boo
 };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Expiry header texts kept (one per token in use, at most; see TriggerShared.expirationOf). */
+const EXPIRATIONS_KEPT = 10_000;
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
@@ -143,9 +145,11 @@ export class TriggerShared {
   private readonly authFailures = new Map<string, { inc(): void }>();
   private readonly writeAccessLine: ReturnType<typeof accessLogger>;
   private readonly countRequest: (status: number) => void;
-  // The last expiry header text: most traffic comes from few tokens, so this saves a Date per request.
-  private lastExpiresAt = Number.NaN;
-  private lastExpiration = '';
+  /**
+   * Expiry header texts by expiry time: every request of a token sends the same text, and formatting
+   * it (a Date and its ISO text) cost ~2 % of a request. Bounded: a full map starts again empty.
+   */
+  private readonly expirations = new Map<number, string>();
 
   constructor(
     readonly services: Services,
@@ -202,11 +206,13 @@ export class TriggerShared {
   }
 
   expirationOf(expiresAt: number): string {
-    if (expiresAt !== this.lastExpiresAt) {
-      this.lastExpiresAt = expiresAt;
-      this.lastExpiration = formatTime(expiresAt);
+    let text = this.expirations.get(expiresAt);
+    if (text === undefined) {
+      text = formatTime(expiresAt);
+      if (this.expirations.size >= EXPIRATIONS_KEPT) this.expirations.clear();
+      this.expirations.set(expiresAt, text);
     }
-    return this.lastExpiration;
+    return text;
   }
 
   countAuthFailure(reason: string): void {
