@@ -23,6 +23,7 @@ import {
   type WriteTx,
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
+import { CommitWatch } from './commit-watch';
 import { SqliteIdempotency } from './idempotency';
 import { sqliteConsoleRepo } from './console';
 import { openDatabase, type Db, type Orm } from './open';
@@ -329,6 +330,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.db.close();
+    // After the connection: the -shm descriptor it shares must outlive the connection's locks.
+    this.hotReads.commits.release();
   }
 }
 
@@ -339,8 +342,9 @@ const VERIFY_CACHE_MAX = 10_000;
  * The trigger path's reads: prepared once, answered synchronously.
  *
  * Verification rows are cached per token hash (and pipeline) while nothing could have changed
- * them, which is checked on every call: SQLite's `data_version` (it moves when any other connection
- * — the CLI, another server process — commits) and this store's write generation (it moves when a
+ * them, which is checked on every call: the commits of any connection — the CLI, another server
+ * process — seen in the WAL index's header (CommitWatch; SQLite's `data_version` where there is no
+ * WAL index) and this store's write generation (it moves when a
  * write transaction of this connection ends, committed or not, and when a token of it changes). So
  * a revoke that returned, from any process, is seen by the next verification; what is judged per
  * request (expiry against the clock, revoked_at) is judged on the row as read. Only the hot path's
@@ -349,15 +353,15 @@ const VERIFY_CACHE_MAX = 10_000;
  * Pipelines read apart from a verification (the OpenAI door names its pipeline in the body) are
  * cached the same way, in the same generation of the cache; asked in the same event-loop turn as the
  * request's verification, they are answered as of that verification (what the trigger's one read
- * would have seen) without checking `data_version` a second time.
+ * would have seen) without looking for commits a second time.
  */
 class SqliteHotReads implements HotReads {
-  private readonly dataVersionStatement: Statement<[], number>;
+  /** Commits of any connection since the last look (see CommitWatch). */
+  readonly commits: CommitWatch;
   private readonly byHash = new Map<string, VerifyRow>();
   private readonly byHashAndPipeline = new Map<string, Map<string, VerifyRow>>();
   /** Pipelines by `${appId}/${slug}` (null: the app has no such pipeline). */
   private readonly pipelines = new Map<string, { kind: string; config: string } | null>();
-  private cachedVersion = -1;
   private cachedGeneration = -1;
   private generation = 0;
   private readonly verifyStatement: Statement<[string], VerifyRow>;
@@ -367,7 +371,7 @@ class SqliteHotReads implements HotReads {
 
   constructor(private readonly db: Db) {
     const sqlite = db.sqlite;
-    this.dataVersionStatement = sqlite.prepare<[], number>('PRAGMA data_version').pluck();
+    this.commits = new CommitWatch(sqlite, db.file);
     this.verifyStatement = sqlite.prepare(
       `SELECT t.id, t.kind, t.app_id, a.slug AS app, t.expires_at, t.revoked_at, t.rate_limit, t.pipelines, t.allowed_ips
          FROM tokens t LEFT JOIN apps a ON a.id = t.app_id
@@ -390,14 +394,13 @@ class SqliteHotReads implements HotReads {
     this.generation++;
   }
 
-  /** Drops every cached row when another connection committed (`checkVersion`) or this one wrote since they were read. */
-  private validate(checkVersion: boolean): void {
-    const version = checkVersion ? this.dataVersionStatement.get()! : this.cachedVersion;
-    if (version !== this.cachedVersion || this.generation !== this.cachedGeneration) {
+  /** Drops every cached row when a connection may have committed (`checkCommits`) or this one wrote since they were read. */
+  private validate(checkCommits: boolean): void {
+    const committed = checkCommits && this.commits.changed();
+    if (committed || this.generation !== this.cachedGeneration) {
       this.byHash.clear();
       this.byHashAndPipeline.clear();
       this.pipelines.clear();
-      this.cachedVersion = version;
       this.cachedGeneration = this.generation;
     }
   }
