@@ -258,6 +258,11 @@ export interface Repos {
 }
 
 /** What a write transaction may do besides writing rows: note token changes for other instances. */
+export interface TransactionOptions {
+  /** false: see Store.transaction (default true). */
+  durable?: boolean;
+}
+
 export interface WriteTx extends Repos {
   /**
    * Announces that a token's state changed (revoked, expiry moved), so that every instance re-checks
@@ -440,8 +445,12 @@ export interface Store extends Repos {
    * synchronous=FULL). PostgreSQL: one transaction on one connection; lock rows with `forUpdate`.
    * `work` must only use `tx` (never the store's own repositories) and must not wait for anything
    * but the database.
+   *
+   * `durable: false` is for the batched counts of trigger uses, never for a change of state: the
+   * commit is whole and survives kill -9, but a power loss or an OS crash may take the last ones
+   * (SQLite: synchronous=NORMAL for it, no fsync of the WAL; PostgreSQL: synchronous_commit off).
    */
-  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: WriteTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * A marker that changes whenever something screens show was committed: every audited change, by
    * this process or another, and every batch of trigger usage counts (PostgreSQL: of any instance;

@@ -137,7 +137,8 @@ export class UsageRecorder {
     }
     if (counts.length > 0) {
       try {
-        await this.store.transaction((tx) => tx.usage.add(counts));
+        // Counts, not a change of state: a power loss may take the last batches (see Store.transaction).
+        await this.store.transaction((tx) => tx.usage.add(counts), { durable: false });
       } catch (error) {
         this.carry(counts);
         failure ??= error;

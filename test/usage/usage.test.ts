@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SqliteStore } from '../../src/db/sqlite/store';
 import { UsageRecorder } from '../../src/tokens/usage';
 import { DEFAULT_USAGE_DAYS, PRUNE_BATCH } from '../../src/tokens/usage-report';
 import { matchesFilter, unusedQuery } from '../../tui/format';
@@ -78,6 +79,44 @@ describe('usage per token and UTC day', () => {
     recorder.count(token.id, 'accepted');
     await recorder.flush();
     assert.equal((await services.usageReport.forToken(token.id)).totals.accepted, 2);
+  });
+
+  test('batches of uses are committed without waiting for the disk; every change of state still is', async () => {
+    const services = await testServices();
+    const { token } = await services.tokens.create({ app: 'default', name: 'relaxed', expires: '30d' }, 'cli');
+    const store = services.store;
+    // SQLite: synchronous=NORMAL for the batch alone (2 = FULL, 1 = NORMAL), FULL again after it, also after a failure.
+    const synchronous = () => (store instanceof SqliteStore ? store.db.sqlite.pragma('synchronous', { simple: true }) : undefined);
+    const full = store instanceof SqliteStore ? 2 : undefined;
+    const relaxed = store instanceof SqliteStore ? 1 : undefined;
+    assert.equal(synchronous(), full);
+    let during: unknown;
+    await store.transaction(async (tx) => {
+      during = synchronous();
+      await tx.usage.add([{ tokenId: token.id, day: 20000, outcome: 'accepted', count: 2 }]);
+    }, { durable: false });
+    assert.equal(during, relaxed);
+    assert.equal(synchronous(), full);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.usage.add([{ tokenId: token.id, day: 20000, outcome: 'accepted', count: 5 }]);
+        throw new Error('the batch failed');
+      }, { durable: false }),
+      /the batch failed/,
+    );
+    assert.equal(synchronous(), full, 'a failed batch leaves the connection durable');
+    assert.deepEqual((await rowsOf(services, 'token_usage')).map((r) => Number(r.count)), [2], 'committed whole, or rolled back whole');
+    services.usage.touch(token.id, '127.0.0.1');
+    services.usage.count(token.id, 'accepted');
+    await services.usage.flush();
+    assert.equal(synchronous(), full);
+    await store.transaction(async () => {
+      during = synchronous();
+    });
+    assert.equal(during, full, 'a transaction without the option is durable');
+    const revoked = await services.tokens.revoke(token.id, 'cli');
+    assert.equal(revoked.status, 'revoked');
+    assert.equal(synchronous(), full);
   });
 
   test('reports: pages of days, the window bounds, scope and bad input', async () => {

@@ -26,6 +26,7 @@ import {
   type UsageRepo,
   type VerifyRow,
   type WebhookRepo,
+  type TransactionOptions,
   type WriteTx,
 } from '../store';
 import { postgresConsoleRepo } from './console';
@@ -335,8 +336,11 @@ export class PostgresStore implements Store {
     return new PostgresStore(url, sql, options, location, applied, options.clock);
   }
 
-  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
-    return this.orm.transaction((tx) => work(new PostgresRepos(tx, this.clock, this.names)));
+  transaction<T>(work: (tx: WriteTx) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.orm.transaction(async (tx) => {
+      if (options?.durable === false) await tx.execute(dsql`SET LOCAL synchronous_commit = off`);
+      return work(new PostgresRepos(tx, this.clock, this.names));
+    });
   }
 
   /** One statement for the whole batch; GREATEST keeps a later time written by another instance. */

@@ -20,6 +20,7 @@ import {
   type UsageRepo,
   type VerifyRow,
   type WebhookRepo,
+  type TransactionOptions,
   type WriteTx,
 } from '../store';
 import { MemoryRateLimits } from '../rate-limits';
@@ -65,7 +66,7 @@ class SqliteRepos implements WriteTx {
     onUsageCounted: () => void = () => {},
   ) {
     const listing = new SqliteTokenListing(sqlite);
-    const usage = sqliteUsageRepo(orm);
+    const usage = sqliteUsageRepo(orm, sqlite);
     this.usage = {
       ...usage,
       add: async (rows) => {
@@ -232,9 +233,11 @@ export class SqliteStore implements Store {
     return run;
   }
 
-  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: WriteTx) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return this.serial(async () => {
       const sqlite = this.db.sqlite;
+      const relaxed = options?.durable === false;
+      if (relaxed) sqlite.pragma('synchronous = NORMAL');
       sqlite.exec('BEGIN IMMEDIATE');
       try {
         const result = await work(this.repos);
@@ -244,6 +247,7 @@ export class SqliteStore implements Store {
         if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
         throw error;
       } finally {
+        if (relaxed) sqlite.pragma('synchronous = FULL');
         // Rows read during the transaction (this connection sees its own uncommitted writes) and
         // rows it changed are both stale now: verification reads again.
         this.hotReads.invalidate();
@@ -251,14 +255,25 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * The batched last uses: not a change of state, so committed like the usage counts (`durable:
+   * false`, see Store.transaction). The WAL's fsync at each commit was most of a flush's time, a
+   * stall of the event loop every few seconds that trigger requests waited out.
+   */
   private recordUses(uses: ReadonlyArray<TokenUse>): Promise<void> {
     if (uses.length === 0) return Promise.resolve();
     return this.serial(async () => {
-      this.db.sqlite
-        .transaction(() => {
-          for (const use of uses) this.recordUseStatement.run({ at: use.at, ip: use.ip ?? null, id: use.id });
-        })
-        .immediate();
+      const sqlite = this.db.sqlite;
+      sqlite.pragma('synchronous = NORMAL');
+      try {
+        sqlite
+          .transaction(() => {
+            for (const use of uses) this.recordUseStatement.run({ at: use.at, ip: use.ip ?? null, id: use.id });
+          })
+          .immediate();
+      } finally {
+        sqlite.pragma('synchronous = FULL');
+      }
     });
   }
 

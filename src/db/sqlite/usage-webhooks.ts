@@ -1,23 +1,28 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { isUniqueViolationError } from '../errors';
 import { UniqueViolation, type DeliveryRow, type UsageRepo, type WebhookRepo } from '../store';
+import type Database from 'better-sqlite3';
 import type { Orm } from './open';
 import { apps, tokens, tokenUsage, webhookAttempts, webhookDeliveries, webhooks, webhookScanMarks } from './schema';
 
 /** Rows per INSERT: SQLite binds at most 32 766 parameters per statement. */
 const INSERT_CHUNK = 500;
 
-/** Usage counts on SQLite (issue 14). Writes are made inside the store's write transactions. */
-export function sqliteUsageRepo(orm: Orm): UsageRepo {
+/**
+ * Usage counts on SQLite (issue 14). Writes are made inside the store's write transactions.
+ *
+ * A flush adds one row per token, day and outcome counted in the last few seconds, on the server's
+ * event loop: one statement prepared once and run per row (a few µs each). Built as one multi-row
+ * INSERT by the query builder, a flush of 100 tokens' counts took 6–7 ms (the SQL built and
+ * prepared afresh each time), a stall every trigger request arriving meanwhile waited out.
+ */
+export function sqliteUsageRepo(orm: Orm, sqlite: Database.Database): UsageRepo {
+  const upsert = sqlite.prepare<[string, number, string, number]>(
+    'INSERT INTO token_usage (token_id, day, outcome, count) VALUES (?, ?, ?, ?) ON CONFLICT (token_id, day, outcome) DO UPDATE SET count = token_usage.count + excluded.count',
+  );
   return {
     add: async (rows) => {
-      for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-        orm
-          .insert(tokenUsage)
-          .values(rows.slice(start, start + INSERT_CHUNK).map((r) => ({ ...r })))
-          .onConflictDoUpdate({ target: [tokenUsage.tokenId, tokenUsage.day, tokenUsage.outcome], set: { count: sql`token_usage.count + excluded.count` } })
-          .run();
-      }
+      for (const row of rows) upsert.run(row.tokenId, row.day, row.outcome, row.count);
     },
     ofToken: async (tokenId, fromDay, toDay) =>
       orm
