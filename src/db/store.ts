@@ -257,12 +257,12 @@ export interface Repos {
   readonly console: ConsoleRepo;
 }
 
-/** What a write transaction may do besides writing rows: note token changes for other instances. */
 export interface TransactionOptions {
   /** false: see Store.transaction (default true). */
   durable?: boolean;
 }
 
+/** What a write transaction may do besides writing rows: note token changes for other instances. */
 export interface WriteTx extends Repos {
   /**
    * Announces that a token's state changed (revoked, expiry moved), so that every instance re-checks
