@@ -120,9 +120,16 @@ function watchBackground(state: RunState): void {
   run.whenEnded(() => streams.delete(entry));
 }
 
+/** Text that JSON holds as it is between quotes (run ids and pipeline slugs are made of these). */
+const PLAIN = /^[\w-]*$/;
+
 /** The JSON answer of an ended run (SPEC): 200 `{run_id, pipeline, output}`, or its error with the run id. */
 export function jsonAnswer(runId: string, pipeline: string, end: { output: unknown } | { failure: RunFailure }): { status: number; body: string } {
   if ('failure' in end) return { status: statusFor(end.failure.code as ErrorCode), body: errorBody(end.failure.code as ErrorCode, end.failure.message, runId) };
+  // Every trigger's answer: put together around the output's own JSON, the bytes JSON.stringify gives
+  // for the whole object (without the object and its walk: ~2 % of a request in a profile).
+  const output = JSON.stringify(end.output ?? null) as string | undefined;
+  if (output !== undefined && PLAIN.test(runId) && PLAIN.test(pipeline)) return { status: 200, body: `{"run_id":"${runId}","pipeline":"${pipeline}","output":${output}}` };
   return { status: 200, body: JSON.stringify({ run_id: runId, pipeline, output: end.output ?? null }) };
 }
 
