@@ -40,6 +40,17 @@ export function usePagedList<T>(
     key,
   });
   const sequence = useRef(0);
+  /**
+   * Whether a read is under way, known at once: two calls of `loadMore` in one frame (the button's
+   * click, and the observer seeing the button that the click scrolled into view) both see the
+   * `loading` of the last render, and would read the same page twice.
+   */
+  const busy = useRef(false);
+  /**
+   * The cursor of the last page asked for (null after a first read, a reload or a failure): a late
+   * call still holding it, made before the page's answer re-rendered, does not read that page again.
+   */
+  const asked = useRef<string | null>(null);
   const shown = useRef(0);
   shown.current = state.key === key ? state.items.length : 0;
   const fetchRef = useRef(fetchPage);
@@ -48,14 +59,19 @@ export function usePagedList<T>(
   const load = useCallback(
     async (mode: 'first' | 'reload' | 'more', cursor: string | null) => {
       const ticket = ++sequence.current;
+      busy.current = true;
+      asked.current = mode === 'more' ? cursor : null;
       setState((s) => ({ ...s, loading: true }));
       try {
         const limit = mode === 'reload' ? Math.min(MAX_LIMIT, Math.max(pageSize, shown.current)) : pageSize;
         const page = await fetchRef.current({ limit, cursor: mode === 'more' ? (cursor ?? undefined) : undefined }, mode === 'reload');
         if (ticket !== sequence.current) return;
+        busy.current = false;
         setState((s) => ({ items: mode === 'more' ? [...s.items, ...page.items] : page.items, cursor: page.nextCursor, loading: false, error: undefined, key }));
       } catch (error) {
         if (ticket !== sequence.current) return;
+        busy.current = false;
+        asked.current = null; // the same page may be asked again (a retry)
         setState((s) => ({ ...s, loading: false, error: (error as Error).message, key }));
       }
     },
@@ -75,10 +91,9 @@ export function usePagedList<T>(
   }, [version]);
 
   const cursor = state.cursor;
-  const loading = state.loading;
   const loadMore = useCallback(() => {
-    if (cursor !== null && !loading) void load('more', cursor);
-  }, [cursor, loading, load]);
+    if (cursor !== null && !busy.current && cursor !== asked.current) void load('more', cursor);
+  }, [cursor, load]);
 
   const reload = useCallback(() => void loadRef.current('reload', null), []);
   const patch = useCallback((change: (items: T[]) => T[]) => setState((s) => ({ ...s, items: change(s.items) })), []);
