@@ -99,8 +99,8 @@ export class Metrics {
     this.changeFeedUp = up;
   }
 
-  /** Hoisted label children for the trigger hot path: one Map lookup instead of label hashing. */
-  private readonly requestChildren = new Map<string, { inc(): void }>();
+  /** The request counters of `countRequest`, by route and method. */
+  private readonly requestCounters = new Map<string, (status: number) => void>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {
@@ -132,14 +132,12 @@ export class Metrics {
     };
   }
 
+  /** Counts a request of any route (a requestCounter made on its first use). */
   countRequest(route: string, method: string, status: number): void {
-    const key = `${route} ${method} ${status}`;
-    let child = this.requestChildren.get(key);
-    if (child === undefined) {
-      child = this.requests.labels(route, method, String(status));
-      this.requestChildren.set(key, child);
-    }
-    child.inc();
+    const key = `${route} ${method}`;
+    let count = this.requestCounters.get(key);
+    if (count === undefined) this.requestCounters.set(key, (count = this.requestCounter(route, method)));
+    count(status);
   }
 
   observeRun(kind: string, outcome: string, seconds: number): void {

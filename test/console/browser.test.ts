@@ -344,6 +344,8 @@ describe('the web console in a browser (chromium; issue 16)', () => {
     assert.equal(await focused(), 'tab:Webhooks');
     await page.keyboard.press('Home');
     assert.equal(await focused(), 'tab:Tokens');
+    // The Tokens panel is rendered after the tab is chosen: tabbing before it is there leaves the page.
+    await byRole(page, 'button', 'Create Token');
     for (let i = 0; i < 5 && (await focused()) !== 'button:Create Token'; i++) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'button:Create Token');
     await page.keyboard.press('Enter');

@@ -234,10 +234,8 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(work: (tx: WriteTx) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    return this.serial(async () => {
+    const write = async () => {
       const sqlite = this.db.sqlite;
-      const relaxed = options?.durable === false;
-      if (relaxed) sqlite.pragma('synchronous = NORMAL');
       sqlite.exec('BEGIN IMMEDIATE');
       try {
         const result = await work(this.repos);
@@ -247,34 +245,45 @@ export class SqliteStore implements Store {
         if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
         throw error;
       } finally {
-        if (relaxed) sqlite.pragma('synchronous = FULL');
         // Rows read during the transaction (this connection sees its own uncommitted writes) and
         // rows it changed are both stale now: verification reads again.
         this.hotReads.invalidate();
       }
-    });
+    };
+    return this.serial(options?.durable === false ? () => this.withoutFsync(write) : write);
   }
 
   /**
-   * The batched last uses: not a change of state, so committed like the usage counts (`durable:
-   * false`, see Store.transaction). The WAL's fsync at each commit was most of a flush's time, a
-   * stall of the event loop every few seconds that trigger requests waited out.
+   * Runs `write` (inside `serial`) with synchronous=NORMAL: its commit does not fsync the WAL (see
+   * Store.transaction's `durable: false`). The connection is durable again (FULL) after it, however
+   * it ended.
+   */
+  private async withoutFsync<T>(write: () => T | Promise<T>): Promise<T> {
+    const sqlite = this.db.sqlite;
+    sqlite.pragma('synchronous = NORMAL');
+    try {
+      return await write();
+    } finally {
+      sqlite.pragma('synchronous = FULL');
+    }
+  }
+
+  /**
+   * The batched last uses: not a change of state, so committed like the usage counts, without an
+   * fsync. The WAL's fsync at each commit was most of a flush's time, a stall of the event loop
+   * every few seconds that trigger requests waited out.
    */
   private recordUses(uses: ReadonlyArray<TokenUse>): Promise<void> {
     if (uses.length === 0) return Promise.resolve();
-    return this.serial(async () => {
-      const sqlite = this.db.sqlite;
-      sqlite.pragma('synchronous = NORMAL');
-      try {
-        sqlite
+    return this.serial(() =>
+      this.withoutFsync(() =>
+        this.db.sqlite
           .transaction(() => {
             for (const use of uses) this.recordUseStatement.run({ at: use.at, ip: use.ip ?? null, id: use.id });
           })
-          .immediate();
-      } finally {
-        sqlite.pragma('synchronous = FULL');
-      }
-    });
+          .immediate(),
+      ),
+    );
   }
 
   /** In-process token changes reach this process's watchers at once (other processes: data_version). */

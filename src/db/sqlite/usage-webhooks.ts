@@ -1,7 +1,7 @@
+import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { isUniqueViolationError } from '../errors';
 import { UniqueViolation, type DeliveryRow, type UsageRepo, type WebhookRepo } from '../store';
-import type Database from 'better-sqlite3';
 import type { Orm } from './open';
 import { apps, tokens, tokenUsage, webhookAttempts, webhookDeliveries, webhooks, webhookScanMarks } from './schema';
 
