@@ -4,10 +4,10 @@
 // process (it saturates before a fast server does; the report says which was used). Requests are
 // authenticated POSTs of {"message":"hello world"} to an echo pipeline, rotating through 100
 // tokens. Every server under test runs in a child process of its own and is loaded one at a time,
-// in rounds whose order rotates, after a warm-up; figures are the medians over the rounds. Besides
-// requests per second we report each server's CPU time per request (from /proc/<pid>/stat), which
-// a noisy, shared 2-core machine disturbs far less than throughput, and the load generator's own
-// CPU share (near a full core, it may have been the limit).
+// in turns of a second, in rounds whose order rotates, after a warm-up; figures are the medians
+// over the rounds. Besides requests per second we report each server's CPU time per request (from
+// /proc/<pid>/stat), which a noisy, shared 2-core machine disturbs far less than throughput, and the
+// load generator's own CPU share (near a full core, it may have been the limit).
 //
 // mechamental is measured as users run it: `dist/mechamental serve` (when built; else the
 // development entry point), its access log on, stdout to /dev/null (or a file, BENCH_LOG_SINK=file).
@@ -288,10 +288,10 @@ function sampleOf(slices: Array<{ result: LoadResult; cpuUs: number }>): Sample 
 }
 
 /**
- * The kinds of one server process (ours and its other calls), each for `seconds` in all, measured
- * in turns of a second: the host's slow and fast spells last seconds, and a ratio of two kinds
- * measured for three seconds each, one after the other, swung by ±20 % on this host from one round
- * to the next (docs/benchmarks.md). Interleaved, each spell lands on every kind alike.
+ * The kinds, each for `seconds` in all, measured in turns of a second: the host's slow and fast
+ * spells last seconds, and a ratio of two kinds measured for three seconds each, one after the
+ * other, swung by ±20 % on this host from one round to the next (docs/benchmarks.md). Interleaved,
+ * each spell lands on every kind alike.
  */
 async function measureInTurns(bench: Bench, unit: RunningServer[], seconds: number): Promise<Sample[]> {
   const turns = Math.max(1, Math.floor(seconds));
@@ -362,30 +362,21 @@ async function throughput(bench: Bench): Promise<void> {
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
     for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
-    // The kinds measured on the ours process run as one unit of the rotation, in turns of a second
-    // (measureInTurns: their ratios to ours are read pair by pair, so a burst of the host must not
-    // land on one of a pair only); within the unit the order rotates too.
-    const units: RunningServer[][] = [];
-    const oursUnit = servers.filter((s) => s.kind === 'ours' || SAME_PROCESS_AS_OURS.has(s.kind));
-    for (const server of servers) {
-      if (server === oursUnit[0]) units.push(oursUnit);
-      else if (!oursUnit.includes(server)) units.push([server]);
-    }
+    // Every kind is measured in turns of a second, one after the other, each round in another
+    // order (measureInTurns): the host's slow and fast spells last seconds to a minute, and every
+    // ratio here is of two kinds, so a spell must land on all of them alike (docs/benchmarks.md,
+    // "Servers under test").
     for (let round = 0; round < ROUNDS; round++) {
-      const order = units.map((_, i) => units[(i + round) % units.length]!).map((unit) => unit.map((_, i) => unit[(i + round) % unit.length]!));
-      for (const unit of order) {
-        // Brings a server that sat idle while the others ran back to speed before it is measured.
-        if (!QUICK) await bench.generator.run(target(bench, unit[0]!), { connections: CONNECTIONS, seconds: warmup });
-        const samples = unit.length > 1 ? await measureInTurns(bench, unit, seconds) : [await measure(bench, unit[0]!, target(bench, unit[0]!), seconds)];
-        for (const [i, sample] of samples.entries()) {
-          const server = unit[i]!;
-          results.get(server.kind)!.push(sample);
-          log(
-            `round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq, 1)} µs CPU/req, ` +
-              `server ${fmt(sample.busy * 100)} %, ${bench.generator.name} ${fmt(sample.generatorBusy * 100)} %` +
-              (sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''),
-          );
-        }
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+      const samples = await measureInTurns(bench, order, seconds);
+      for (const [i, sample] of samples.entries()) {
+        const server = order[i]!;
+        results.get(server.kind)!.push(sample);
+        log(
+          `round ${round + 1}/${ROUNDS} ${server.kind.padEnd(12)} ${fmt(sample.rps)} req/s, ${fmt(sample.cpuUsPerReq, 1)} µs CPU/req, ` +
+            `server ${fmt(sample.busy * 100)} %, ${bench.generator.name} ${fmt(sample.generatorBusy * 100)} %` +
+            (sample.non2xx || sample.errors ? `, ${sample.non2xx} non-2xx, ${sample.errors} errors` : ''),
+        );
       }
     }
   } finally {
