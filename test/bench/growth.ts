@@ -40,6 +40,15 @@ const SMALL = count('BENCH_GROWTH_SMALL', 1_000);
 const SECONDS = count('BENCH_GROWTH_SECONDS', 5);
 const DATABASES = (process.env.BENCH_GROWTH_DB || 'sqlite') === 'both' ? ['sqlite', 'postgres'] : [process.env.BENCH_GROWTH_DB || 'sqlite'];
 const LOAD_TOKENS = 100;
+/** Runs of the TUI child per database (its figures: medians over the runs, the RSS the highest). */
+const TUI_RUNS = 3;
+
+/** What the TUI child reports (test/bench/growth-tui-child.tsx). */
+interface TuiReport {
+  firstFrameMs: number;
+  rssAtFirstFrameMiB: number;
+  keystrokesMs: number[];
+}
 const BODY = JSON.stringify({ message: 'hello world' });
 
 interface Figures {
@@ -244,10 +253,19 @@ async function measure(database: string, label: string, tokens: number, events: 
   const listOne = await measuredCli(['tokens', 'list', '--app', 'default', '--limit', '1', '--json'], env, log);
   log(`tokens list --all --json: ${fmt(listAll.seconds, 1)} s, peak ${fmt(listAll.peakMiB)} MiB (one page of one: ${fmt(listOne.peakMiB)} MiB)`);
 
-  const tui = await measured([...(await tuiChildArgv()), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
-  if (tui.code !== 0) throw new Error('the TUI child failed');
-  const report = JSON.parse(tui.stdout.trim().split('\n').at(-1)!) as { firstFrameMs: number; rssAtFirstFrameMiB: number; keystrokesMs: number[] };
-  log(`TUI first frame ${fmt(report.firstFrameMs)} ms, RSS ${fmt(report.rssAtFirstFrameMiB)} MiB, keystrokes ${report.keystrokesMs.map((k) => fmt(k)).join(' ')} ms`);
+  // The TUI child runs TUI_RUNS times: one run's keystroke can land on a stop of the VM (the
+  // profile of the eighth session showed gaps of 2–12 ms several times a second), so each letter's
+  // time is its median over the runs, and the figure is the slowest letter's. Every run is logged.
+  const reports: TuiReport[] = [];
+  for (let run = 1; run <= TUI_RUNS; run++) {
+    const tui = await measured([...(await tuiChildArgv()), dataDir, 'svc-0003', env.MM_DATABASE_URL ?? ''], env);
+    if (tui.code !== 0) throw new Error('the TUI child failed');
+    const report = JSON.parse(tui.stdout.trim().split('\n').at(-1)!) as TuiReport;
+    log(`TUI run ${run}/${TUI_RUNS}: first frame ${fmt(report.firstFrameMs)} ms, RSS ${fmt(report.rssAtFirstFrameMiB)} MiB, keystrokes ${report.keystrokesMs.map((k) => fmt(k)).join(' ')} ms`);
+    reports.push(report);
+  }
+  const letterMedians = reports[0]!.keystrokesMs.map((_, i) => median(reports.map((r) => r.keystrokesMs[i]!)));
+  log(`TUI keystrokes, each letter's median: ${letterMedians.map((k) => fmt(k)).join(' ')} ms`);
 
   let backupS: number | undefined;
   if (database === 'sqlite') {
@@ -266,9 +284,9 @@ async function measure(database: string, label: string, tokens: number, events: 
     listAllRssMiB: listAll.peakMiB,
     listOneRssMiB: listOne.peakMiB,
     listAllS: listAll.seconds,
-    tuiFirstFrameMs: report.firstFrameMs,
-    tuiRssMiB: report.rssAtFirstFrameMiB,
-    keystrokeMs: Math.max(...report.keystrokesMs),
+    tuiFirstFrameMs: median(reports.map((r) => r.firstFrameMs)),
+    tuiRssMiB: Math.max(...reports.map((r) => r.rssAtFirstFrameMiB)),
+    keystrokeMs: Math.max(...letterMedians),
     bytesPerToken,
     backupS,
   };
@@ -299,9 +317,9 @@ export async function runGrowth(): Promise<void> {
         ['tokens list --all --json: peak RSS (MiB)', fmt(small.listAllRssMiB), fmt(large.listAllRssMiB), `≤ 100 MB: ${large.listAllRssMiB * 1.048576 <= 100 ? 'met' : 'NOT met'}`],
         ['  the same command for one token (MiB)', fmt(small.listOneRssMiB), fmt(large.listOneRssMiB), 'the process without the listing'],
         ['tokens list --all --json: time (s)', fmt(small.listAllS, 1), fmt(large.listAllS, 1), ''],
-        ['TUI open to first frame, Tokens tab (ms)', fmt(small.tuiFirstFrameMs), fmt(large.tuiFirstFrameMs), `≤ 500 ms: ${large.tuiFirstFrameMs <= 500 ? 'met' : 'NOT met'}`],
-        ['TUI RSS at first frame (MiB)', fmt(small.tuiRssMiB), fmt(large.tuiRssMiB), `≤ 120 MB: ${large.tuiRssMiB * 1.048576 <= 120 ? 'met' : 'NOT met'}`],
-        ['filter keystroke, slowest of "svc-0003" (ms)', fmt(small.keystrokeMs), fmt(large.keystrokeMs), `≤ 50 ms: ${large.keystrokeMs <= 50 ? 'met' : 'NOT met'}`],
+        [`TUI open to first frame, Tokens tab (ms, median of ${TUI_RUNS})`, fmt(small.tuiFirstFrameMs), fmt(large.tuiFirstFrameMs), `≤ 500 ms: ${large.tuiFirstFrameMs <= 500 ? 'met' : 'NOT met'}`],
+        [`TUI RSS at first frame (MiB, highest of ${TUI_RUNS})`, fmt(small.tuiRssMiB), fmt(large.tuiRssMiB), `≤ 120 MB: ${large.tuiRssMiB * 1.048576 <= 120 ? 'met' : 'NOT met'}`],
+        [`filter keystroke typing "svc-0003", slowest letter (ms, each letter's median of ${TUI_RUNS})`, fmt(small.keystrokeMs), fmt(large.keystrokeMs), `≤ 50 ms: ${large.keystrokeMs <= 50 ? 'met' : 'NOT met'}`],
         ['database bytes per token (events included)', fmt(small.bytesPerToken), fmt(large.bytesPerToken), ''],
         ['backup (s)', small.backupS === undefined ? '-' : fmt(small.backupS, 1), large.backupS === undefined ? '-' : fmt(large.backupS, 1), ''],
       ];
