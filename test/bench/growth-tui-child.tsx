@@ -11,35 +11,51 @@ import { App } from '../../tui/app';
 
 const [dataDir, search = 'svc-0003', databaseUrl] = process.argv.slice(2);
 
+/** When each frame that differs from the one before was written (Ink writes a frame as it renders it). */
+const frameTimes: number[] = [];
+/** Called at each frame written (see `main`), to wake a wait for a frame. */
+let onFrame: (() => void) | undefined;
+
+/**
+ * The first frame that passes `test` (the current one, or one written later). Woken by each frame
+ * written, not by polling: a polling loop on this thread (setImmediate) would spin between the
+ * TUI's own events and allocate as it spins (a young-generation collection every ~12 ms), and
+ * slow what it measures.
+ */
 async function frameMatching(frame: () => string | undefined, test: (f: string) => boolean, timeoutMs = 60_000): Promise<string> {
+  const timeout = setTimeout(() => onFrame?.(), timeoutMs);
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const f = frame() ?? '';
-    if (test(f)) return f;
-    if (performance.now() > deadline) throw new Error(`no such frame within ${timeoutMs} ms; last:\n${f}`);
-    await new Promise((r) => setImmediate(r));
+  try {
+    for (;;) {
+      const f = frame() ?? '';
+      if (test(f)) return f;
+      if (performance.now() >= deadline) throw new Error(`no such frame within ${timeoutMs} ms; last:\n${f}`);
+      await new Promise<void>((resolve) => (onFrame = resolve));
+    }
+  } finally {
+    clearTimeout(timeout);
+    onFrame = undefined;
   }
 }
 
 /** How long the screen must stay the same after a keystroke for its answer to be complete (ms). */
 const SETTLED_MS = 1_000;
 
-/** When each frame that differs from the one before was written (Ink writes a frame as it renders it). */
-const frameTimes: number[] = [];
-
 /**
  * Waits until no frame has been written for SETTLED_MS; answers when the last one was (ms after
  * `since`). A keystroke changes the screen at least twice (the letter, then the rows of the new
  * filter), and the rows may look alike from one filter to the next (the newest `svc-0003` row may
  * be the newest `svc-000` row too), so no single frame tells that the answer has come: the last
- * change does. Its time is taken as it is written, not when this loop next runs: a read that holds
- * the thread right after a render (the filter's count) would otherwise be counted in.
+ * change does. Its time is taken as it is written, not when this waiting next runs: a read that
+ * holds the thread right after a render (the filter's count) would otherwise be counted in. Waits
+ * on timers, not by polling (see `frameMatching`).
  */
 async function settled(since: number): Promise<number> {
   for (;;) {
-    await new Promise((r) => setImmediate(r));
     const changedAt = Math.max(since, frameTimes.at(-1) ?? since);
-    if (performance.now() - changedAt >= SETTLED_MS) return changedAt - since;
+    const left = SETTLED_MS - (performance.now() - changedAt);
+    if (left <= 0) return changedAt - since;
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
   }
 }
 
@@ -53,6 +69,7 @@ async function main(): Promise<void> {
     if (frame !== lastWritten) frameTimes.push(performance.now());
     lastWritten = frame;
     write(frame);
+    onFrame?.();
   };
   await frameMatching(ui.lastFrame, (f) => /tokens, newest first/.test(f));
   const firstFrameMs = performance.now() - rendered;
