@@ -174,11 +174,15 @@ async function measured(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code:
   return { code, seconds: (performance.now() - started) / 1000, peakMiB: peakKiB / 1024, stdout };
 }
 
+/** The PostgreSQL databases this run created (dropped at its end: a million tokens is 1.6 GB). */
+const createdDatabases: string[] = [];
+
 async function storeFor(database: string, label: string, dataDir: string, admin: postgres.Sql | undefined): Promise<{ env: NodeJS.ProcessEnv; open: () => Promise<Services> }> {
   if (database === 'sqlite') return { env: { MM_DATA_DIR: dataDir }, open: () => openServices(loadConfig({ MM_DATA_DIR: dataDir }), { actor: 'cli' }) };
   const name = `mm_growth_${label}_${process.pid}`;
   await admin!.unsafe(`DROP DATABASE IF EXISTS ${name}`);
   await admin!.unsafe(`CREATE DATABASE ${name}`);
+  createdDatabases.push(name);
   const url = new URL(process.env.BENCH_GROWTH_POSTGRES_URL!);
   url.pathname = `/${name}`;
   const env = { MM_DATA_DIR: dataDir, MM_DATABASE_URL: url.toString() };
@@ -360,8 +364,9 @@ export async function runGrowth(): Promise<void> {
     }
     console.log(`\nload average at the end: ${load()} (a busy machine slows every figure; compare small with large, measured alike)`);
   } finally {
-    await admin?.end();
     killAll();
+    for (const name of createdDatabases) await admin?.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((error: Error) => process.stderr.write(`could not drop ${name}: ${error.message}\n`));
+    await admin?.end();
     tmp.cleanup();
   }
 }
