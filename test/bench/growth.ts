@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config';
 import { openServices, type Services } from '../../src/services';
+import { bundleChild } from './lib/bundle';
 import { fillStore } from './lib/growth-fill';
 import { pickLoadGenerator, writeTokensFile } from './lib/load';
 import { childEnv, freePort, killAll, MAIN, PINNING, REPO_ROOT, sleep, TSX } from './lib/proc';
@@ -91,42 +92,8 @@ function tuiChildArgv(): Promise<string[]> {
   return (tuiChild ??= bundleTuiChild());
 }
 
-async function bundleTuiChild(): Promise<string[]> {
-  const esbuild = await import('esbuild');
-  const { readMigrationFiles } = await import('drizzle-orm/migrator');
-  const outfile = path.join(REPO_ROOT, '.tmp/bench/growth-tui-child.mjs');
-  await esbuild.build({
-    entryPoints: [TUI_CHILD],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    jsx: 'automatic',
-    // The native module stays in node_modules.
-    external: ['better-sqlite3'],
-    // Ink's optional devtools (not installed) become an empty module, as in build.mjs.
-    plugins: [
-      {
-        name: 'no-devtools',
-        setup(build) {
-          build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'stub' }));
-          build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export default {};', loader: 'js' }));
-        },
-      },
-    ],
-    define: {
-      'process.env.NODE_ENV': '"production"',
-      __MM_MIGRATIONS__: JSON.stringify({
-        sqlite: readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/sqlite') }),
-        postgres: readMigrationFiles({ migrationsFolder: path.join(REPO_ROOT, 'migrations/postgres') }),
-      }),
-    },
-    // CommonJS packages inside an ES module bundle call require().
-    banner: { js: "import { createRequire as mmCreateRequire } from 'node:module'; const require = mmCreateRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
-  return [process.execPath, outfile];
+function bundleTuiChild(): Promise<string[]> {
+  return bundleChild({ entry: TUI_CHILD, outfile: path.join(REPO_ROOT, '.tmp/bench/growth-tui-child.mjs'), react: true });
 }
 
 /**

@@ -5,10 +5,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config';
 import { openServices, type Services } from '../../../src/services';
+import { bundleChild } from './bundle';
 import { childEnv, killGroup, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './proc';
 import { childPids } from './procfs';
 
 export const SERVER_CHILD = path.join(REPO_ROOT, 'test/bench/server-child.ts');
+
+/**
+ * The server child as plain JavaScript (bundleChild; Fastify, Express and the other packages load
+ * from node_modules as usual): the handler's like-for-like rows (`ours-handler` and its variants)
+ * then run our code as the executable does, without tsx's naming helper (~9 µs per request on the
+ * trigger path, docs/benchmarks.md). Bundled once per process.
+ */
+let serverChild: Promise<string[]> | undefined;
+function serverChildArgv(): Promise<string[]> {
+  return (serverChild ??= bundleChild({ entry: SERVER_CHILD, outfile: path.join(REPO_ROOT, '.tmp/bench/server-child.mjs'), packagesExternal: true }));
+}
 
 export interface RunningServer {
   kind: string;
@@ -57,13 +69,14 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `test/bench/server-child.ts KIND DATA_DIR` and waits for its port. Its stdout (where a
+ * Starts `test/bench/server-child.ts KIND DATA_DIR` (bundled: serverChildArgv) and waits for its port. Its stdout (where a
  * peer with a logger writes) goes to `stdout`: a file path, or 'ignore' (/dev/null, the default).
  * Pinned to PINNING.server when the bench pins.
  */
 export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = [], stdout = 'ignore'): Promise<RunningServer> {
   const cpu = PINNING?.server;
-  const child = spawnChild([process.execPath, ...extraNodeArgs, ...TSX, SERVER_CHILD, kind, dataDir], {
+  const [node, script] = await serverChildArgv();
+  const child = spawnChild([node!, ...extraNodeArgs, script!, kind, dataDir], {
     env: childEnv(env),
     ipc: true,
     raiseFdLimit: true,
