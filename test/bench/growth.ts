@@ -5,8 +5,9 @@
 //   BENCH_GROWTH=1 npm run bench                           (after the main bench; not by default)
 //
 // Knobs: BENCH_GROWTH_TOKENS (1000000), BENCH_GROWTH_EVENTS (5 × tokens), BENCH_GROWTH_SMALL (1000),
-// BENCH_GROWTH_SECONDS (10: turns of a second of trigger load per database), BENCH_GROWTH_DB (sqlite | postgres | both;
-// postgres needs BENCH_GROWTH_POSTGRES_URL, a database URL whose user may create databases).
+// BENCH_GROWTH_SECONDS (10: turns of a second of trigger load per database), BENCH_GROWTH_DB
+// (sqlite | postgres | both; postgres needs BENCH_GROWTH_POSTGRES_URL, a database URL whose user may
+// create databases; the bench drops the databases it created when it ends).
 //
 // Figures: the fill (straight through the store, in batches), trigger throughput (goal ≥ 0.95× the
 // small one), the first page of the token list through the API (≤ 20 ms), `tokens list --all
@@ -41,6 +42,7 @@ const SMALL = count('BENCH_GROWTH_SMALL', 1_000);
 const SECONDS = count('BENCH_GROWTH_SECONDS', 10);
 const DATABASES = (process.env.BENCH_GROWTH_DB || 'sqlite') === 'both' ? ['sqlite', 'postgres'] : [process.env.BENCH_GROWTH_DB || 'sqlite'];
 const LOAD_TOKENS = 100;
+const BODY = JSON.stringify({ message: 'hello world' });
 /** Runs of the TUI child per database (its figures: medians over the runs, the RSS the highest). */
 const TUI_RUNS = 3;
 
@@ -50,7 +52,6 @@ interface TuiReport {
   rssAtFirstFrameMiB: number;
   keystrokesMs: number[];
 }
-const BODY = JSON.stringify({ message: 'hello world' });
 
 interface Figures {
   label: string;
