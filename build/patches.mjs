@@ -149,6 +149,38 @@ export const POSTGRES_NEXT_WRITE = {
 };
 
 /**
+ * postgres.js 3.4.9 fetches the array types on every new connection (`fetch_types`, on by default)
+ * from `ReadyForQuery` and drops the promise: when that query fails (the backend is terminated or
+ * PostgreSQL stops while a connection starts, or the query is cancelled), the rejection has no
+ * handler, an unhandled rejection that stops the server (`exitOnUncaught`). Seen in CI in the
+ * PostgreSQL outage test (a bare `connect ECONNREFUSED` with no query's origin in its stack).
+ * Reported upstream (porsager/postgres#279, #1192, #1205, #1223), not fixed in a release. This
+ * patch handles that promise: the failure is the connection's, and the connection's own paths deal
+ * with it (the query that opened it runs after it, or fails with the connection's error; a later
+ * connection fetches the types again). Applied and checked as POSTGRES_NEXT_WRITE is.
+ */
+const FETCH_TYPES_REPLACEMENTS = [
+  [
+    `        initial.reserve && (initial = null)
+        return fetchArrayTypes()`,
+    `        initial.reserve && (initial = null)
+        // mechamental: POSTGRES_FETCH_TYPES (build/patches.mjs): a failed fetch of the array types is not an unhandled rejection
+        return fetchArrayTypes().catch(noop)`,
+  ],
+];
+
+export const POSTGRES_FETCH_TYPES = {
+  name: 'POSTGRES_FETCH_TYPES',
+  marker: 'mechamental: POSTGRES_FETCH_TYPES',
+  files: {
+    'node_modules/postgres/src/connection.js': FETCH_TYPES_REPLACEMENTS,
+    'node_modules/postgres/cjs/src/connection.js': FETCH_TYPES_REPLACEMENTS,
+  },
+  bundled: 'one',
+  upgraded: 'postgres was upgraded: check whether it fixed porsager/postgres#1192',
+};
+
+/**
  * Ink 6 renders every frame from scratch: for each line of every text on screen it measures the
  * width (string-width, a grapheme segmenter) and splits it into styled characters (an ANSI
  * tokenizer), with caches that live for one frame only. A keystroke in the Tokens tab changes one
@@ -226,7 +258,7 @@ let cached = 0;`,
  * { path: [[from, to], …] }, bundled, upgraded }`: every file carries the marker once patched;
  * build.mjs checks that the bundle holds `all` of a patch's files, or at least `one`, each patched.
  */
-export const INSTALL_PATCHES = [POSTGRES_NEXT_WRITE, INK_FRAME_CACHES];
+export const INSTALL_PATCHES = [POSTGRES_NEXT_WRITE, POSTGRES_FETCH_TYPES, INK_FRAME_CACHES];
 
 /** `file` of `patch` with the patch applied (as it is, when it already is); throws if a text it changes is not there. */
 export function applyInstallPatch(patch, source, file) {

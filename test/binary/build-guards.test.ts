@@ -7,7 +7,7 @@ import { applyInstallPatch, exportsRunTui, INK_FRAME_CACHES, INK_RECONCILER, INS
 import { REPO_ROOT } from '../helpers/cli';
 
 // The build changes two files on their way into the bundle, and the install one of the PostgreSQL
-// driver's and four of Ink's; these guards make them stop when those files change, rather than ship a patch that no
+// driver's (two patches) and four of Ink's; these guards make them stop when those files change, rather than ship a patch that no
 // longer applies.
 
 const inkSource = fs.readFileSync(path.join(REPO_ROOT, INK_RECONCILER.file), 'utf8');
@@ -55,6 +55,7 @@ describe('build guards (build/patches.mjs)', () => {
   }
   test('the install patches say what to check when a release changed the texts', () => {
     assert.match(INSTALL_PATCHES.find((p) => p.name === 'POSTGRES_NEXT_WRITE')!.upgraded, /postgres was upgraded: check whether it fixed porsager\/postgres#1208/);
+    assert.match(INSTALL_PATCHES.find((p) => p.name === 'POSTGRES_FETCH_TYPES')!.upgraded, /postgres was upgraded: check whether it fixed porsager\/postgres#1192/);
     assert.match(INK_FRAME_CACHES.upgraded, /Ink was upgraded: check whether it keeps its caches across frames now/);
   });
 

@@ -37,3 +37,30 @@ test('a query on a connection whose backend was terminated is refused with CONNE
   assert.equal(outcome, 'refused CONNECTION_CLOSED');
   reserved.release();
 });
+
+// The installed postgres.js carries POSTGRES_FETCH_TYPES too: it fetches the array types on each
+// new connection and dropped that promise, so a failure of that query was an unhandled rejection,
+// which stops the server (the PostgreSQL outage test failed in CI this way). A statement timeout of
+// 1 ms from the connection's start cancels that catalog query every time (porsager/postgres#1192).
+test('a new connection whose fetch of the array types fails is no unhandled rejection; its query settles', async (t: TestContext) => {
+  const url = requirePostgres(t);
+  if (!url) return;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.prependListener('unhandledRejection', onUnhandled);
+  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { statement_timeout: 1 } });
+  t.after(async () => {
+    process.removeListener('unhandledRejection', onUnhandled);
+    await sql.end({ timeout: 1 });
+  });
+  const outcome = await sql`SELECT 1 AS one`.then(
+    ([row]) => `answered ${row!.one}`,
+    (error: { code?: string }) => `refused ${error.code}`,
+  );
+  // Node reports a rejection without a handler once the microtasks of the turn that rejected it ran.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(unhandled.map((reason) => (reason as { code?: string }).code ?? String(reason)), []);
+  // The query itself is answered, or refused with the cancellation (the driver hands it the
+  // connection's error, porsager/postgres#1223): either way to its caller, who handles it.
+  assert.match(outcome, /^(answered 1|refused 57014)$/);
+});
