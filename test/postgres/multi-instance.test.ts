@@ -256,7 +256,8 @@ describe('PostgreSQL stopped and started again', () => {
       assert.equal((JSON.parse(stream.events.at(-1)!.data!) as { error: { code: string } }).error.code, 'token_revoked');
       // Closed before the cluster is removed (t.after), so that no pool of this process meets a
       // database that is gone. (The bare ECONNREFUSED this test used to fail with was the server's
-      // port: the PostgreSQL driver had stopped the server; see POSTGRES_NEXT_WRITE in build/patches.mjs.)
+      // port: the PostgreSQL driver had stopped the server; see POSTGRES_NEXT_WRITE and
+      // POSTGRES_FETCH_TYPES in build/patches.mjs.)
       await later.close();
     } catch (error) {
       // What the server said is what explains a failure here (an outage path): its last lines, and
