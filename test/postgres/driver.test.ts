@@ -3,6 +3,29 @@ import { test, type TestContext } from 'node:test';
 import postgres from 'postgres';
 import { requirePostgres } from '../helpers/postgres';
 
+/**
+ * What reaches `process.on(event)` during the test (what would stop the server), collected by a
+ * listener registered first, so that the test runner's own handler does not end the file before
+ * the assertion; removed after the test.
+ */
+function collect(t: TestContext, event: 'uncaughtException' | 'unhandledRejection'): unknown[] {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown): void => {
+    seen.push(reason);
+  };
+  // One listener fits both events (it takes the error or the reason and ignores the rest).
+  process.prependListener(event as 'unhandledRejection', listener);
+  t.after(() => process.removeListener(event, listener));
+  return seen;
+}
+
+/** A client of one connection, ended after the test. */
+function client(t: TestContext, url: string, options: postgres.Options<Record<string, postgres.PostgresType>> = {}): postgres.Sql {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined, ...options });
+  t.after(() => sql.end({ timeout: 1 }));
+  return sql;
+}
+
 // The installed postgres.js carries POSTGRES_NEXT_WRITE (build/patches.mjs, applied by
 // build/postinstall.mjs): without it, a query written on a connection whose socket has closed
 // throws from a setImmediate, an uncaught exception that stops the server (the PostgreSQL outage
@@ -11,16 +34,9 @@ import { requirePostgres } from '../helpers/postgres';
 test('a query on a connection whose backend was terminated is refused with CONNECTION_CLOSED, never an uncaught exception', async (t: TestContext) => {
   const url = requirePostgres(t);
   if (!url) return;
-  const uncaught: Error[] = [];
-  const onUncaught = (error: Error) => uncaught.push(error);
-  // Registered first, so that the test runner's own handler does not end the file before the assertion.
-  process.prependListener('uncaughtException', onUncaught);
-  const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  const sql = postgres(url, { max: 1, onnotice: () => undefined });
-  t.after(async () => {
-    process.removeListener('uncaughtException', onUncaught);
-    await Promise.all([admin.end({ timeout: 1 }), sql.end({ timeout: 1 })]);
-  });
+  const uncaught = collect(t, 'uncaughtException');
+  const admin = client(t, url);
+  const sql = client(t, url);
   const reserved = await sql.reserve();
   const [row] = await reserved<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
   await admin`SELECT pg_terminate_backend(${row!.pid})`;
@@ -33,7 +49,7 @@ test('a query on a connection whose backend was terminated is refused with CONNE
     ),
     new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5_000).unref()),
   ]);
-  assert.deepEqual(uncaught.map((e) => e.message), []);
+  assert.deepEqual(uncaught.map((e) => (e as Error).message), []);
   assert.equal(outcome, 'refused CONNECTION_CLOSED');
   reserved.release();
 });
@@ -45,14 +61,8 @@ test('a query on a connection whose backend was terminated is refused with CONNE
 test('a new connection whose fetch of the array types fails is no unhandled rejection; its query settles', async (t: TestContext) => {
   const url = requirePostgres(t);
   if (!url) return;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.prependListener('unhandledRejection', onUnhandled);
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { statement_timeout: 1 } });
-  t.after(async () => {
-    process.removeListener('unhandledRejection', onUnhandled);
-    await sql.end({ timeout: 1 });
-  });
+  const unhandled = collect(t, 'unhandledRejection');
+  const sql = client(t, url, { connection: { statement_timeout: 1 } });
   const outcome = await sql`SELECT 1 AS one`.then(
     ([row]) => `answered ${row!.one}`,
     (error: { code?: string }) => `refused ${error.code}`,
