@@ -272,25 +272,25 @@ async function measure(database: string, label: string, tokens: number, events: 
  */
 async function triggerSideBySide(small: Figures, large: Figures, log: (text: string) => void): Promise<{ small: number; large: number }> {
   const { generator } = pickLoadGenerator();
-  const started: Array<{ figures: Figures; server: Awaited<ReturnType<typeof startServe>>; target: Parameters<typeof generator.run>[0]; ok: number; seconds: number }> = [];
+  const sides: Array<{ figures: Figures; server: Awaited<ReturnType<typeof startServe>>; target: Parameters<typeof generator.run>[0]; ok: number; seconds: number }> = [];
   try {
     for (const figures of [small, large]) {
       const server = await startServe(figures.dataDir, { port: await freePort(), env: figures.env, timeoutMs: 120_000, cpu: PINNING?.server, ...(fs.existsSync(DIST) ? { binary: DIST } : {}) });
       const tokensFile = writeTokensFile(figures.dataDir, 'tokens.txt', figures.loadTokens);
-      started.push({ figures, server, target: { url: server.url, path: '/v1/trigger/chat', tokens: figures.loadTokens, tokensFile, body: BODY, cpu: PINNING?.load }, ok: 0, seconds: 0 });
+      sides.push({ figures, server, target: { url: server.url, path: '/v1/trigger/chat', tokens: figures.loadTokens, tokensFile, body: BODY, cpu: PINNING?.load }, ok: 0, seconds: 0 });
     }
-    for (const side of started) await generator.run(side.target, { connections: 50, seconds: 2 });
+    for (const side of sides) await generator.run(side.target, { connections: 50, seconds: 2 });
     for (let turn = 0; turn < SECONDS; turn++) {
-      for (const side of turn % 2 === 0 ? started : [...started].reverse()) {
+      for (const side of turn % 2 === 0 ? sides : [...sides].reverse()) {
         const result = await generator.run(side.target, { connections: 50, seconds: 1 });
         side.ok += result.ok;
         side.seconds += result.durationS;
       }
     }
   } finally {
-    for (const side of started) await side.server.stop();
+    for (const side of sides) await side.server.stop();
   }
-  const [s, l] = started.map((side) => side.ok / side.seconds) as [number, number];
+  const [s, l] = sides.map((side) => side.ok / side.seconds) as [number, number];
   log(`trigger, side by side in turns of a second: ${fmt(s)} req/s (${small.label}), ${fmt(l)} req/s (${large.label})`);
   return { small: s, large: l };
 }

@@ -7,8 +7,8 @@ import { applyInstallPatch, exportsRunTui, INK_FRAME_CACHES, INK_RECONCILER, INS
 import { REPO_ROOT } from '../helpers/cli';
 
 // The build changes two files on their way into the bundle, and the install one of the PostgreSQL
-// driver's (two patches) and four of Ink's; these guards make them stop when those files change, rather than ship a patch that no
-// longer applies.
+// driver's (two patches) and four of Ink's; these guards make them stop when those files change,
+// rather than ship a patch that no longer applies.
 
 const inkSource = fs.readFileSync(path.join(REPO_ROOT, INK_RECONCILER.file), 'utf8');
 const migrateSource = fs.readFileSync(path.join(REPO_ROOT, MIGRATE.file), 'utf8');

@@ -9,7 +9,7 @@ import { bundleChild } from './bundle';
 import { childEnv, killGroup, MAIN, nextMessage, PINNING, REPO_ROOT, sleep, spawnChild, TSX, waitExit } from './proc';
 import { childPids } from './procfs';
 
-export const SERVER_CHILD = path.join(REPO_ROOT, 'test/bench/server-child.ts');
+const SERVER_CHILD = path.join(REPO_ROOT, 'test/bench/server-child.ts');
 
 /**
  * The server child as plain JavaScript (bundleChild; Fastify, Express and the other packages load
@@ -69,9 +69,9 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `test/bench/server-child.ts KIND DATA_DIR` (bundled: serverChildArgv) and waits for its port. Its stdout (where a
- * peer with a logger writes) goes to `stdout`: a file path, or 'ignore' (/dev/null, the default).
- * Pinned to PINNING.server when the bench pins.
+ * Starts `test/bench/server-child.ts KIND DATA_DIR` (bundled: serverChildArgv) and waits for its
+ * port. Its stdout (where a peer with a logger writes) goes to `stdout`: a file path, or 'ignore'
+ * (/dev/null, the default). Pinned to PINNING.server when the bench pins.
  */
 export async function startBenchServer(kind: string, dataDir: string, env: NodeJS.ProcessEnv = {}, extraNodeArgs: string[] = [], stdout = 'ignore'): Promise<RunningServer> {
   const cpu = PINNING?.server;
