@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pickLoadGenerator, writeTokensFile, type LoadTarget } from './lib/load';
 import { buildMmload, parseRecords, runMmload } from './lib/mmload';
+import { startBenchServer, withServices } from './lib/servers';
 import { findWrk, parseTimesChildren, parseWrkCount, parseWrkJson, parseWrkOutput, parseWrkText, parseWrkTime, runWrk } from './lib/wrk';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -269,4 +270,31 @@ test('mmload records: "due sent done status" per line', () => {
     { due: 5_000_000, sent: 5_000_100, done: 5_000_900, status: 0 },
   ]);
   assert.deepEqual(parseRecords(''), []);
+});
+
+describe("the handler's variants", () => {
+  test("ours-handler's process serves its like-for-like variants on ports of their own", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-bench-variants-'));
+    try {
+      const dataDir = path.join(dir, 'data');
+      const value = await withServices(dataDir, async (s) => (await s.tokens.create({ app: 'default', name: 'bench', expires: '1d' }, 'cli')).value);
+      const server = await startBenchServer('ours-handler', dataDir, { BENCH_TOKEN: value });
+      try {
+        const trigger = (port: number, token: string) =>
+          fetch(`http://127.0.0.1:${port}/v1/trigger/chat`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: BODY });
+        assert.deepEqual(Object.keys(server.variants ?? {}).sort(), ['ours-noauth', 'ours-norecheck']);
+        const forged = `mm_tok_${'A'.repeat(36)}`;
+        assert.equal((await trigger(server.port, value)).status, 200);
+        assert.equal((await trigger(server.port, forged)).status, 401, 'the handler checks tokens');
+        assert.equal((await trigger(server.variants!['ours-norecheck']!, forged)).status, 401, 'without the re-check, still authenticated');
+        const noauth = await trigger(server.variants!['ours-noauth']!, forged);
+        assert.equal(noauth.status, 200, 'the variant without authentication runs any bearer');
+        assert.equal(((await noauth.json()) as { output?: string }).output, 'hello world');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

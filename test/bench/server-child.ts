@@ -3,7 +3,9 @@
 //
 // KIND:
 //   ours          mechamental's own server (startServer: trigger handler ahead of Express, logs, metrics)
-//   ours-handler  the trigger handler alone on a bare node:http listener, authentication on
+//   ours-handler  the trigger handler alone on a bare node:http listener, authentication on; the
+//                 same process also listens with the variants of SAME_PROCESS_AS_HANDLER (one
+//                 port each, sent to the parent as {variants: {kind: port}}), measured in it
 //   ours-noauth   the same, with a constant verifier (authentication switched off)
 //   ours-nousage  the trigger handler alone with usage counting switched off (last_used_at still kept)
 //   ours-norun    the trigger handler keeping no runs (createTriggerHandler keepRuns: false): what keeping them costs
@@ -25,6 +27,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 const kind = process.argv[2] ?? '';
+/**
+ * The handler's variants that `ours-handler` also serves, each on a port of its own, so that the
+ * bench measures them in the process it sets them against (test/bench/run.ts, "Servers under
+ * test" in docs/benchmarks.md). Not `ours-norun` (the GC of the runs the others keep would land on
+ * its turns too) nor `ours-nousage` (it stops the shared usage counter): they run apart.
+ */
+const SAME_PROCESS_AS_HANDLER = ['ours-noauth', 'ours-norecheck'];
+/** Ports of the variants this process serves besides its kind. */
+const variants: Record<string, number> = {};
 const dataDir = process.argv[3] ?? '';
 const MAX_BODY = 1_048_576;
 
@@ -213,23 +224,30 @@ async function main(): Promise<number> {
         return started.port;
       }
       const { createTriggerHandler } = await import('../../src/http/trigger');
-      let options: Parameters<typeof createTriggerHandler>[1] = kind === 'ours-norun' ? { keepRuns: false } : kind === 'ours-norecheck' ? { recheck: false } : {};
-      if (kind === 'ours-noauth') {
-        const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
-        if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);
-        const result = { ok: true as const, token: verified.token };
-        options = { verify: () => result };
+      const listenVariant = async (variant: string): Promise<number> => {
+        let options: Parameters<typeof createTriggerHandler>[1] = variant === 'ours-norun' ? { keepRuns: false } : variant === 'ours-norecheck' ? { recheck: false } : {};
+        if (variant === 'ours-noauth') {
+          const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
+          if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);
+          const result = { ok: true as const, token: verified.token };
+          options = { verify: () => result };
+        }
+        if (variant === 'ours-nousage') {
+          // The same handler, with the per-answer count made a no-op: what usage counting costs, like for like.
+          services.usage.count = () => {};
+        }
+        const handle = createTriggerHandler(services, options);
+        return listen(
+          http.createServer((req, res) => {
+            if (!handle(req, res)) json(res, 404, { error: { code: 'not_found', message: 'no such route' } });
+          }),
+        );
+      };
+      const port = await listenVariant(kind);
+      if (kind === 'ours-handler') {
+        for (const variant of SAME_PROCESS_AS_HANDLER) variants[variant] = await listenVariant(variant);
       }
-      if (kind === 'ours-nousage') {
-        // The same handler, with the per-answer count made a no-op: what usage counting costs, like for like.
-        services.usage.count = () => {};
-      }
-      const handle = createTriggerHandler(services, options);
-      return listen(
-        http.createServer((req, res) => {
-          if (!handle(req, res)) json(res, 404, { error: { code: 'not_found', message: 'no such route' } });
-        }),
-      );
+      return port;
     }
 
     default:
@@ -244,7 +262,7 @@ process.on('message', (m) => {
 process.on('disconnect', () => process.exit(0));
 
 main().then(
-  (port) => send({ port, pid: process.pid }),
+  (port) => send({ port, pid: process.pid, variants }),
   (error: unknown) => {
     process.stderr.write(`server-child ${kind}: ${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);

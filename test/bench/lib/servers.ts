@@ -30,6 +30,8 @@ export interface RunningServer {
   url: string;
   /** The CPU it is pinned to (PINNING.server), if it is. */
   cpu?: number;
+  /** Other kinds this process serves, each on a port of its own (server-child's `variants`). */
+  variants?: Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -83,8 +85,8 @@ export async function startBenchServer(kind: string, dataDir: string, env: NodeJ
     stdout,
     cpu,
   });
-  const { port } = await nextMessage<{ port: number }>(child, (m) => typeof m?.port === 'number', 30_000, `${kind} server to listen`);
-  return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, cpu, stop: () => stopProcess(child) };
+  const { port, variants } = await nextMessage<{ port: number; variants?: Record<string, number> }>(child, (m) => typeof m?.port === 'number', 30_000, `${kind} server to listen`);
+  return { kind, child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, cpu, variants, stop: () => stopProcess(child) };
 }
 
 /**
