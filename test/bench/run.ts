@@ -19,7 +19,7 @@
 // BENCH_GROWTH=1 adds the growth part (test/bench/growth.ts, docs/growth.md) after them.
 // Goals are reported, not asserted (exit code 0 unless the bench itself broke).
 // Knobs: BENCH_QUICK=1 (a smoke run: 1 round of 1 s, short latency and revoke runs, 1,000 SSE
-// streams), BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (4), BENCH_CONNECTIONS (50),
+// streams), BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (50),
 // BENCH_TOKENS (100), BENCH_LATENCY_RATE (1000), BENCH_LATENCY_SECONDS (10), BENCH_REVOKE_SECONDS
 // (6), BENCH_PG_TRIALS (30), BENCH_SSE_STREAMS (10000), BENCH_LOADGEN (wrk | autocannon), BENCH_OURS (dist | dev),
 // BENCH_LOG_SINK (null | file), BENCH_PROFILE=1 (or a server kind: a CPU profile under load).
@@ -65,7 +65,7 @@ function choice<T extends string>(name: string, allowed: readonly T[]): T | unde
 
 const ROUNDS = setting('BENCH_ROUNDS', 3, 1, true);
 const SECONDS = setting('BENCH_SECONDS', 3, 1);
-const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 4, 1);
+const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 1, 1);
 const CONNECTIONS = setting('BENCH_CONNECTIONS', 50, 50, true);
 const TOKEN_COUNT = setting('BENCH_TOKENS', 100, 100, true);
 const LATENCY_RATE = setting('BENCH_LATENCY_RATE', 1000, 1000);
@@ -368,9 +368,7 @@ async function throughput(bench: Bench): Promise<void> {
       results.set(kind, []);
     }
     log(`warming up ${servers.map((s) => s.kind).join(', ')}`);
-    // A process takes a few seconds of load to settle (its heap grown to the load): with 2 s of
-    // warm-up every kind's first turn cost 10-50 % more than its later ones.
-    for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: warmup });
+    for (const server of servers) await bench.generator.run(target(bench, server), { connections: CONNECTIONS, seconds: QUICK ? warmup : warmup * 2 });
     // Every kind is measured in turns of a second, one after the other, each round in another
     // order (measureInTurns): the host's slow and fast spells last seconds to a minute, and every
     // ratio here is of two kinds, so a spell must land on all of them alike (docs/benchmarks.md,
@@ -556,7 +554,7 @@ function autocannonLoad(options: {
 
 async function latency(bench: Bench): Promise<void> {
   const label = `latency p99 at a fixed ${fmt(LATENCY_RATE)} req/s`;
-  const warm = (on: RunningServer) => bench.generator.run(target(bench, on), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS) });
+  const warm = (on: RunningServer) => bench.generator.run(target(bench, on), { connections: CONNECTIONS, seconds: bench.generator.effectiveSeconds(WARMUP_SECONDS * 2) });
   const mmload = 'binary' in bench.mmload ? bench.mmload.binary : undefined;
   /** mmload's paced load on one server. */
   const paced = async (on: RunningServer, binary: string) =>
