@@ -345,15 +345,12 @@ async function throughput(bench: Bench): Promise<void> {
       try {
         // The trigger's other answers and the door are the same server process loaded in turn with
         // another call (like for like: one heap, one process's luck), not a process of their own.
-        const ours = servers.find((s) => s.kind === 'ours');
-        // Likewise the handler's like-for-like variants that the `ours-handler` process serves on
+        // Likewise the handler's like-for-like variants, which the `ours-handler` process serves on
         // ports of their own (server-child.ts, SAME_PROCESS_AS_HANDLER).
-        const host = servers.find((s) => s.variants?.[kind] !== undefined);
-        if (SAME_PROCESS_AS_OURS.has(kind) && ours) server = { ...ours, kind, stop: async () => undefined };
-        else if (host) {
-          const port = host.variants![kind]!;
-          server = { ...host, kind, port, url: `http://127.0.0.1:${port}`, variants: undefined, stop: async () => undefined };
-        } else server = await startKind(bench, kind);
+        const ours = servers.find((s) => s.kind === 'ours');
+        const host = SAME_PROCESS_AS_OURS.has(kind) && ours ? ours : servers.find((s) => s.variants?.[kind] !== undefined);
+        const port = host?.variants?.[kind] ?? host?.port;
+        server = host ? { ...host, kind, port: port!, url: `http://127.0.0.1:${port}`, variants: undefined, stop: async () => undefined } : await startKind(bench, kind);
       } catch (error) {
         notes.push(`${kind}: did not start (${(error as Error).message.split('\n')[0]}); not measured`);
         continue;

@@ -25,6 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { TriggerHandler, TriggerOptions } from '../../src/http/trigger';
 
 const kind = process.argv[2] ?? '';
 /**
@@ -34,8 +35,6 @@ const kind = process.argv[2] ?? '';
  * its turns too) nor `ours-nousage` (it stops the shared usage counter): they run apart.
  */
 const SAME_PROCESS_AS_HANDLER = ['ours-noauth', 'ours-norecheck'];
-/** Ports of the variants this process serves besides its kind. */
-const variants: Record<string, number> = {};
 const dataDir = process.argv[3] ?? '';
 const MAX_BODY = 1_048_576;
 
@@ -142,10 +141,16 @@ async function listen(server: http.Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-async function main(): Promise<number> {
+/** Where this process listens: its kind's port, and the ports of the other kinds it serves. */
+interface Listening {
+  port: number;
+  variants?: Record<string, number>;
+}
+
+async function main(): Promise<Listening> {
   switch (kind) {
     case 'bare':
-      return listen(nodeHttpTrigger());
+      return { port: await listen(nodeHttpTrigger()) };
 
     case 'bcrypt': {
       // Such systems store bcrypt(secret) and find the row by a public prefix, then compare.
@@ -155,7 +160,7 @@ async function main(): Promise<number> {
       db.exec('CREATE TABLE keys (prefix TEXT PRIMARY KEY, hash TEXT NOT NULL)');
       db.prepare('INSERT INTO keys VALUES (?, ?)').run('bench001', bcrypt.hashSync(secret, 10));
       const lookup = db.prepare<[string], { hash: string }>('SELECT hash FROM keys WHERE prefix = ?');
-      return listen(
+      const port = await listen(
         nodeHttpTrigger(async (header) => {
           const match = /^bearer sk_([a-z0-9]{8})_(.+)$/i.exec(header ?? '');
           if (!match) return false;
@@ -163,6 +168,7 @@ async function main(): Promise<number> {
           return row ? bcrypt.compare(match[2]!, row.hash) : false;
         }),
       );
+      return { port };
     }
 
     case 'fastify':
@@ -185,7 +191,7 @@ async function main(): Promise<number> {
         return echoAnswer(request.params.pipeline, input);
       });
       await app.listen({ host: '127.0.0.1', port: 0 });
-      return (app.server.address() as { port: number }).port;
+      return { port: (app.server.address() as { port: number }).port };
     }
 
     case 'express': {
@@ -205,7 +211,7 @@ async function main(): Promise<number> {
         }
         res.json(echoAnswer(req.params.pipeline, input));
       });
-      return listen(http.createServer(app));
+      return { port: await listen(http.createServer(app)) };
     }
 
     case 'ours':
@@ -221,11 +227,13 @@ async function main(): Promise<number> {
       if (kind === 'ours') {
         const { startServer } = await import('../../src/http/server');
         const started = await startServer(services, { host: '127.0.0.1', port: 0 });
-        return started.port;
+        return { port: started.port };
       }
       const { createTriggerHandler } = await import('../../src/http/trigger');
+      // One registry of open streams for the process (its watcher polls), shared by every handler.
+      let streams: TriggerHandler['streams'] | undefined;
       const listenVariant = async (variant: string): Promise<number> => {
-        let options: Parameters<typeof createTriggerHandler>[1] = variant === 'ours-norun' ? { keepRuns: false } : variant === 'ours-norecheck' ? { recheck: false } : {};
+        let options: TriggerOptions = variant === 'ours-norun' ? { keepRuns: false } : variant === 'ours-norecheck' ? { recheck: false } : {};
         if (variant === 'ours-noauth') {
           const verified = await services.tokens.verify(process.env.BENCH_TOKEN ?? '');
           if (!verified.ok) throw new Error(`BENCH_TOKEN does not verify: ${verified.reason}`);
@@ -236,7 +244,8 @@ async function main(): Promise<number> {
           // The same handler, with the per-answer count made a no-op: what usage counting costs, like for like.
           services.usage.count = () => {};
         }
-        const handle = createTriggerHandler(services, options);
+        const handle = createTriggerHandler(services, { ...options, streams });
+        streams = handle.streams;
         return listen(
           http.createServer((req, res) => {
             if (!handle(req, res)) json(res, 404, { error: { code: 'not_found', message: 'no such route' } });
@@ -244,10 +253,10 @@ async function main(): Promise<number> {
         );
       };
       const port = await listenVariant(kind);
-      if (kind === 'ours-handler') {
-        for (const variant of SAME_PROCESS_AS_HANDLER) variants[variant] = await listenVariant(variant);
-      }
-      return port;
+      if (kind !== 'ours-handler') return { port };
+      const variants: Record<string, number> = {};
+      for (const variant of SAME_PROCESS_AS_HANDLER) variants[variant] = await listenVariant(variant);
+      return { port, variants };
     }
 
     default:
@@ -262,7 +271,7 @@ process.on('message', (m) => {
 process.on('disconnect', () => process.exit(0));
 
 main().then(
-  (port) => send({ port, pid: process.pid, variants }),
+  ({ port, variants }) => send({ port, pid: process.pid, variants }),
   (error: unknown) => {
     process.stderr.write(`server-child ${kind}: ${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);
