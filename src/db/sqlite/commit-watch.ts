@@ -30,8 +30,10 @@ import type Database from 'better-sqlite3';
  */
 export class CommitWatch {
   private readonly shm: SharedShm | undefined;
-  private readonly header = Buffer.alloc(HEADER_BYTES);
-  private readonly seen = Buffer.alloc(HEADER_COPY_BYTES);
+  /** The header as read, as 32-bit words: compared in JavaScript (no Buffer views, no call into C++ per look). */
+  private readonly words = new Int32Array(HEADER_WORDS);
+  private readonly header = Buffer.from(this.words.buffer);
+  private readonly seen = new Int32Array(HEADER_COPY_WORDS);
   private hasSeen = false;
   private readonly dataVersion: Database.Statement<[], number>;
   private lastVersion = -1;
@@ -59,11 +61,17 @@ export class CommitWatch {
       return this.versionMoved();
     }
     if (read < HEADER_BYTES) return this.versionMoved();
-    const first = this.header.subarray(0, HEADER_COPY_BYTES);
-    // Copies that differ: a commit is writing them. Not remembered: the next look compares again.
-    if (!first.equals(this.header.subarray(HEADER_COPY_BYTES, HEADER_BYTES))) return true;
-    if (this.hasSeen && first.equals(this.seen)) return false;
-    first.copy(this.seen);
+    const words = this.words;
+    const seen = this.seen;
+    let same = this.hasSeen;
+    for (let i = 0; i < HEADER_COPY_WORDS; i++) {
+      const word = words[i]!;
+      // Copies that differ: a commit is writing them. Not remembered: the next look compares again.
+      if (word !== words[i + HEADER_COPY_WORDS]) return true;
+      if (word !== seen[i]) same = false;
+    }
+    if (same) return false;
+    seen.set(words.subarray(0, HEADER_COPY_WORDS));
     this.hasSeen = true;
     return true;
   }
@@ -86,6 +94,8 @@ export class CommitWatch {
 /** The wal-index header: two copies of 48 bytes at the start of the `-shm` file. */
 const HEADER_COPY_BYTES = 48;
 const HEADER_BYTES = 2 * HEADER_COPY_BYTES;
+const HEADER_COPY_WORDS = HEADER_COPY_BYTES / 4;
+const HEADER_WORDS = 2 * HEADER_COPY_WORDS;
 
 /** One read-only descriptor per `-shm` file (by device and inode) in this process, counted. */
 class SharedShm {
