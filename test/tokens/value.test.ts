@@ -47,6 +47,10 @@ describe('token values', () => {
     ['too short', good.slice(0, -1), /has 42 characters/],
     ['too long', `${good}A`, /has 44 characters/],
     ['characters outside base62', `${good.slice(0, 20)}-${good.slice(21)}`, /outside/],
+    ['a character outside base62 among the checksum', `${good.slice(0, 40)}_${good.slice(41)}`, /outside/],
+    ['a non-ASCII character', `${good.slice(0, 20)}é${good.slice(21)}`, /outside/],
+    // U+0141's low byte is "A": a check on the low byte alone would take it for base62.
+    ['a character whose low byte is base62', `${good.slice(0, 20)}\u0141${good.slice(21)}`, /outside/],
     ['one random character changed', flipped(12), /checksum/],
     ['one checksum character changed', flipped(40), /checksum/],
     ['empty', '', /does not start with/],
@@ -60,6 +64,25 @@ describe('token values', () => {
       if (value.length > 10) assert.ok(!result.problem.includes(value.slice(7, 20)), 'problem text must not quote the token');
     });
   }
+
+  test('parse accepts exactly the values whose last 6 characters are the checksum of the rest', () => {
+    // Every single-character change of real values, judged against the definition (checksum()).
+    const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    let accepted = 0;
+    for (const value of [generateValue('trigger'), generateValue('admin'), 'mm_tok_000000000000000000000000000000' + checksum('mm_tok_000000000000000000000000000000')]) {
+      for (let i = 7; i < VALUE_LENGTH; i++) {
+        for (const ch of alphabet) {
+          const changed = value.slice(0, i) + ch + value.slice(i + 1);
+          const expected = checksum(changed.slice(0, -6)) === changed.slice(-6);
+          const result = parseValue(changed);
+          assert.equal(result.ok, expected, `position ${i}`);
+          if (result.ok) accepted++;
+          else assert.match(result.problem, /checksum/);
+        }
+      }
+    }
+    assert.equal(accepted, 3 * 36, 'only the unchanged values (one per position) are accepted');
+  });
 
   test('hash is SHA-256 hex of the whole value; hint shows 4 + 4 characters', () => {
     const value = generateValue('trigger');
