@@ -2,11 +2,11 @@ import { AppError } from '../errors';
 import { sleep, throwIfAborted } from './abort';
 import type { PipelineRunner } from './types';
 
-const WORD = /\S+\s*/g;
-
 /**
  * `echo`: streams `input.message` back word by word (each delta a word with its trailing space, so
  * the deltas add up to the text), waiting `delay_ms` between words; the output is the whole text.
+ * Whitespace is what `\s` matches in a JavaScript regular expression; leading whitespace is a delta
+ * of its own.
  */
 export const echoRunner: PipelineRunner<'echo'> = {
   kind: 'echo',
@@ -17,22 +17,62 @@ export const echoRunner: PipelineRunner<'echo'> = {
       throw new AppError('validation_failed', 'message: the echo pipeline needs a "message" string in the request body, e.g. {"message": "Hello"}', { field: 'message' });
     }
     const delay = config.delay_ms ?? 0;
-    const leading = /^\s*/.exec(message)![0];
-    if (leading) ctx.onDelta(leading);
     if (delay === 0) {
       // Nothing to wait for: answer synchronously (the hot path of the demo pipeline).
-      for (const match of message.matchAll(WORD)) ctx.onDelta(match[0]);
+      for (let at = 0; at < message.length; ) {
+        const end = pieceEnd(message, at);
+        ctx.onDelta(message.slice(at, end));
+        at = end;
+      }
       return message;
     }
     return (async () => {
-      let first = true;
-      for (const match of message.matchAll(WORD)) {
+      let at = 0;
+      if (isSpace(message.charCodeAt(0))) {
+        at = pieceEnd(message, 0);
+        ctx.onDelta(message.slice(0, at));
+      }
+      for (let first = true; at < message.length; first = false) {
         if (!first) await sleep(delay, ctx.signal);
         throwIfAborted(ctx.signal);
-        ctx.onDelta(match[0]);
-        first = false;
+        const end = pieceEnd(message, at);
+        ctx.onDelta(message.slice(at, end));
+        at = end;
       }
       return message;
     })();
   },
 };
+
+/**
+ * Where the delta that starts at `at` ends: leading whitespace alone (at 0), otherwise a word and
+ * the whitespace after it, as the regular expression `\S+\s*` would match them, without a match
+ * object per word (this runs on every trigger of the demo pipeline).
+ */
+export function pieceEnd(text: string, at: number): number {
+  let i = at;
+  if (at === 0 && isSpace(text.charCodeAt(0))) {
+    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+    return i;
+  }
+  while (i < text.length && !isSpace(text.charCodeAt(i))) i++;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Whether a UTF-16 code unit is what `\s` matches: ECMAScript's WhiteSpace and LineTerminator. */
+export function isSpace(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  if (code < 0xa0) return false;
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}

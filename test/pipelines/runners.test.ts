@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { AppError } from '../../src/errors';
+import { isSpace } from '../../src/pipelines/echo';
 import { GENERIC_FAILURE_MESSAGE, RunAborted, runPipeline, type RunnablePipeline } from '../../src/pipelines/index';
 import { alive } from '../helpers/process';
 
@@ -63,6 +64,16 @@ describe('echo', () => {
     const { output, deltas } = await run({ kind: 'echo', config: {} }, { message: 'Hello, how can I reset my password?' });
     assert.equal(output, 'Hello, how can I reset my password?');
     assert.deepEqual(deltas, ['Hello, ', 'how ', 'can ', 'I ', 'reset ', 'my ', 'password?']);
+  });
+
+  test('splits as /^\\s*/ then /\\S+\\s*/g would, for any whitespace JavaScript knows, with or without delay_ms', async () => {
+    for (let code = 0; code <= 0xffff; code++) assert.equal(isSpace(code), /\s/.test(String.fromCharCode(code)), `U+${code.toString(16).padStart(4, '0')}`);
+    const texts = ['', ' ', '  \t\n', 'one', ' lead', 'trail  ', 'a\u00a0b\u2003c\u3000d\ufeffe', '\u2028x\u2029 y', 'tabs\tand\r\nlines\v\f', 'émoji 🙂 ok', 'x'.repeat(40) + ' y'];
+    for (const message of texts) {
+      const expected = [/^\s*/.exec(message)![0], ...[...message.matchAll(/\S+\s*/g)].map((m) => m[0])].filter((d) => d !== '');
+      assert.deepEqual((await run({ kind: 'echo', config: {} }, { message })).deltas, expected, JSON.stringify(message));
+      assert.deepEqual((await run({ kind: 'echo', config: { delay_ms: 1 } }, { message })).deltas, expected, `${JSON.stringify(message)} with delay_ms`);
+    }
   });
 
   test('delay_ms between words; abort stops it with the abort reason', async () => {
