@@ -49,7 +49,7 @@ export const echoRunner: PipelineRunner<'echo'> = {
  * the whitespace after it, as the regular expression `\S+\s*` would match them, without a match
  * object per word (this runs on every trigger of the demo pipeline).
  */
-export function pieceEnd(text: string, at: number): number {
+function pieceEnd(text: string, at: number): number {
   let i = at;
   if (at === 0 && isSpace(text.charCodeAt(0))) {
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;
