@@ -27,13 +27,9 @@ export const echoRunner: PipelineRunner<'echo'> = {
       return message;
     }
     return (async () => {
-      let at = 0;
-      if (isSpace(message.charCodeAt(0))) {
-        at = pieceEnd(message, 0);
-        ctx.onDelta(message.slice(0, at));
-      }
-      for (let first = true; at < message.length; first = false) {
-        if (!first) await sleep(delay, ctx.signal);
+      for (let at = 0, words = 0; at < message.length; ) {
+        // A wait before every word but the first; none before leading whitespace.
+        if (!isSpace(message.charCodeAt(at)) && words++ > 0) await sleep(delay, ctx.signal);
         throwIfAborted(ctx.signal);
         const end = pieceEnd(message, at);
         ctx.onDelta(message.slice(at, end));
@@ -45,16 +41,13 @@ export const echoRunner: PipelineRunner<'echo'> = {
 };
 
 /**
- * Where the delta that starts at `at` ends: leading whitespace alone (at 0), otherwise a word and
- * the whitespace after it, as the regular expression `\S+\s*` would match them, without a match
- * object per word (this runs on every trigger of the demo pipeline).
+ * Where the delta that starts at `at` ends: the non-whitespace there, then the whitespace after it
+ * (`\S*\s*`; so leading whitespace, at 0, is a delta of its own, and every later delta is a word
+ * and its trailing whitespace, as `\S+\s*` would match it), without a match object per word: this
+ * runs on every trigger of the demo pipeline.
  */
 function pieceEnd(text: string, at: number): number {
   let i = at;
-  if (at === 0 && isSpace(text.charCodeAt(0))) {
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-    return i;
-  }
   while (i < text.length && !isSpace(text.charCodeAt(i))) i++;
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   return i;

@@ -97,16 +97,11 @@ const BASE62_DIGIT = (() => {
   return digits;
 })();
 
-/** The CRC-32 register after each prefix (the checksum covers it; see crc32Of). */
+/** The CRC-32 register after each prefix (crc32Of before its final inversion): the checksum covers it. */
 const PREFIX_CRC: Record<TokenKind, number> = {
-  trigger: crcRegister(-1, VALUE_PREFIX.trigger),
-  admin: crcRegister(-1, VALUE_PREFIX.admin),
+  trigger: crc32Of(VALUE_PREFIX.trigger) ^ -1,
+  admin: crc32Of(VALUE_PREFIX.admin) ^ -1,
 };
-
-function crcRegister(c: number, ascii: string): number {
-  for (let i = 0; i < ascii.length; i++) c = CRC_TABLE[(c ^ ascii.charCodeAt(i)) & 0xff]! ^ (c >>> 8);
-  return c;
-}
 
 const PARSED: Record<TokenKind, ParsedValue> = {
   trigger: Object.freeze({ ok: true, kind: 'trigger' }),
