@@ -654,7 +654,13 @@ async function ask(client: ReturnType<typeof spawnChild>, message: Record<string
 
 async function sse(bench: Bench): Promise<void> {
   const token = bench.tokens[0]!;
-  const server = await startBenchServer('ours', bench.dataDir);
+  // The goal is 10,000 streams at once, which is past two of the server's limits against hostile
+  // clients; an operator who wants that many raises them, as here. Every stream is a run of that
+  // one token (MM_MAX_RUNS_PER_TOKEN, 100 by default, would refuse the rest with 429s) and a
+  // connection of one listener (MM_MAX_CONNECTIONS, at most 4,096 by default, would hold the rest
+  // back). Room for the probes and for warm-up streams that outlive their close.
+  const atOnce = String(SSE_STREAMS + 1_000 + 300);
+  const server = await startBenchServer('ours', bench.dataDir, { MM_MAX_RUNS_PER_TOKEN: atOnce, MM_MAX_CONNECTIONS: atOnce });
   const client = spawnChild([process.execPath, ...TSX, path.join(REPO_ROOT, 'test/bench/sse-client.ts')], { ipc: true, raiseFdLimit: true, env: childEnv(), cpu: PINNING?.load });
   try {
     await nextMessage(client, (m) => m?.ready === true, 20_000, 'sse client');
